@@ -1,0 +1,154 @@
+//! The library side of the CLI commands: each takes parsed arguments and returns
+//! what the command prints, so `main.rs` only parses and reports.
+use crate::cache::store::Store;
+use crate::error::Result;
+use crate::report::manifest::{DatasetRecord, EvaluationRecord, Manifest};
+use crate::runner::plan::{self, SuitePlan};
+use crate::runner::progress::Progress;
+use crate::runner::stages::StageCtx;
+use crate::spec::{load, DeviceChoice};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run directory (with several suites: the parent of one folder per suite).
+    pub out: Option<PathBuf>,
+    pub several: bool,
+    pub device: Option<DeviceChoice>,
+    pub force: bool,
+    pub cache: Option<PathBuf>,
+    pub quiet: bool,
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub report: PathBuf,
+    pub cells: usize,
+    pub computed: usize,
+    pub cached: usize,
+    pub failures: usize,
+    pub seconds: f64,
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn run_dir(opts: &RunOptions, suite: &str) -> PathBuf {
+    match (&opts.out, opts.several) {
+        (Some(o), false) => o.clone(),
+        (Some(o), true) => o.join(suite),
+        (None, _) => PathBuf::from("reports").join(suite),
+    }
+}
+
+/// Loads and plans a suite against a cache.
+pub fn plan_suite(spec: &Path, cache: Option<&Path>) -> Result<(SuitePlan, Store)> {
+    let loaded = load::load_file(spec)?;
+    let store = Store::open(&cache.map(Path::to_path_buf).unwrap_or_else(Store::default_root))?;
+    let plan = plan::build(loaded, &store)?;
+    Ok((plan, store))
+}
+
+/// `repbench run`: plan, execute, write the run directory.
+pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
+    let t0 = Instant::now();
+    let started = now_unix();
+    let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
+    let suite = &plan.loaded.suite;
+    if let Some(t) = suite.threads {
+        tch::set_num_threads(t as i32);
+    }
+    let (device, device_note) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
+    let ctx = StageCtx { store: &store, device, force: opts.force };
+    let progress = Progress::new(plan.cell_count() as u64, opts.quiet);
+    let outcome = crate::runner::execute::run(&plan, &ctx, &progress);
+    progress.finish();
+    let manifest = Manifest {
+        suite: suite.suite.clone(),
+        description: suite.description.clone(),
+        spec_path: plan.loaded.path.display().to_string(),
+        spec_sha256: plan.loaded.sha256.clone(),
+        spec_text: plan.loaded.text.clone(),
+        command: opts.command.clone(),
+        started_unix: started,
+        device: device_note,
+        cache_dir: store.root.display().to_string(),
+        environment: crate::environment::collect(),
+        datasets: plan
+            .datasets
+            .iter()
+            .map(|d| DatasetRecord {
+                name: d.source.name.clone(),
+                format: format!("{:?}", d.source.format).to_lowercase(),
+                root: d.source.root.display().to_string(),
+                files: d.source.files.len(),
+                fingerprint: d.fingerprint.clone(),
+                note: d.source.note.clone(),
+            })
+            .collect(),
+        representations: suite.representations.keys().cloned().collect(),
+        evaluations: suite
+            .evaluations
+            .iter()
+            .map(|(n, e)| EvaluationRecord { name: n.clone(), kind: e.kind().into(), headline: e.headline_metric() })
+            .collect(),
+        cells: plan.cell_count(),
+        computed_cells: outcome.computed_cells,
+        cached_cells: outcome.cached_cells,
+        total_seconds: t0.elapsed().as_secs_f64(),
+        failures: outcome.failures.clone(),
+    };
+    let dir = run_dir(opts, &suite.suite);
+    let report = crate::report::write_run(&dir, &outcome.rows, &manifest)?;
+    Ok(RunResult {
+        report,
+        cells: manifest.cells,
+        computed: outcome.computed_cells,
+        cached: outcome.cached_cells,
+        failures: outcome.failures.len(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// `repbench plan`: one line per cell with the state of each stage.
+pub fn plan_lines(spec: &Path, cache: Option<&Path>) -> Result<Vec<String>> {
+    let (plan, store) = plan_suite(spec, cache)?;
+    let state = |k: &crate::cache::key::Key| -> Result<&'static str> { Ok(if store.get(k)?.is_some() { "cached" } else { "to run" }) };
+    let mut lines = vec![format!("suite {}: {} cells, cache {}", plan.loaded.suite.suite, plan.cell_count(), store.root.display())];
+    for p in &plan.points {
+        for r in &p.reps {
+            for e in &r.evals {
+                lines.push(format!(
+                    "seed={} {}{} × {}: fit {}, embed {}, eval {} [{}]",
+                    p.point.suite.seed,
+                    r.name,
+                    if p.point.params().is_empty() { String::new() } else { format!(" [{}]", p.point.params()) },
+                    e.name,
+                    state(&r.fit_key)?,
+                    state(&r.embed_key)?,
+                    state(&e.key)?,
+                    e.key.short()
+                ));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// `repbench validate`: parses, range-checks and expands the matrix.
+pub fn validate(spec: &Path) -> Result<String> {
+    let loaded = load::load_file(spec)?;
+    let points = crate::spec::matrix::expand(&loaded.path, &loaded.text, &loaded.suite)?;
+    let s = &loaded.suite;
+    Ok(format!(
+        "{}: ok (suite {}, {} representations × {} evaluations × {} matrix cells)",
+        spec.display(),
+        s.suite,
+        s.representations.len(),
+        s.evaluations.len(),
+        points.len()
+    ))
+}

@@ -1,0 +1,140 @@
+//! CIFAR-10 / CIFAR-100 binary batches.
+//!
+//! CIFAR-10: records of 1 label byte + 3072 image bytes (3×32×32, channel-major),
+//! files `data_batch_{1..5}.bin` and `test_batch.bin`. CIFAR-100: 2 label bytes
+//! (coarse, fine; we use fine) + 3072, files `train.bin` and `test.bin`.
+use super::{Dataset, ImageSet};
+use crate::error::{Error, IoContext, Result};
+use std::path::{Path, PathBuf};
+
+const IMAGE_BYTES: usize = 3 * 32 * 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    Cifar10,
+    Cifar100,
+}
+
+impl Variant {
+    fn label_bytes(self) -> usize {
+        match self {
+            Variant::Cifar10 => 1,
+            Variant::Cifar100 => 2,
+        }
+    }
+    fn max_label(self) -> u8 {
+        match self {
+            Variant::Cifar10 => 9,
+            Variant::Cifar100 => 99,
+        }
+    }
+}
+
+/// Parses the records of one batch file and appends them to `set`.
+pub fn read_batch(path: &Path, variant: Variant, set: &mut ImageSet) -> Result<()> {
+    let bytes = std::fs::read(path).at(path)?;
+    parse_batch(path, &bytes, variant, set)
+}
+
+/// Parses an in-memory batch (`path` only names it in errors).
+pub fn parse_batch(path: &Path, bytes: &[u8], variant: Variant, set: &mut ImageSet) -> Result<()> {
+    let rec = variant.label_bytes() + IMAGE_BYTES;
+    if bytes.is_empty() {
+        return Err(Error::data(path, "empty file: a CIFAR batch holds at least one record"));
+    }
+    if bytes.len() % rec != 0 {
+        return Err(Error::data(
+            path,
+            format!(
+                "truncated: {} bytes is not a whole number of {rec}-byte records ({} full records and {} bytes over)",
+                bytes.len(),
+                bytes.len() / rec,
+                bytes.len() % rec
+            ),
+        ));
+    }
+    let n = bytes.len() / rec;
+    set.images.reserve(n * IMAGE_BYTES);
+    for (i, r) in bytes.chunks_exact(rec).enumerate() {
+        let label = r[variant.label_bytes() - 1];
+        if label > variant.max_label() {
+            return Err(Error::data(
+                path,
+                format!("record {i}: label {label} is out of range for {variant:?} (0..={})", variant.max_label()),
+            ));
+        }
+        set.labels.push(label as i64);
+        set.images.extend_from_slice(&r[variant.label_bytes()..]);
+    }
+    Ok(())
+}
+
+fn empty() -> ImageSet {
+    ImageSet { images: Vec::new(), labels: Vec::new(), channels: 3, height: 32, width: 32 }
+}
+
+/// Loads a CIFAR folder (the `cifar-10-batches-bin` or `cifar-100-binary` layout).
+pub fn load_dir(name: &str, dir: &Path, variant: Variant) -> Result<Dataset> {
+    let (train_files, test_files): (Vec<PathBuf>, Vec<PathBuf>) = match variant {
+        Variant::Cifar10 => ((1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect(), vec![dir.join("test_batch.bin")]),
+        Variant::Cifar100 => (vec![dir.join("train.bin")], vec![dir.join("test.bin")]),
+    };
+    let mut train = empty();
+    for f in &train_files {
+        read_batch(f, variant, &mut train)?;
+    }
+    let mut test = empty();
+    for f in &test_files {
+        read_batch(f, variant, &mut test)?;
+    }
+    let num_classes = match variant {
+        Variant::Cifar10 => 10,
+        Variant::Cifar100 => 100,
+    };
+    let files = train_files.into_iter().chain(test_files).collect();
+    Ok(Dataset { name: name.to_string(), train, test, num_classes, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(label: &[u8], fill: u8) -> Vec<u8> {
+        let mut r = label.to_vec();
+        r.extend(std::iter::repeat_n(fill, IMAGE_BYTES));
+        r
+    }
+
+    #[test]
+    fn parses_cifar10_and_cifar100_records() {
+        let mut set = empty();
+        let bytes = [record(&[3], 7), record(&[9], 8)].concat();
+        parse_batch(Path::new("b.bin"), &bytes, Variant::Cifar10, &mut set).unwrap();
+        assert_eq!(set.labels, vec![3, 9]);
+        assert_eq!(set.images.len(), 2 * IMAGE_BYTES);
+        assert_eq!(set.images[IMAGE_BYTES], 8);
+        let mut set = empty();
+        parse_batch(Path::new("t.bin"), &record(&[1, 42], 0), Variant::Cifar100, &mut set).unwrap();
+        assert_eq!(set.labels, vec![42], "the fine label is used");
+    }
+
+    #[test]
+    fn rejects_truncated_empty_and_bad_labels() {
+        let mut set = empty();
+        let mut bytes = record(&[3], 7);
+        bytes.pop();
+        let e = parse_batch(Path::new("b.bin"), &bytes, Variant::Cifar10, &mut set).unwrap_err().to_string();
+        assert!(e.starts_with("b.bin: truncated"), "{e}");
+        let e = parse_batch(Path::new("e.bin"), &[], Variant::Cifar10, &mut set).unwrap_err().to_string();
+        assert!(e.contains("empty file"), "{e}");
+        let e = parse_batch(Path::new("l.bin"), &record(&[10], 0), Variant::Cifar10, &mut set).unwrap_err().to_string();
+        assert!(e.contains("label 10 is out of range"), "{e}");
+    }
+
+    #[test]
+    fn missing_batch_file_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let e = load_dir("c", d.path(), Variant::Cifar10).unwrap_err().to_string();
+        assert!(e.contains("data_batch_1.bin"), "{e}");
+    }
+}

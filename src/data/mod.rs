@@ -1,0 +1,80 @@
+//! Datasets: readers for the on-disk formats, the named datasets, content
+//! fingerprints and seeded splits.
+//!
+//! Images are kept as `u8` in N×C×H×W order, as they are stored on disk; each
+//! representation converts them to floats itself.
+pub mod cifar;
+pub mod fingerprint;
+pub mod folder;
+pub mod idx;
+pub mod named;
+pub mod split;
+
+use crate::error::Result;
+use std::path::PathBuf;
+use tch::Tensor;
+
+/// A set of images with integer labels, all of the same shape.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    pub images: Vec<u8>,
+    pub labels: Vec<i64>,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ImageSet {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// The images at `idx` as a u8 tensor N×C×H×W and their labels as i64.
+    pub fn select(&self, idx: &[usize]) -> (Tensor, Tensor) {
+        let d = self.image_len();
+        let mut buf = Vec::with_capacity(idx.len() * d);
+        let mut labels = Vec::with_capacity(idx.len());
+        for &i in idx {
+            buf.extend_from_slice(&self.images[i * d..(i + 1) * d]);
+            labels.push(self.labels[i]);
+        }
+        let x = Tensor::from_slice(&buf).view([idx.len() as i64, self.channels as i64, self.height as i64, self.width as i64]);
+        (x, Tensor::from_slice(&labels))
+    }
+}
+
+/// A dataset with its official train and test parts.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub name: String,
+    pub train: ImageSet,
+    pub test: ImageSet,
+    pub num_classes: usize,
+    /// Every file the data was read from (what the fingerprint covers).
+    pub files: Vec<PathBuf>,
+}
+
+/// Number of classes = 1 + the largest label seen (labels are 0-based).
+pub fn count_classes(sets: &[&ImageSet]) -> usize {
+    sets.iter().flat_map(|s| s.labels.iter()).copied().max().map(|m| m as usize + 1).unwrap_or(0)
+}
+
+/// Checks that train and test agree on the image shape.
+pub fn check_same_shape(name: &str, train: &ImageSet, test: &ImageSet) -> Result<()> {
+    if (train.channels, train.height, train.width) != (test.channels, test.height, test.width) {
+        return Err(crate::error::Error::data(
+            name,
+            format!(
+                "train images are {}x{}x{} but test images are {}x{}x{}",
+                train.channels, train.height, train.width, test.channels, test.height, test.width
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Seeded, stratified subsets and the validation split carved from train.
+//!
+//! Every draw comes from a ChaCha RNG seeded from the run's seed, so the same seed
+//! gives the same indices on every machine.
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Indices into the dataset's train part (train, val) and test part (test).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Splits {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// Groups `pool` (indices into `labels`) by class, in index order.
+fn by_class(labels: &[i64], pool: &[usize]) -> Vec<Vec<usize>> {
+    let k = pool.iter().map(|&i| labels[i]).max().map(|m| m as usize + 1).unwrap_or(0);
+    let mut groups = vec![Vec::new(); k];
+    for &i in pool {
+        groups[labels[i] as usize].push(i);
+    }
+    groups
+}
+
+/// How many of each class to take so the total is exactly `n` and each class keeps
+/// its share (largest-remainder rounding; ties go to the lower class index).
+fn quotas(sizes: &[usize], n: usize) -> Vec<usize> {
+    let total: usize = sizes.iter().sum();
+    if total == 0 {
+        return vec![0; sizes.len()];
+    }
+    let exact: Vec<f64> = sizes.iter().map(|&s| s as f64 * n as f64 / total as f64).collect();
+    let mut q: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let mut rest = n - q.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (fa, fb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        fb.partial_cmp(&fa).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
+    });
+    for &c in order.iter().cycle() {
+        if rest == 0 {
+            break;
+        }
+        if q[c] < sizes[c] {
+            q[c] += 1;
+            rest -= 1;
+        }
+    }
+    q
+}
+
+/// A stratified sample of `n` indices from `pool`, returned sorted, and the rest.
+pub fn stratified(labels: &[i64], pool: &[usize], n: usize, rng: &mut ChaCha8Rng) -> (Vec<usize>, Vec<usize>) {
+    let n = n.min(pool.len());
+    let mut groups = by_class(labels, pool);
+    let q = quotas(&groups.iter().map(|g| g.len()).collect::<Vec<_>>(), n);
+    let (mut take, mut rest) = (Vec::with_capacity(n), Vec::new());
+    for (g, &qc) in groups.iter_mut().zip(&q) {
+        g.shuffle(rng);
+        take.extend_from_slice(&g[..qc]);
+        rest.extend_from_slice(&g[qc..]);
+    }
+    take.sort_unstable();
+    rest.sort_unstable();
+    (take, rest)
+}
+
+/// What to draw: optional subset sizes and the validation fraction.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitPlan {
+    pub train_size: Option<usize>,
+    pub test_size: Option<usize>,
+    pub val_fraction: f64,
+}
+
+/// Draws train/val/test indices. The validation split comes out of the (subset)
+/// train split; the test subset out of the official test part.
+pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, seed: u64) -> Splits {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let all_train: Vec<usize> = (0..train_labels.len()).collect();
+    let pool = match plan.train_size {
+        Some(n) => stratified(train_labels, &all_train, n, &mut rng).0,
+        None => all_train,
+    };
+    let n_val = (pool.len() as f64 * plan.val_fraction).round() as usize;
+    let (val, train) = stratified(train_labels, &pool, n_val, &mut rng);
+    let all_test: Vec<usize> = (0..test_labels.len()).collect();
+    let test = match plan.test_size {
+        Some(n) => stratified(test_labels, &all_test, n, &mut rng).0,
+        None => all_test,
+    };
+    Splits { train, val, test }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_sum_exactly_and_keep_shares() {
+        let q = quotas(&[50, 30, 20], 10);
+        assert_eq!(q, vec![5, 3, 2]);
+        let q = quotas(&[1, 1, 1], 2);
+        assert_eq!(q.iter().sum::<usize>(), 2);
+    }
+
+    #[test]
+    fn splits_are_stratified_disjoint_and_seeded() {
+        let labels: Vec<i64> = (0..1000).map(|i| (i % 10) as i64).collect();
+        let plan = SplitPlan { train_size: Some(500), test_size: Some(100), val_fraction: 0.2 };
+        let a = make_splits(&labels, &labels, plan, 1);
+        assert_eq!(a, make_splits(&labels, &labels, plan, 1));
+        assert_ne!(a, make_splits(&labels, &labels, plan, 2));
+        assert_eq!(a.train.len() + a.val.len(), 500);
+        assert_eq!(a.val.len(), 100);
+        assert_eq!(a.test.len(), 100);
+        for c in 0..10 {
+            assert_eq!(a.val.iter().filter(|&&i| labels[i] == c).count(), 10);
+            assert_eq!(a.train.iter().filter(|&&i| labels[i] == c).count(), 40);
+        }
+        assert!(a.train.iter().all(|i| !a.val.contains(i)));
+    }
+}

@@ -1,0 +1,21 @@
+//! repbench: reproducible comparisons of learned and hand-engineered representations.
+//!
+//! The pipeline, module by module:
+//! `spec` (the suite file) → `data` (datasets, fingerprints, splits) →
+//! `represent` (fit on train, embed every split) → `eval` (probes on frozen
+//! features) → `cache` + `runner` (content-addressed stages, executed lazily) →
+//! `report` (tables, statistics, plots, manifest).
+pub mod app;
+pub mod cache;
+pub mod data;
+pub mod device;
+pub mod environment;
+pub mod error;
+pub mod eval;
+pub mod report;
+pub mod represent;
+pub mod runner;
+pub mod seeding;
+pub mod spec;
+
+pub use error::{Error, Result};

@@ -1,0 +1,161 @@
+//! The `repbench` command line. Each subcommand parses its arguments and calls
+//! the library (`repbench::app`); errors are printed here, once.
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use repbench::app::{self, RunOptions};
+use repbench::spec::DeviceChoice;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "repbench", version, about = "Reproducible comparisons of learned and hand-engineered representations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl From<DeviceArg> for DeviceChoice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run suites: fit, embed and evaluate what the cache lacks, then write the report.
+    Run {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Run directory (default reports/<suite>); with several suites, one folder per suite inside it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overrides the suite's `device`.
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        /// Recompute every stage, replacing cached entries.
+        #[arg(long)]
+        force: bool,
+        /// Cache folder (default $REPBENCH_CACHE or .repbench/cache).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check suites without running anything.
+    Validate {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+    },
+    /// Show each cell and whether its stages are cached or will run.
+    Plan {
+        spec: PathBuf,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Rebuild a run directory's summary, plots and report from its stored results.
+    Report { run_dir: PathBuf },
+    /// Print the environment: versions, commit, libtorch, CUDA, threads.
+    Env {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { specs, out, device, force, cache, quiet } => {
+            let opts = RunOptions {
+                several: specs.len() > 1,
+                out,
+                device: device.map(Into::into),
+                force,
+                cache,
+                quiet,
+                command: std::env::args().collect(),
+            };
+            let mut failed = false;
+            for spec in &specs {
+                match app::run_suite(spec, &opts) {
+                    Ok(r) => {
+                        eprintln!(
+                            "{}: {} cells ({} computed, {} cached, {} failed) in {:.2} s",
+                            spec.display(),
+                            r.cells,
+                            r.computed,
+                            r.cached,
+                            r.failures,
+                            r.seconds
+                        );
+                        failed |= r.failures > 0;
+                        println!("{}", r.report.display());
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Validate { specs } => {
+            let mut ok = true;
+            for spec in &specs {
+                match app::validate(spec) {
+                    Ok(msg) => println!("{msg}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ok = false;
+                    }
+                }
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Command::Plan { spec, cache } => {
+            for line in app::plan_lines(&spec, cache.as_deref())? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { run_dir } => {
+            println!("{}", repbench::report::rebuild(&run_dir)?.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Env { json } => {
+            let e = repbench::environment::collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                println!("repbench {} (commit {}{})", e.repbench_version, e.git_commit, if e.git_dirty { ", dirty" } else { "" });
+                println!("libtorch {} at {}", e.libtorch_version, e.libtorch_lib);
+                println!("cuda available: {} ({} devices; {})", e.cuda_available, e.cuda_devices, e.cuda_note);
+                println!("threads: {} torch, {} cpus ({})", e.torch_threads, e.cpus, e.cpu_model);
+                println!("os: {}", e.os);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Charts for the report, drawn with plotters into an in-memory SVG string and RGB
+//! buffer, then written atomically (SVG for print, PNG for quick viewing).
+//!
+//! Each representation keeps one colour in every chart (its position in the suite).
+use super::manifest::Manifest;
+use super::stats::SummaryRow;
+use crate::cache::store::write_atomic;
+use crate::error::{Error, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: Once = Once::new();
+
+/// plotters draws text with ab_glyph from this bundled font (DejaVu Sans), so
+/// charts look the same on every machine and need no system fonts.
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    });
+}
+
+/// A colour-blind-friendly palette (Okabe–Ito, then Tableau).
+const PALETTE: [(u8, u8, u8); 12] = [
+    (0, 114, 178),
+    (230, 159, 0),
+    (0, 158, 115),
+    (204, 121, 167),
+    (86, 180, 233),
+    (213, 94, 0),
+    (240, 228, 66),
+    (0, 0, 0),
+    (148, 103, 189),
+    (140, 86, 75),
+    (127, 127, 127),
+    (188, 189, 34),
+];
+
+pub fn color_of(manifest: &Manifest, representation: &str) -> RGBColor {
+    let i = manifest.representations.iter().position(|r| r == representation).unwrap_or(0);
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// File names (relative to the run dir) of the charts made.
+#[derive(Debug, Clone, Default)]
+pub struct Charts {
+    pub summary_png: Option<String>,
+    pub summary_svg: Option<String>,
+}
+
+struct Bar {
+    label: String,
+    mean: f64,
+    lo: f64,
+    hi: f64,
+    color: RGBColor,
+}
+
+fn bars_for(summary: &[SummaryRow], manifest: &Manifest, eval: &str, metric: &str) -> Vec<Bar> {
+    summary
+        .iter()
+        .filter(|s| s.evaluation == eval && s.metric == metric)
+        .map(|s| {
+            let (lo, hi) = if s.n >= 2 { (s.ci95_low, s.ci95_high) } else { (s.mean, s.mean) };
+            let label = if s.params.is_empty() { s.representation.clone() } else { format!("{} [{}]", s.representation, s.params) };
+            Bar { label, mean: s.mean, lo, hi, color: color_of(manifest, &s.representation) }
+        })
+        .collect()
+}
+
+type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow], manifest: &Manifest) -> DrawResult<DB::ErrorType> {
+    root.fill(&WHITE)?;
+    let evals = &manifest.evaluations;
+    let panels = root.split_evenly((1, evals.len().max(1)));
+    for (panel, ev) in panels.iter().zip(evals) {
+        let bars = bars_for(summary, manifest, &ev.name, &ev.headline);
+        if bars.is_empty() {
+            continue;
+        }
+        let ymax = bars.iter().map(|b| b.hi.max(b.mean)).fold(0.0f64, f64::max);
+        let ymax = if ymax <= 1.0 { 1.0 } else { ymax * 1.1 };
+        let n = bars.len() as i32;
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{} — {}", ev.name, ev.headline), ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(90)
+            .y_label_area_size(60)
+            .build_cartesian_2d((0..n).into_segmented(), 0f64..ymax)?;
+        let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(format!("{} (mean, 95% CI over seeds)", ev.headline))
+            .x_labels(bars.len())
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_style(("sans-serif", 15))
+            .y_label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()?;
+        for (i, b) in bars.iter().enumerate() {
+            let i = i as i32;
+            let mut rect = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), b.mean)], b.color.filled());
+            rect.set_margin(0, 0, 8, 8);
+            chart.draw_series(std::iter::once(rect))?;
+            chart.draw_series(std::iter::once(ErrorBar::new_vertical(SegmentValue::CenterOf(i), b.lo, b.mean, b.hi, BLACK.stroke_width(2), 12)))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!("{:.3}", b.mean),
+                (SegmentValue::CenterOf(i), b.hi + ymax * 0.02),
+                ("sans-serif", 14).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Bottom,
+                )),
+            )))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn size(manifest: &Manifest) -> (u32, u32) {
+    let reps = manifest.representations.len().max(1) as u32;
+    let per_panel = (110 * reps).clamp(420, 1200);
+    (per_panel * manifest.evaluations.len().max(1) as u32, 520)
+}
+
+/// The summary bar chart: one panel per evaluation, its headline metric per
+/// representation with 95 % CI error bars.
+pub fn summary_chart(dir: &Path, summary: &[SummaryRow], manifest: &Manifest) -> Result<Charts> {
+    register_font();
+    if summary.is_empty() {
+        return Ok(Charts::default());
+    }
+    let (w, h) = size(manifest);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        draw(&root, summary, manifest).map_err(|e| Error::stage(format!("plotting summary.svg: {e}")))?;
+    }
+    write_atomic(&dir.join("summary.svg"), svg.as_bytes())?;
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw(&root, summary, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
+    }
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut png), &rgb, w, h, image::ExtendedColorType::Rgb8)
+        .map_err(|e| Error::stage(format!("encoding summary.png: {e}")))?;
+    write_atomic(&dir.join("summary.png"), &png)?;
+    Ok(Charts { summary_png: Some("summary.png".into()), summary_svg: Some("summary.svg".into()) })
+}

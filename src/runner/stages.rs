@@ -1,0 +1,153 @@
+//! The four stages, each "read from the cache or compute and store":
+//! data split → representation fit → embeddings → evaluation.
+use super::plan::{EvalPlan, PointPlan, RepPlan};
+use crate::cache::store::{Entry, Store};
+use crate::data::split::{make_splits, SplitPlan, Splits};
+use crate::data::Dataset;
+use crate::error::{Error, IoContext, Result};
+use crate::eval::{EvalContext, EvalOutput, Features};
+use crate::represent::{FitContext, Fitted};
+use crate::seeding;
+use std::path::Path;
+use std::time::Instant;
+use tch::{Device, Tensor};
+
+pub struct StageCtx<'a> {
+    pub store: &'a Store,
+    pub device: Device,
+    /// Recompute and replace entries even when they exist.
+    pub force: bool,
+}
+
+impl StageCtx<'_> {
+    /// The entry for a key unless `--force` asks to recompute it.
+    pub fn cached(&self, key: &crate::cache::key::Key) -> Result<Option<Entry>> {
+        if self.force {
+            return Ok(None);
+        }
+        self.store.get(key)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    serde_json::from_str(&text).map_err(|e| Error::Cache { path: path.to_path_buf(), msg: e.to_string() })
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::Cache { path: path.to_path_buf(), msg: e.to_string() })?;
+    std::fs::write(path, bytes).at(path)
+}
+
+/// Train/val/test indices of a matrix point.
+pub fn splits(ctx: &StageCtx, p: &PointPlan, data: &Dataset) -> Result<Splits> {
+    if let Some(e) = ctx.cached(&p.data_key)? {
+        return read_json(&e.file("splits.json"));
+    }
+    let d = &p.point.suite.dataset;
+    let plan = SplitPlan { train_size: d.train_size, test_size: d.test_size, val_fraction: d.val_fraction };
+    let seed = d.split_seed.unwrap_or(p.point.suite.seed);
+    let s = make_splits(&data.train.labels, &data.test.labels, plan, seed);
+    if s.train.is_empty() || s.test.is_empty() {
+        return Err(Error::stage(format!("dataset {}: the split leaves {} train and {} test samples", data.name, s.train.len(), s.test.len())));
+    }
+    ctx.store.put(&p.data_key, "data", p.data_config.clone(), ctx.force, |dir| {
+        write_json(&dir.join("splits.json"), &s)?;
+        Ok(0.0)
+    })?;
+    Ok(s)
+}
+
+/// The fitted representation and the seconds its fit took (then or now).
+pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Splits) -> Result<(Box<dyn Fitted>, f64)> {
+    if let Some(e) = ctx.cached(&r.fit_key)? {
+        let path = e.file("state.safetensors");
+        let state = if path.exists() { Tensor::read_safetensors(&path)? } else { Vec::new() };
+        return Ok((r.spec.restore(state)?, e.meta.seconds));
+    }
+    let (train, _) = data.train.select(&s.train);
+    let fctx = FitContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("fit/{}", r.name)) };
+    let t = Instant::now();
+    let fitted = r.spec.fit(&train, &fctx)?;
+    let secs = t.elapsed().as_secs_f64();
+    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.data_key] });
+    ctx.store.put(&r.fit_key, "fit", info, ctx.force, |dir| {
+        let state = fitted.state();
+        if !state.is_empty() {
+            let cpu: Vec<(String, Tensor)> = state.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+            Tensor::write_safetensors(&cpu, dir.join("state.safetensors"))?;
+        }
+        Ok(secs)
+    })?;
+    Ok((fitted, secs))
+}
+
+/// Features of the three splits, from the cache or by embedding.
+pub fn embed(ctx: &StageCtx, r: &RepPlan, data: &Dataset, s: &Splits, fitted: &dyn Fitted) -> Result<(Features, f64)> {
+    let t = Instant::now();
+    let mut tensors = Vec::new();
+    for (name, idx, set) in [("train", &s.train, &data.train), ("val", &s.val, &data.train), ("test", &s.test, &data.test)] {
+        let (x, y) = set.select(idx);
+        let e = if idx.is_empty() { Tensor::zeros([0, 1], (tch::Kind::Float, ctx.device)) } else { fitted.embed(&x, ctx.device)? };
+        tensors.push((format!("{name}_x"), e.to_device(Device::Cpu).contiguous()));
+        tensors.push((format!("{name}_y"), y));
+    }
+    tensors.push(("num_classes".into(), Tensor::from_slice(&[data.num_classes as i64])));
+    let secs = t.elapsed().as_secs_f64();
+    let info = serde_json::json!({ "upstream": [r.fit_key], "representation": r.name });
+    ctx.store.put(&r.embed_key, "embed", info, ctx.force, |dir| {
+        Tensor::write_safetensors(&tensors, dir.join("embeddings.safetensors"))?;
+        Ok(secs)
+    })?;
+    Ok((features_from(tensors)?, secs))
+}
+
+/// Reads cached embeddings.
+pub fn cached_features(ctx: &StageCtx, r: &RepPlan) -> Result<Option<(Features, f64)>> {
+    match ctx.cached(&r.embed_key)? {
+        Some(e) => {
+            let tensors = Tensor::read_safetensors(e.file("embeddings.safetensors"))?;
+            Ok(Some((features_from(tensors)?, e.meta.seconds)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn features_from(mut tensors: Vec<(String, Tensor)>) -> Result<Features> {
+    let mut take = |n: &str| -> Result<Tensor> {
+        let i = tensors.iter().position(|(k, _)| k == n).ok_or_else(|| Error::stage(format!("embeddings lack `{n}`")))?;
+        Ok(tensors.swap_remove(i).1)
+    };
+    let num_classes = take("num_classes")?.int64_value(&[0]);
+    Ok(Features {
+        train_x: take("train_x")?,
+        train_y: take("train_y")?,
+        val_x: take("val_x")?,
+        val_y: take("val_y")?,
+        test_x: take("test_x")?,
+        test_y: take("test_y")?,
+        num_classes,
+    })
+}
+
+/// Runs one evaluation and stores its metrics.
+pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Features) -> Result<(EvalOutput, f64)> {
+    let ectx = EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", r.name, e.name)) };
+    let t = Instant::now();
+    let out = e.spec.evaluate(f, &ectx)?;
+    let secs = t.elapsed().as_secs_f64();
+    if let Some((m, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite() && !v.is_nan()) {
+        return Err(Error::stage(format!("metric {m} is not finite ({v})")));
+    }
+    let info = serde_json::json!({ "config": e.config, "upstream": [r.embed_key], "representation": r.name, "evaluation": e.name });
+    ctx.store.put(&e.key, "eval", info, ctx.force, |dir| {
+        write_json(&dir.join("metrics.json"), &out)?;
+        Ok(secs)
+    })?;
+    Ok((out, secs))
+}
+
+/// Reads a cached evaluation's metrics.
+pub fn read_eval(entry: &Entry) -> Result<EvalOutput> {
+    read_json(&entry.file("metrics.json"))
+}

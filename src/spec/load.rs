@@ -1,0 +1,153 @@
+//! Reading a suite file, with errors that point at the line to fix.
+//!
+//! serde reports an unknown key as "unknown field `epoch`, expected one of ...";
+//! we turn that into "did you mean `epochs`?" and move the location onto the
+//! offending key (serde_yaml locates errors inside tagged entries at the entry's
+//! start).
+use super::Suite;
+use crate::error::{Error, IoContext, Result};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// A parsed suite with the text it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedSuite {
+    pub path: PathBuf,
+    pub text: String,
+    pub sha256: String,
+    pub suite: Suite,
+}
+
+/// Suite files larger than this are refused before parsing.
+const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+pub fn load_file(path: &Path) -> Result<LoadedSuite> {
+    let meta = std::fs::metadata(path).at(path)?;
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(spec_err(path, None, format!("suite file is {} bytes; the limit is {MAX_SPEC_BYTES}", meta.len())));
+    }
+    let text = std::fs::read_to_string(path).at(path)?;
+    let suite = parse_str(path, &text)?;
+    super::validate::check(path, &text, &suite)?;
+    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    Ok(LoadedSuite { path: path.to_path_buf(), text, sha256, suite })
+}
+
+/// Parses without range checks (the `file` only names errors).
+pub fn parse_str(file: &Path, text: &str) -> Result<Suite> {
+    serde_yaml::from_str::<Suite>(text).map_err(|e| yaml_error(file, text, &e))
+}
+
+pub fn spec_err(file: &Path, loc: Option<(usize, usize)>, msg: String) -> Error {
+    Error::Spec { file: file.to_path_buf(), line: loc.map(|l| l.0), column: loc.map(|l| l.1), msg }
+}
+
+/// Converts a serde_yaml error into a located spec error with a suggestion.
+pub fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> Error {
+    let mut msg = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the location ourselves.
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
+    }
+    let mut loc = e.location().map(|l| (l.line(), l.column()));
+    if let Some((bad, valid)) = parse_unknown(&msg) {
+        if let Some(found) = find_key_from(text, &bad, loc.map(|l| l.0).unwrap_or(1)) {
+            loc = Some(found);
+        }
+        let prefix = msg.split("unknown ").next().unwrap_or("").to_string();
+        let what = if msg.contains("unknown variant") { "value" } else { "field" };
+        msg = match nearest(&bad, &valid) {
+            Some(best) => format!("{prefix}unknown {what} `{bad}`, did you mean `{best}`?"),
+            None if valid.is_empty() => format!("{prefix}unknown {what} `{bad}`: this entry takes no settings"),
+            None => format!("{prefix}unknown {what} `{bad}`; valid: {}", valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
+        };
+    }
+    spec_err(file, loc, msg)
+}
+
+/// From "unknown field `x`, expected one of `a`, `b`" returns ("x", ["a", "b"]).
+fn parse_unknown(msg: &str) -> Option<(String, Vec<String>)> {
+    let start = msg.find("unknown field `").map(|i| i + 15).or_else(|| msg.find("unknown variant `").map(|i| i + 17))?;
+    let rest = &msg[start..];
+    let end = rest.find('`')?;
+    let bad = rest[..end].to_string();
+    let valid = rest[end + 1..].split('`').skip(1).step_by(2).map(str::to_string).collect();
+    Some((bad, valid))
+}
+
+/// The valid key closest to `bad`, if it is close enough to be a typo.
+pub fn nearest(bad: &str, valid: &[String]) -> Option<String> {
+    valid
+        .iter()
+        .map(|v| (strsim::jaro_winkler(bad, v), v))
+        .filter(|(s, _)| *s >= 0.8)
+        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))
+        .map(|(_, v)| v.clone())
+}
+
+/// Finds `key:` (or `- key:`) or a value `key` on or after line `from` (1-based);
+/// returns its (line, column), 1-based.
+pub fn find_key_from(text: &str, key: &str, from: usize) -> Option<(usize, usize)> {
+    for (i, line) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        let trimmed = line.trim_start();
+        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        let col = line.len() - body.len() + 1;
+        if let Some(rest) = body.strip_prefix(key) {
+            if rest.trim_start().starts_with(':') {
+                return Some((i + 1, col));
+            }
+        }
+        // `kind: pcaa` — an unknown variant appears as a value.
+        if let Some(pos) = body.find(&format!(": {key}")) {
+            if body[pos + 2 + key.len()..].trim().is_empty() {
+                return Some((i + 1, col + pos + 2));
+            }
+        }
+    }
+    None
+}
+
+/// Finds the line of a dotted field path (`representations.pca.components`) by
+/// looking for each segment in turn.
+pub fn find_path(text: &str, path: &str) -> Option<(usize, usize)> {
+    let mut from = 1;
+    let mut found = None;
+    for seg in path.split('.') {
+        let seg = seg.split('[').next().unwrap_or(seg);
+        match find_key_from(text, seg, from) {
+            Some((l, c)) => {
+                found = Some((l, c));
+                from = l;
+            }
+            None => return found,
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_nearest_key() {
+        assert_eq!(nearest("epoch", &["epochs".into(), "lr".into()]), Some("epochs".into()));
+        assert_eq!(nearest("zzz", &["epochs".into(), "lr".into()]), None);
+    }
+
+    #[test]
+    fn parses_serde_unknown_messages() {
+        let (bad, valid) = parse_unknown("unknown field `epoch`, expected one of `epochs`, `lr`").unwrap();
+        assert_eq!(bad, "epoch");
+        assert_eq!(valid, vec!["epochs", "lr"]);
+        let (bad, valid) = parse_unknown("unknown field `x`, expected `k`").unwrap();
+        assert_eq!((bad.as_str(), valid), ("x", vec!["k".to_string()]));
+    }
+
+    #[test]
+    fn finds_keys_and_paths() {
+        let text = "a:\n  b:\n    c: 1\n  d: 2\n";
+        assert_eq!(find_key_from(text, "c", 1), Some((3, 5)));
+        assert_eq!(find_path(text, "a.d"), Some((4, 3)));
+    }
+}

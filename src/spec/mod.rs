@@ -1,0 +1,82 @@
+//! The suite file: what to compare, on what data, evaluated how, over which seeds.
+//!
+//! Parsing is strict: unknown keys are errors (with the nearest valid key), and
+//! every value is range-checked with its field path before anything runs. See
+//! docs/spec.md for the format.
+pub mod load;
+pub mod matrix;
+pub mod validate;
+
+use crate::data::named::Format;
+use crate::eval::EvaluationSpec;
+use crate::represent::RepresentationSpec;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Which device to run on. `auto` takes CUDA when it is available.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+fn default_val_fraction() -> f64 {
+    0.1
+}
+
+/// `dataset:` — a named dataset or a path with its format, and how to subset it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// A named dataset (`fashion-mnist`), or the display name of a `path` dataset.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A folder in the layout of `format`; relative to the suite file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// Stratified subset of the official train part (before the validation split).
+    #[serde(default)]
+    pub train_size: Option<usize>,
+    /// Stratified subset of the official test part.
+    #[serde(default)]
+    pub test_size: Option<usize>,
+    /// Fraction of the train split held out for validation (model selection only).
+    #[serde(default = "default_val_fraction")]
+    pub val_fraction: f64,
+    /// Seed for the subsets and the validation split; defaults to the cell's seed so
+    /// that seed statistics include the variation from the data draw.
+    #[serde(default)]
+    pub split_seed: Option<u64>,
+}
+
+/// A whole suite file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Name of the suite; the default run directory is `reports/<suite>`.
+    pub suite: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The seed of a cell; usually varied through `matrix: {seed: [...]}`.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub device: DeviceChoice,
+    /// libtorch intra-op threads (default: all cores).
+    #[serde(default)]
+    pub threads: Option<usize>,
+    pub dataset: DatasetSpec,
+    /// Representations by name, in report order.
+    pub representations: IndexMap<String, RepresentationSpec>,
+    /// Evaluations by name, each run on every representation.
+    pub evaluations: IndexMap<String, EvaluationSpec>,
+    /// Dotted path → list of values; the cells are their cartesian product.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub matrix: IndexMap<String, Vec<serde_yaml::Value>>,
+}

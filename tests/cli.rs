@@ -1,0 +1,127 @@
+//! Runs the real `repbench` binary in a temp dir on a tiny generated dataset.
+mod common;
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn repbench(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("repbench").unwrap();
+    c.current_dir(dir).env("REPBENCH_CACHE", dir.join("cache")).env_remove("CUDA_VISIBLE_DEVICES");
+    c
+}
+
+/// (representation, evaluation, metric, seed) → value, plus the cached flags.
+fn results(dir: &Path) -> (Vec<(String, f64)>, Vec<bool>) {
+    let rows = repbench::report::table::read_results(&dir.join("reports/tiny/results.parquet")).unwrap();
+    let mut vals: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| (format!("{}/{}/{}/{}", r.representation, r.evaluation, r.metric, r.seed), r.value))
+        .collect();
+    vals.sort_by(|a, b| a.0.cmp(&b.0));
+    (vals, rows.iter().map(|r| r.cached).collect())
+}
+
+fn count_entries(cache: &Path) -> usize {
+    walkdir::WalkDir::new(cache.join("objects")).min_depth(2).max_depth(2).into_iter().count()
+}
+
+#[test]
+fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 240, 60);
+    std::fs::write(dir.join("tiny.yaml"), common::suite(5)).unwrap();
+
+    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.trim().ends_with("report.md"), "{stdout}");
+    for f in ["results.csv", "results.parquet", "summary.csv", "manifest.json", "report.md", "summary.png", "summary.svg"] {
+        assert!(dir.join("reports/tiny").join(f).is_file(), "missing {f}");
+    }
+    let (first, cached) = results(dir);
+    // 3 representations × 2 seeds × (4 probe metrics + 1 knn metric)
+    assert_eq!(first.len(), 3 * 2 * 5);
+    assert!(cached.iter().all(|c| !c));
+    // The generated classes are easy: every representation's probe must learn them.
+    for (k, v) in &first {
+        if k.contains("/linear/top1/") || k.contains("/knn/top1_k5/") {
+            assert!(*v > 0.9, "{k} = {v}");
+        }
+    }
+    let entries = count_entries(&dir.join("cache"));
+
+    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("0 computed, 12 cached"), "{stderr}");
+    let (second, cached) = results(dir);
+    assert_eq!(first, second, "cached results must be identical");
+    assert!(cached.iter().all(|c| *c));
+    assert_eq!(count_entries(&dir.join("cache")), entries);
+
+    // Changing k re-runs only the k-NN evaluations: 3 reps × 2 seeds.
+    std::fs::write(dir.join("tiny.yaml"), common::suite(3)).unwrap();
+    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("6 computed, 6 cached"), "{stderr}");
+    assert_eq!(count_entries(&dir.join("cache")), entries + 6, "only new evaluation entries");
+    let (third, _) = results(dir);
+    let linear = |v: &Vec<(String, f64)>| v.iter().filter(|(k, _)| k.contains("/linear/")).cloned().collect::<Vec<_>>();
+    assert_eq!(linear(&first), linear(&third));
+    assert!(third.iter().any(|(k, _)| k.contains("top1_k3")));
+
+    // `report` rebuilds from stored results without running anything.
+    std::fs::remove_file(dir.join("reports/tiny/report.md")).unwrap();
+    repbench(dir).args(["report", "reports/tiny"]).assert().success();
+    let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
+    assert!(md.contains("## linear (linear_probe)") && md.contains("## Provenance"), "{md}");
+
+    // `plan` sees everything cached.
+    let out = repbench(dir).args(["plan", "tiny.yaml"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!text.contains("to run"), "{text}");
+}
+
+#[test]
+fn bad_spec_reports_file_line_and_suggestion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let spec = common::suite(5).replace("epochs: 10", "epoch: 10");
+    std::fs::write(dir.join("bad.yaml"), &spec).unwrap();
+    let out = repbench(dir).args(["validate", "bad.yaml"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let line = spec.lines().position(|l| l.contains("epoch:")).unwrap() + 1;
+    assert!(err.contains(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("unknown field `epoch`, did you mean `epochs`?"), "{err}");
+
+    let spec = common::suite(0);
+    std::fs::write(dir.join("range.yaml"), &spec).unwrap();
+    let out = repbench(dir).args(["validate", "range.yaml"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("evaluations.knn.k[0]: must be at least 1"), "{err}");
+}
+
+#[test]
+fn corrupt_dataset_fails_with_file_name_and_leaves_no_cache_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let d = common::make_dataset(dir, 60, 30);
+    // Truncate the train images: the header still declares 60 images.
+    let f = d.join("train-images-idx3-ubyte");
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() - 100]).unwrap();
+    std::fs::write(dir.join("tiny.yaml"), common::suite(5)).unwrap();
+    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("train-images-idx3-ubyte") && err.contains("truncated"), "{err}");
+    assert_eq!(count_entries(&dir.join("cache")), 0);
+    let manifest = std::fs::read_to_string(dir.join("reports/tiny/manifest.json")).unwrap();
+    assert!(manifest.contains("truncated"));
+}
+
+#[test]
+fn env_reports_libtorch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = repbench(tmp.path()).args(["env"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("libtorch 2.11.0"), "{text}");
+}
