@@ -42,6 +42,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=REPBENCH_LINK_CUDA");
     println!("cargo:rerun-if-changed=build.rs");
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").unwrap_or_default();
+    // Resolve the checkout's `.libtorch` link so the binary keeps working when
+    // copied out of the checkout on the same machine.
+    let lib = std::fs::canonicalize(&lib).map(|p| p.display().to_string()).unwrap_or(lib);
     println!("cargo::rustc-check-cfg=cfg(repbench_cuda_linked)");
     let version = std::fs::read_to_string(Path::new(&lib).join("../build-version")).map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into());
     println!("cargo:rustc-env=REPBENCH_LIBTORCH_VERSION={version}");

@@ -20,9 +20,10 @@ if [ ! -f "$LT/.complete" ]; then
   echo "setup: installing libtorch $TORCH_VERSION into $LT (from the PyPI wheel torch==$TORCH_VERSION)"
   tmp=$(mktemp -d "$HOME_DIR/.libtorch-tmp.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
-  python3 -m pip download --quiet --no-deps --only-binary=:all: \
-    --python-version 3.11 --platform manylinux_2_28_x86_64 \
-    "torch==$TORCH_VERSION" -d "$tmp/wheel"
+  # libtorch_cpu.so of this (CUDA) build needs libcudart and libcupti even on a CPU
+  # machine; their pins are the ones torch 2.11.0's cuda-toolkit==13.0.2 requires.
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp/wheel" \
+    "torch==$TORCH_VERSION" "nvidia-cuda-runtime==13.0.96" "nvidia-cuda-cupti==13.0.85"
   python3 - "$tmp" <<'PY'
 import glob, sys, zipfile
 tmp = sys.argv[1]
@@ -32,6 +33,13 @@ keep = [n for n in z.namelist()
         if n.startswith(("torch/lib/", "torch/include/", "torch/share/"))
         and "libtorch_python" not in n]
 z.extractall(f"{tmp}/x", keep)
+import os, shutil
+for w in glob.glob(f"{tmp}/wheel/nvidia_*.whl"):
+    z = zipfile.ZipFile(w)
+    for n in z.namelist():
+        if n.startswith("nvidia/cu13/lib/") and ".so" in n:
+            with z.open(n) as src, open(f"{tmp}/x/torch/lib/" + os.path.basename(n), "wb") as dst:
+                shutil.copyfileobj(src, dst)
 PY
   echo "$TORCH_VERSION" > "$tmp/x/torch/build-version"
   touch "$tmp/x/torch/.complete"

@@ -23,7 +23,7 @@ pub fn make_images(n: usize, offset: usize) -> (Vec<u8>, Vec<u8>) {
         for y in 0..8 {
             for x in 0..8 {
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let noise = (state >> 59) as u8 * 8;
+                let noise = (state >> 61) as u8 * 10;
                 let on = match c {
                     0 => (3..5).contains(&y),
                     1 => (3..5).contains(&x),
