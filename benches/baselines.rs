@@ -63,10 +63,10 @@ fn main() {
     let fr = features(raw.as_ref(), &train, &test, &ty, &sy, 6000);
     let t = Instant::now();
     let out = LinearProbeParams::default().evaluate(&fr, &ctx).unwrap();
-    println!("raw + linear probe (54k train, 4-point L2 grid, 20 epochs): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
+    println!("raw + linear probe (54k train, 4-point L2 grid, 30 epochs): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
     let t = Instant::now();
     let out = KnnParams::default().evaluate(&fr).unwrap();
-    println!("raw + knn k=20 (54k train, 10k test): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
+    println!("raw + knn k=20 (bank: all 60k train, 10k test): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
 
     // Linear probe on all 60k × 784 (one L2 value, as scikit-learn's single fit).
     let x = raw.embed(&train, Device::Cpu).unwrap();
@@ -75,11 +75,11 @@ fn main() {
     let probe = single.train(&x, &ty, 10, 0).unwrap();
     let secs = t.elapsed().as_secs_f64();
     let acc = repbench::eval::accuracy(&probe.predict(&raw.embed(&test, Device::Cpu).unwrap()).get(0), &sy);
-    println!("linear probe fit on 60k×784 (1 L2 value, 20 epochs): {secs:.2} s, test top1 {acc:.4}");
+    println!("linear probe fit on 60k×784 (1 L2 value, 30 epochs): {secs:.2} s, test top1 {acc:.4}");
     let grid = LinearProbeParams::default();
     let t = Instant::now();
     let _ = grid.train(&x, &ty, 10, 0).unwrap();
-    println!("linear probe fit on 60k×784 (4-point L2 grid at once, 20 epochs): {:.2} s", t.elapsed().as_secs_f64());
+    println!("linear probe fit on 60k×784 (4-point L2 grid at once, 30 epochs): {:.2} s", t.elapsed().as_secs_f64());
 
     let fh = features(&hog, &train, &test, &ty, &sy, 6000);
     let t = Instant::now();

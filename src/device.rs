@@ -20,7 +20,7 @@ pub fn load_cuda() -> std::result::Result<String, String> {
             if cfg!(repbench_cuda_linked) {
                 return Ok("linked".to_string());
             }
-            let mut tried = Vec::new();
+            let mut tried: Vec<String> = Vec::new();
             let candidates = ["libtorch_cuda.so".to_string(), format!("{}/libtorch_cuda.so", env!("REPBENCH_LIBTORCH_LIB"))];
             for c in candidates {
                 // SAFETY: loading libtorch's own CUDA library; its initialisers only
@@ -31,10 +31,11 @@ pub fn load_cuda() -> std::result::Result<String, String> {
                         std::mem::forget(lib);
                         return Ok(c);
                     }
-                    Err(e) => tried.push(format!("{c}: {e}")),
+                    Err(e) => tried.push(e.to_string()),
                 }
             }
-            Err(tried.join("; "))
+            // The last attempt (libtorch's own folder) says best what is missing.
+            Err(tried.pop().unwrap_or_default())
         })
         .clone()
 }
@@ -53,7 +54,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<(Device, String)> {
             let why = match load_cuda() {
                 Ok(_) if tch::Cuda::is_available() => return Ok((Device::Cuda(0), format!("cuda:0 ({} device(s))", tch::Cuda::device_count()))),
                 Ok(from) => format!("libtorch_cuda loaded from {from} but no CUDA device is visible"),
-                Err(e) => format!("CUDA backend not loadable: {e}"),
+                Err(e) => format!("no CUDA backend: {e}"),
             };
             if choice == DeviceChoice::Cuda {
                 Err(Error::stage(format!("device cuda requested: {why}")))

@@ -68,10 +68,15 @@ fn normalize(x: &Tensor) -> Tensor {
 }
 
 impl KnnParams {
+    /// The neighbour bank is train ∪ val: k-NN selects nothing on the validation
+    /// split, so holding it out would only weaken the bank (DINO uses the whole
+    /// training set).
     pub fn evaluate(&self, f: &Features) -> Result<EvalOutput> {
-        let preds = predict(&f.train_x, &f.train_y, &f.test_x, &self.k, self.temperature, f.num_classes)?;
+        let bank_x = Tensor::cat(&[&f.train_x, &f.val_x], 0);
+        let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
+        let preds = predict(&bank_x, &bank_y, &f.test_x, &self.k, self.temperature, f.num_classes)?;
         let metrics = self.k.iter().zip(&preds).map(|(k, p)| (format!("top1_k{k}"), accuracy(p, &f.test_y))).collect();
-        Ok(EvalOutput { metrics, details: serde_json::json!({"temperature": self.temperature}) })
+        Ok(EvalOutput { metrics, details: serde_json::json!({"temperature": self.temperature, "bank": bank_x.size()[0]}) })
     }
 }
 

@@ -24,7 +24,7 @@ pub struct LinearProbeParams {
 
 impl Default for LinearProbeParams {
     fn default() -> Self {
-        LinearProbeParams { l2_grid: vec![1e-5, 1e-4, 1e-3, 1e-2], epochs: 20, batch_size: 1024, lr: 1e-3 }
+        LinearProbeParams { l2_grid: vec![1e-5, 1e-4, 1e-3, 1e-2], epochs: 30, batch_size: 256, lr: 1e-2 }
     }
 }
 
