@@ -45,8 +45,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).at(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).at(dir)?;
     std::io::Write::write_all(&mut tmp, bytes).at(tmp.path())?;
+    // Temp files are created 0600; results are meant to be shared.
+    set_mode(tmp.path(), 0o644)?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).at(path)
 }
 
 fn now_unix() -> u64 {
@@ -127,6 +134,8 @@ impl Store {
             let old_path = old.path().join("e");
             std::fs::rename(&dest, &old_path).at(&dest)?;
         }
+        // tempdir makes 0700 folders; a cache may be shared by a group.
+        set_mode(tmp.path(), 0o755)?;
         let tmp_path = tmp.keep();
         if let Err(e) = std::fs::rename(&tmp_path, &dest) {
             let _ = std::fs::remove_dir_all(&tmp_path);

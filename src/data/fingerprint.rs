@@ -79,3 +79,29 @@ pub fn fingerprint(root: &Path, files: &[PathBuf], memo_dir: Option<&Path>) -> R
     }
     Ok(hex::encode(h.finalize()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memo_is_used_until_the_file_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let memo = d.path().join("memo");
+        let f = d.path().join("a.bin");
+        std::fs::write(&f, b"hello").unwrap();
+        let h1 = fingerprint(d.path(), &[f.clone()], Some(&memo)).unwrap();
+        assert_eq!(std::fs::read_dir(&memo).unwrap().count(), 1);
+        // Poison the memo: a hit returns the memoized hash without reading the file.
+        let mf = std::fs::read_dir(&memo).unwrap().next().unwrap().unwrap().path();
+        let mut m: Memo = serde_json::from_str(&std::fs::read_to_string(&mf).unwrap()).unwrap();
+        m.sha256 = "memoized".into();
+        std::fs::write(&mf, serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(file_hash(&f, Some(&memo)).unwrap(), "memoized");
+        // A change of size (and mtime) re-hashes.
+        std::fs::write(&f, b"hello world").unwrap();
+        let h2 = fingerprint(d.path(), &[f.clone()], Some(&memo)).unwrap();
+        assert_ne!(h1, h2);
+        assert_eq!(file_hash(&f, Some(&memo)).unwrap(), sha256_file(&f).unwrap());
+    }
+}

@@ -84,36 +84,39 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
         }
         let ymax = bars.iter().map(|b| b.hi.max(b.mean)).fold(0.0f64, f64::max);
         let ymax = if ymax <= 1.0 { 1.0 } else { ymax * 1.1 };
-        let n = bars.len() as i32;
+        let n = bars.len();
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{} — {}", ev.name, ev.headline), ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(90)
+            .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..ymax)?;
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..ymax)?;
         let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .y_desc(format!("{} (mean, 95% CI over seeds)", ev.headline))
-            .x_labels(bars.len())
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
-                _ => String::new(),
+            .x_labels(n + 1)
+            .x_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
             })
             .x_label_style(("sans-serif", 15))
             .y_label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
             .draw()?;
         for (i, b) in bars.iter().enumerate() {
-            let i = i as i32;
-            let mut rect = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), b.mean)], b.color.filled());
-            rect.set_margin(0, 0, 8, 8);
-            chart.draw_series(std::iter::once(rect))?;
-            chart.draw_series(std::iter::once(ErrorBar::new_vertical(SegmentValue::CenterOf(i), b.lo, b.mean, b.hi, BLACK.stroke_width(2), 12)))?;
+            let x = i as f64;
+            chart.draw_series(std::iter::once(Rectangle::new([(x - 0.38, 0.0), (x + 0.38, b.mean)], b.color.filled())))?;
+            if b.hi > b.lo {
+                chart.draw_series(std::iter::once(PathElement::new(vec![(x, b.lo), (x, b.hi)], BLACK.stroke_width(2))))?;
+                for y in [b.lo, b.hi] {
+                    chart.draw_series(std::iter::once(PathElement::new(vec![(x - 0.12, y), (x + 0.12, y)], BLACK.stroke_width(2))))?;
+                }
+            }
             chart.draw_series(std::iter::once(Text::new(
                 format!("{:.3}", b.mean),
-                (SegmentValue::CenterOf(i), b.hi + ymax * 0.02),
+                (x, b.hi + ymax * 0.015),
                 ("sans-serif", 14).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Bottom,
@@ -127,7 +130,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
 
 fn size(manifest: &Manifest) -> (u32, u32) {
     let reps = manifest.representations.len().max(1) as u32;
-    let per_panel = (110 * reps).clamp(420, 1200);
+    // Wide enough that the longest name fits under its bar (~9 px per character).
+    let longest = manifest.representations.iter().map(|r| r.len()).max().unwrap_or(4) as u32;
+    let per_panel = ((9 * longest + 20).max(110) * reps + 90).clamp(420, 2400);
     (per_panel * manifest.evaluations.len().max(1) as u32, 520)
 }
 

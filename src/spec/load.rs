@@ -62,7 +62,40 @@ pub fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> Error {
             None => format!("{prefix}unknown {what} `{bad}`; valid: {}", valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
         };
     }
+    else if let Some(bad) = quoted_value(&msg) {
+        // "invalid value: integer `-3`, expected usize": serde_yaml points at the
+        // enclosing entry; move to the line holding the value.
+        let from = loc.map(|l| l.0).unwrap_or(1);
+        if let Some(found) = find_value_from(text, &bad, from) {
+            loc = Some(found);
+        }
+    }
     spec_err(file, loc, msg)
+}
+
+/// The `x` of "invalid value: integer `x`, ..." / "invalid type: ...".
+fn quoted_value(msg: &str) -> Option<String> {
+    let i = msg.find("invalid value: ").or_else(|| msg.find("invalid type: "))?;
+    let rest = &msg[i..];
+    let a = rest.find('`')? + 1;
+    let b = rest[a..].find('`')? + a;
+    Some(rest[a..b].to_string())
+}
+
+/// The first `key: value` (block or flow style) on or after line `from` whose value is `value`.
+fn find_value_from(text: &str, value: &str, from: usize) -> Option<(usize, usize)> {
+    for (i, line) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        for pat in [format!(": {value}"), format!(":{value}")] {
+            if let Some(pos) = line.find(&pat) {
+                let end = pos + pat.len();
+                let next = line[end..].chars().next();
+                if matches!(next, None | Some(',' | '}' | ' ' | ']' | '#')) {
+                    return Some((i + 1, pos + pat.len() - value.len() + 1));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// From "unknown field `x`, expected one of `a`, `b`" returns ("x", ["a", "b"]).
@@ -142,6 +175,20 @@ mod tests {
         assert_eq!(valid, vec!["epochs", "lr"]);
         let (bad, valid) = parse_unknown("unknown field `x`, expected `k`").unwrap();
         assert_eq!((bad.as_str(), valid), ("x", vec!["k".to_string()]));
+    }
+
+    #[test]
+    fn out_of_type_value_is_located_on_its_line() {
+        let text = "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  p:\n    kind: pca\n    components: -3\nevaluations:\n  knn: {kind: knn}\n";
+        let e = parse_str(Path::new("s.yaml"), text).unwrap_err().to_string();
+        assert!(e.starts_with("s.yaml:6:17:") && e.contains("-3"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kind_suggests_the_nearest() {
+        let text = "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  p: {kind: pcaa}\nevaluations:\n  knn: {kind: knn}\n";
+        let e = parse_str(Path::new("s.yaml"), text).unwrap_err().to_string();
+        assert!(e.contains("s.yaml:4:") && e.contains("unknown value `pcaa`, did you mean `pca`?"), "{e}");
     }
 
     #[test]
