@@ -59,7 +59,7 @@ fn main() {
     let ctx = EvalContext { device: Device::Cpu, seed: 0 };
     // Validation: the last 6,000 train images (the probe picks its L2 on them;
     // k-NN ignores them). The linear-probe timing below uses all 60k.
-    let raw = RepresentationSpec::Raw(Default::default()).fit(&train, &FitContext { device: Device::Cpu, seed: 0 }).unwrap();
+    let raw = RepresentationSpec::Raw(Default::default()).fit(&train, &FitContext::simple(Device::Cpu, 0)).unwrap();
     let fr = features(raw.as_ref(), &train, &test, &ty, &sy, 6000);
     let t = Instant::now();
     let out = LinearProbeParams::default().evaluate(&fr, &ctx).unwrap();

@@ -62,8 +62,9 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         tch::set_num_threads(t as i32);
     }
     let (device, device_note) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
-    let ctx = StageCtx { store: &store, device, force: opts.force };
     let progress = Progress::new(plan.cell_count() as u64, opts.quiet);
+    let log = |line: &str| progress.line(line);
+    let ctx = StageCtx { store: &store, device, force: opts.force, log: &log };
     let outcome = crate::runner::execute::run(&plan, &ctx, &progress);
     progress.finish();
     let manifest = Manifest {

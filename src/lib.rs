@@ -6,16 +6,20 @@
 //! features) → `cache` + `runner` (content-addressed stages, executed lazily) →
 //! `report` (tables, statistics, plots, manifest).
 pub mod app;
+pub mod augment;
 pub mod cache;
 pub mod data;
 pub mod device;
 pub mod environment;
 pub mod error;
 pub mod eval;
+pub mod methods;
+pub mod nn;
 pub mod report;
 pub mod represent;
 pub mod runner;
 pub mod seeding;
 pub mod spec;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -74,7 +74,7 @@ mod tests {
             data.extend_from_slice(&[i * 5, 100 + (i % 3), 7, 7]);
         }
         let x = Tensor::from_slice(&data).view([50, 1, 2, 2]);
-        let ctx = FitContext { device: Device::Cpu, seed: 0 };
+        let ctx = FitContext::simple(Device::Cpu, 0);
         let f = PcaParams { components: 2 }.fit(&x, &ctx).unwrap();
         let c0: Vec<f32> = Vec::try_from(f.components.select(1, 0)).unwrap();
         assert!((c0[0] - 1.0).abs() < 1e-4, "{c0:?}");
@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn too_many_components_is_an_error() {
         let x = Tensor::zeros([4, 1, 2, 2], (Kind::Uint8, Device::Cpu));
-        let ctx = FitContext { device: Device::Cpu, seed: 0 };
+        let ctx = FitContext::simple(Device::Cpu, 0);
         assert!(PcaParams { components: 5 }.fit(&x, &ctx).is_err());
     }
 }

@@ -17,6 +17,8 @@ pub struct StageCtx<'a> {
     pub device: Device,
     /// Recompute and replace entries even when they exist.
     pub force: bool,
+    /// Progress lines from inside a stage (training epochs).
+    pub log: &'a dyn Fn(&str),
 }
 
 impl StageCtx<'_> {
@@ -63,10 +65,21 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     if let Some(e) = ctx.cached(&r.fit_key)? {
         let path = e.file("state.safetensors");
         let state = if path.exists() { Tensor::read_safetensors(&path)? } else { Vec::new() };
-        return Ok((r.spec.restore(state)?, e.meta.seconds));
+        return Ok((r.spec.restore(state, ctx.device)?, e.meta.seconds));
     }
-    let (train, _) = data.train.select(&s.train);
-    let fctx = FitContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("fit/{}", r.name)) };
+    let (train, labels) = data.train.select(&s.train);
+    let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
+    let fctx = FitContext {
+        device: ctx.device,
+        seed: seeding::derive(p.point.suite.seed, &format!("fit/{}", r.name)),
+        labels: Some(&labels),
+        num_classes: data.num_classes as i64,
+        checkpoint_dir: Some(ckpt_dir.clone()),
+        log: ctx.log,
+    };
+    if ctx.force {
+        let _ = std::fs::remove_dir_all(&ckpt_dir);
+    }
     let t = Instant::now();
     let fitted = r.spec.fit(&train, &fctx)?;
     let secs = t.elapsed().as_secs_f64();
@@ -77,8 +90,13 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
             let cpu: Vec<(String, Tensor)> = state.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
             Tensor::write_safetensors(&cpu, dir.join("state.safetensors"))?;
         }
+        if let Some(log) = fitted.train_log() {
+            write_json(&dir.join("train_log.json"), &log)?;
+        }
         Ok(secs)
     })?;
+    // The final weights are in the cache now; the epoch checkpoints are not needed.
+    let _ = std::fs::remove_dir_all(&ckpt_dir);
     Ok((fitted, secs))
 }
 

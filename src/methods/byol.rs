@@ -1,0 +1,109 @@
+//! BYOL (Grill et al. 2020): an online network (encoder, projector, predictor)
+//! regresses a target network's projection of the other view; the target is an
+//! EMA of the online encoder and projector, momentum 0.99 → 1 on a cosine
+//! schedule. Projector/predictor 4096 → 256 scaled to 512 → 128.
+use super::heads::{cosine_momentum, ema_update, frozen_copy, Mlp, Vars};
+use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use crate::augment::AugmentParams;
+use crate::error::Result;
+use crate::nn::{Encoder, EncoderSpec};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ByolParams {
+    pub encoder: EncoderSpec,
+    pub train: TrainParams,
+    pub augment: AugmentParams,
+    pub projection_hidden: usize,
+    pub projection_dim: usize,
+    /// EMA momentum at the start; it rises to 1 by the end.
+    pub base_momentum: f64,
+}
+
+impl Default for ByolParams {
+    fn default() -> Self {
+        ByolParams {
+            encoder: Default::default(),
+            train: Default::default(),
+            augment: AugmentParams { blur_p: 0.5, solarize_p: 0.1, ..Default::default() },
+            projection_hidden: 512,
+            projection_dim: 128,
+            base_momentum: 0.99,
+        }
+    }
+}
+
+pub struct Byol {
+    norm: Normalizer,
+    encoder: Box<dyn Encoder>,
+    projector: Mlp,
+    predictor: Mlp,
+    target_vs: nn::VarStore,
+    target_encoder: Box<dyn Encoder>,
+    target_projector: Mlp,
+    online_vars: Vars,
+    p: ByolParams,
+}
+
+pub fn build(p: &ByolParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+    let root = vs.root();
+    let dims = |d: i64| [d, p.projection_hidden as i64, p.projection_dim as i64];
+    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+    let projector = Mlp::new(&(&root / "projector"), &dims(encoder.out_dim()));
+    let predictor = Mlp::new(&(&root / "predictor"), &dims(p.projection_dim as i64));
+    let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
+    let mut built: Option<Result<(Box<dyn Encoder>, Mlp)>> = None;
+    let target_vs = frozen_copy(vs, |t| {
+        built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
+            let proj = Mlp::new(&(t / "projector"), &dims(e.out_dim()));
+            (e, proj)
+        }));
+    })?;
+    let (target_encoder, target_projector) = built.expect("built in frozen_copy")?;
+    Ok(Box::new(Byol { norm, encoder, projector, predictor, target_vs, target_encoder, target_projector, online_vars: vs.variables(), p: p.clone() }))
+}
+
+impl Objective for Byol {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+        let (v1, v2) = (self.p.augment.apply(x), self.p.augment.apply(x));
+        let online = |v: &Tensor| self.predictor.forward(&self.projector.forward(&self.encoder.forward(&self.norm.apply(v), true), true), true);
+        let target = |v: &Tensor| tch::no_grad(|| self.target_projector.forward(&self.target_encoder.forward(&self.norm.apply(v), true), true));
+        losses::byol(&online(&v1), &target(&v2)) + losses::byol(&online(&v2), &target(&v1))
+    }
+    fn after_step(&mut self, s: &StepInfo) {
+        let m = cosine_momentum(self.p.base_momentum, s.progress());
+        ema_update(&self.target_vs.variables(), &self.online_vars, m);
+    }
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        self.target_vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect()
+    }
+    fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+        load_target(&self.target_vs, get)
+    }
+}
+
+/// Restores an EMA teacher from checkpoint tensors named `target/<name>`.
+pub fn load_target(target: &nn::VarStore, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+    tch::no_grad(|| {
+        for (name, mut t) in target.variables() {
+            let src = get(&format!("target/{name}")).ok_or_else(|| crate::error::Error::stage(format!("checkpoint lacks target/{name}")))?;
+            t.copy_(&src);
+        }
+        Ok(())
+    })
+}
+
+impl Learner for Byol {
+    fn embed(&self, x: &Tensor) -> Tensor {
+        self.encoder.forward(&self.norm.apply(x), false)
+    }
+    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
+        self.encoder.blocks(&self.norm.apply(x), false)
+    }
+    fn normalizer(&mut self) -> &mut Normalizer {
+        &mut self.norm
+    }
+}

@@ -1,0 +1,193 @@
+//! DINO (Caron et al. 2021): self-distillation with no labels. A student and an
+//! EMA teacher share the architecture (encoder + projection head ending in a
+//! weight-normalised layer); the teacher's output is centred (momentum 0.9) and
+//! sharpened (temperature warmed up 0.04 → 0.07), the student's uses 0.1; the
+//! student sees 2 global and N local crops, the teacher only the globals.
+//! Teacher momentum 0.996 → 1 on a cosine schedule. Head 2048/256/65536 scaled to
+//! 512/128/4096 for small images; local crops 96/224 of the side → 4/7.
+use super::heads::{cosine_momentum, ema_update, frozen_copy, Vars};
+use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use crate::augment::AugmentParams;
+use crate::error::Result;
+use crate::nn::{Encoder, EncoderSpec};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DinoParams {
+    pub encoder: EncoderSpec,
+    pub train: TrainParams,
+    /// Colour part of the pipeline (crop scales come from the fields below).
+    pub augment: AugmentParams,
+    pub global_crop_scale: [f64; 2],
+    pub local_crops: usize,
+    pub local_crop_scale: [f64; 2],
+    /// Side of the local crops in pixels (default 4/7 of the image side, a multiple of 4).
+    pub local_crop_size: Option<usize>,
+    pub out_dim: usize,
+    pub hidden_dim: usize,
+    pub bottleneck_dim: usize,
+    pub student_temp: f64,
+    pub teacher_temp: f64,
+    pub warmup_teacher_temp: f64,
+    /// Share of training over which the teacher temperature warms up (DINO: 30 of 100 epochs).
+    pub warmup_teacher_temp_fraction: f64,
+    pub center_momentum: f64,
+    pub base_momentum: f64,
+}
+
+impl Default for DinoParams {
+    fn default() -> Self {
+        DinoParams {
+            encoder: EncoderSpec::Vit(Default::default()),
+            train: Default::default(),
+            augment: AugmentParams { blur_p: 0.5, solarize_p: 0.1, ..Default::default() },
+            global_crop_scale: [0.4, 1.0],
+            local_crops: 4,
+            local_crop_scale: [0.05, 0.4],
+            local_crop_size: None,
+            out_dim: 4096,
+            hidden_dim: 512,
+            bottleneck_dim: 128,
+            student_temp: 0.1,
+            teacher_temp: 0.07,
+            warmup_teacher_temp: 0.04,
+            warmup_teacher_temp_fraction: 0.3,
+            center_momentum: 0.9,
+            base_momentum: 0.996,
+        }
+    }
+}
+
+/// MLP (GELU) → L2 normalisation → weight-normalised linear layer with its norm
+/// fixed to 1 (DINO's `norm_last_layer=True`).
+pub struct DinoHead {
+    l1: nn::Linear,
+    l2: nn::Linear,
+    l3: nn::Linear,
+    last_v: Tensor,
+}
+
+impl DinoHead {
+    pub fn new(p: &nn::Path, d_in: i64, hidden: i64, bottleneck: i64, out: i64) -> DinoHead {
+        let lin = |n: &str, i, o| crate::nn::vit::linear(p / n, i, o);
+        DinoHead { l1: lin("mlp0", d_in, hidden), l2: lin("mlp1", hidden, hidden), l3: lin("mlp2", hidden, bottleneck), last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }) }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let h = self.l3.forward(&self.l2.forward(&self.l1.forward(x).gelu("none")).gelu("none"));
+        let h = &h / h.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        let w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        h.matmul(&w.transpose(0, 1))
+    }
+}
+
+pub struct Dino {
+    norm: Normalizer,
+    encoder: Box<dyn Encoder>,
+    head: DinoHead,
+    teacher_vs: nn::VarStore,
+    t_encoder: Box<dyn Encoder>,
+    t_head: DinoHead,
+    student_vars: Vars,
+    center: Tensor,
+    batch_center: Option<Tensor>,
+    local_size: i64,
+    p: DinoParams,
+}
+
+pub fn build(p: &DinoParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+    let root = vs.root();
+    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+    let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64);
+    let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
+    let mut built = None;
+    let teacher_vs = frozen_copy(vs, |t| {
+        built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
+            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64);
+            (e, h)
+        }));
+    })?;
+    let (t_encoder, t_head) = built.expect("built in frozen_copy")?;
+    let side = info.shape.1.min(info.shape.2);
+    let local_size = p.local_crop_size.map(|s| s as i64).unwrap_or_else(|| ((side * 4 / 7) / 4 * 4).max(4));
+    Ok(Box::new(Dino {
+        norm,
+        encoder,
+        head,
+        teacher_vs,
+        t_encoder,
+        t_head,
+        student_vars: vs.variables(),
+        center: Tensor::zeros([1, p.out_dim as i64], (Kind::Float, vs.device())),
+        batch_center: None,
+        local_size,
+        p: p.clone(),
+    }))
+}
+
+impl Dino {
+    /// Teacher temperature: linear warm-up, then constant.
+    pub fn teacher_temp(&self, s: &StepInfo) -> f64 {
+        let warm = self.p.warmup_teacher_temp_fraction * s.total_steps as f64;
+        if (s.step as f64) < warm {
+            self.p.warmup_teacher_temp + (self.p.teacher_temp - self.p.warmup_teacher_temp) * s.step as f64 / warm
+        } else {
+            self.p.teacher_temp
+        }
+    }
+}
+
+impl Objective for Dino {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, s: &StepInfo) -> Tensor {
+        let (h, w) = (x.size()[2], x.size()[3]);
+        let b = x.size()[0];
+        let a = &self.p.augment;
+        let globals = Tensor::cat(&[a.view(x, (h, w), self.p.global_crop_scale), a.view(x, (h, w), self.p.global_crop_scale)], 0);
+        let student = |v: &Tensor| self.head.forward(&self.encoder.forward(&self.norm.apply(v), true));
+        let mut s_out: Vec<Tensor> = student(&globals).chunk(2, 0);
+        if self.p.local_crops > 0 {
+            let locals: Vec<Tensor> = (0..self.p.local_crops).map(|_| a.view(x, (self.local_size, self.local_size), self.p.local_crop_scale)).collect();
+            s_out.extend(student(&Tensor::cat(&locals, 0)).chunk(self.p.local_crops as i64, 0));
+        }
+        let t_out = tch::no_grad(|| self.t_head.forward(&self.t_encoder.forward(&self.norm.apply(&globals), true)));
+        self.batch_center = Some(t_out.mean_dim(0, true, Kind::Float));
+        let t_out: Vec<Tensor> = t_out.chunk(2, 0);
+        let _ = b;
+        losses::dino(&s_out, &t_out, &self.center, self.p.student_temp, self.teacher_temp(s))
+    }
+    fn after_step(&mut self, s: &StepInfo) {
+        if let Some(bc) = self.batch_center.take() {
+            let m = self.p.center_momentum;
+            let new = &self.center * m + bc * (1.0 - m);
+            self.center.copy_(&new);
+        }
+        ema_update(&self.teacher_vs.variables(), &self.student_vars, cosine_momentum(self.p.base_momentum, s.progress()));
+    }
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> = self.teacher_vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect();
+        v.push(("dino/center".into(), self.center.shallow_clone()));
+        v
+    }
+    fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+        super::byol::load_target(&self.teacher_vs, get)?;
+        let c = get("dino/center").ok_or_else(|| crate::error::Error::stage("checkpoint lacks dino/center"))?;
+        tch::no_grad(|| self.center.copy_(&c));
+        Ok(())
+    }
+}
+
+impl Learner for Dino {
+    /// DINO evaluates the teacher's backbone, which is the better of the two.
+    fn embed(&self, x: &Tensor) -> Tensor {
+        self.t_encoder.forward(&self.norm.apply(x), false)
+    }
+    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
+        self.t_encoder.blocks(&self.norm.apply(x), false)
+    }
+    fn normalizer(&mut self) -> &mut Normalizer {
+        &mut self.norm
+    }
+}

@@ -1,0 +1,103 @@
+//! Small networks shared by the methods: projection / prediction MLPs, and the
+//! EMA update of a teacher from its student.
+use tch::nn::{self, Module, ModuleT};
+use std::collections::HashMap;
+use tch::Tensor;
+
+/// Variables by name (shallow clones share storage with the var store).
+pub type Vars = HashMap<String, Tensor>;
+
+/// A frozen copy of `online`'s variables under the same names, built by `build`.
+pub fn frozen_copy(online: &nn::VarStore, build: impl FnOnce(&nn::Path)) -> crate::error::Result<nn::VarStore> {
+    let mut t = nn::VarStore::new(online.device());
+    build(&t.root());
+    t.copy(online)?;
+    t.freeze();
+    Ok(t)
+}
+
+/// Linear → BatchNorm → ReLU for every layer but the last, which is Linear only
+/// (optionally followed by a BatchNorm without affine, as SimCLR v2 / VICReg do not;
+/// we keep the plain form of SimCLR and BYOL).
+pub struct Mlp {
+    layers: Vec<(nn::Linear, Option<nn::BatchNorm>)>,
+}
+
+impl Mlp {
+    /// `dims` = [input, hidden..., output].
+    pub fn new(p: &nn::Path, dims: &[i64]) -> Mlp {
+        let n = dims.len() - 1;
+        let layers = (0..n)
+            .map(|i| {
+                let q = p / format!("{i}");
+                let last = i + 1 == n;
+                (
+                    nn::linear(&q / "fc", dims[i], dims[i + 1], nn::LinearConfig { bias: last, ..Default::default() }),
+                    (!last).then(|| nn::batch_norm1d(&q / "bn", dims[i + 1], Default::default())),
+                )
+            })
+            .collect();
+        Mlp { layers }
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        for (fc, bn) in &self.layers {
+            h = fc.forward(&h);
+            if let Some(bn) = bn {
+                h = bn.forward_t(&h, train).relu();
+            }
+        }
+        h
+    }
+}
+
+/// teacher ← m·teacher + (1 − m)·student, for every variable of the teacher
+/// (parameters and batch-norm statistics), matched by name.
+pub fn ema_update(teacher: &Vars, student: &Vars, m: f64) {
+    tch::no_grad(|| {
+        for (name, t) in teacher {
+            let mut t = t.shallow_clone();
+            if let Some(s) = student.get(name) {
+                if t.is_floating_point() {
+                    let _ = t.g_mul_scalar_(m);
+                    let _ = t.g_add_(&(s * (1.0 - m)));
+                } else {
+                    t.copy_(s);
+                }
+            }
+        }
+    });
+}
+
+/// Cosine momentum schedule of BYOL / DINO: from `base` at the start to 1 at the end.
+pub fn cosine_momentum(base: f64, progress: f64) -> f64 {
+    1.0 - (1.0 - base) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ema_moves_teacher_towards_student() {
+        let s = nn::VarStore::new(tch::Device::Cpu);
+        let _ = s.root().var("w", &[2], nn::Init::Const(1.0));
+        let mut t = nn::VarStore::new(tch::Device::Cpu);
+        let _ = t.root().var("w", &[2], nn::Init::Const(0.0));
+        t.freeze();
+        ema_update(&t.variables(), &s.variables(), 0.9);
+        let w = t.variables()["w"].double_value(&[0]);
+        assert!((w - 0.1).abs() < 1e-6, "{w}");
+        ema_update(&t.variables(), &s.variables(), 0.9);
+        let w = t.variables()["w"].double_value(&[0]);
+        assert!((w - 0.19).abs() < 1e-6, "{w}");
+    }
+
+    #[test]
+    fn momentum_schedule_endpoints() {
+        assert!((cosine_momentum(0.996, 0.0) - 0.996).abs() < 1e-12);
+        assert!((cosine_momentum(0.996, 1.0) - 1.0).abs() < 1e-12);
+        assert!((cosine_momentum(0.99, 0.5) - 0.995).abs() < 1e-12);
+    }
+}

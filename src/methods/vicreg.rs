@@ -1,0 +1,67 @@
+//! VICReg (Bardes et al. 2022): two views, an expander MLP, and the variance /
+//! invariance / covariance loss with λ = 25, μ = 25, ν = 1 (the paper's values);
+//! expander 8192-8192-8192 scaled to 1024-1024-1024 for small images.
+use super::heads::Mlp;
+use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use crate::augment::AugmentParams;
+use crate::nn::{Encoder, EncoderSpec};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VicregParams {
+    pub encoder: EncoderSpec,
+    pub train: TrainParams,
+    pub augment: AugmentParams,
+    pub expander: Vec<usize>,
+    /// Invariance weight λ.
+    pub sim_coeff: f64,
+    /// Variance weight μ.
+    pub std_coeff: f64,
+    /// Covariance weight ν.
+    pub cov_coeff: f64,
+}
+
+impl Default for VicregParams {
+    fn default() -> Self {
+        VicregParams { encoder: Default::default(), train: Default::default(), augment: Default::default(), expander: vec![1024, 1024, 1024], sim_coeff: 25.0, std_coeff: 25.0, cov_coeff: 1.0 }
+    }
+}
+
+pub struct Vicreg {
+    norm: Normalizer,
+    encoder: Box<dyn Encoder>,
+    expander: Mlp,
+    p: VicregParams,
+}
+
+pub fn build(p: &VicregParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+    let root = vs.root();
+    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+    let mut dims = vec![encoder.out_dim()];
+    dims.extend(p.expander.iter().map(|&d| d as i64));
+    let expander = Mlp::new(&(&root / "projector"), &dims);
+    Ok(Box::new(Vicreg { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, expander, p: p.clone() }))
+}
+
+impl Objective for Vicreg {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+        let f = |v: &Tensor| self.expander.forward(&self.encoder.forward(&self.norm.apply(v), true), true);
+        let (z1, z2) = (f(&self.p.augment.apply(x)), f(&self.p.augment.apply(x)));
+        losses::vicreg(&z1, &z2, self.p.sim_coeff, self.p.std_coeff, self.p.cov_coeff)
+    }
+}
+
+impl Learner for Vicreg {
+    fn embed(&self, x: &Tensor) -> Tensor {
+        self.encoder.forward(&self.norm.apply(x), false)
+    }
+    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
+        self.encoder.blocks(&self.norm.apply(x), false)
+    }
+    fn normalizer(&mut self) -> &mut Normalizer {
+        &mut self.norm
+    }
+}

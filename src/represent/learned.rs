@@ -1,0 +1,124 @@
+//! Learned representations: a method's settings → a trained network → a fitted
+//! representation that embeds with the network's encoder (eval mode).
+//!
+//! The fitted state is every variable of the method's var store (`vs/...`) plus
+//! its extra state (EMA teacher, DINO centre), so a restored model embeds exactly
+//! as the trained one did.
+use super::{FitContext, Fitted, RepresentationSpec};
+use crate::error::{Error, Result};
+use crate::methods::{self, BuildInfo, Learner};
+use crate::train::checkpoint::Checkpointer;
+use crate::train::trainer::{self, EpochLog, TrainData, TrainParams};
+use tch::{nn, Device, Kind, Tensor};
+
+/// The training settings of a learned representation (None for hand-engineered ones).
+pub fn train_params(spec: &RepresentationSpec) -> Option<&TrainParams> {
+    Some(match spec {
+        RepresentationSpec::Supervised(p) => &p.train,
+        RepresentationSpec::Autoencoder(p) => &p.train,
+        RepresentationSpec::Simclr(p) => &p.train,
+        RepresentationSpec::Byol(p) => &p.train,
+        RepresentationSpec::Vicreg(p) => &p.train,
+        RepresentationSpec::Dino(p) => &p.train,
+        RepresentationSpec::Mae(p) => &p.train,
+        _ => return None,
+    })
+}
+
+fn build(spec: &RepresentationSpec, vs: &nn::VarStore, info: BuildInfo) -> Result<Box<dyn Learner>> {
+    match spec {
+        RepresentationSpec::Supervised(p) => methods::supervised::build(p, vs, info),
+        RepresentationSpec::Autoencoder(p) => methods::autoencoder::build(p, vs, info),
+        RepresentationSpec::Simclr(p) => methods::simclr::build(p, vs, info),
+        RepresentationSpec::Byol(p) => methods::byol::build(p, vs, info),
+        RepresentationSpec::Vicreg(p) => methods::vicreg::build(p, vs, info),
+        RepresentationSpec::Dino(p) => methods::dino::build(p, vs, info),
+        RepresentationSpec::Mae(p) => methods::mae::build(p, vs, info),
+        other => Err(Error::stage(format!("{} is not a learned representation", other.kind()))),
+    }
+}
+
+pub struct FittedLearned {
+    vs: nn::VarStore,
+    learner: Box<dyn Learner>,
+    info: BuildInfo,
+    pub logs: Vec<EpochLog>,
+}
+
+/// Builds the networks under the fit seed, so initial weights are reproducible.
+fn init(spec: &RepresentationSpec, device: Device, info: BuildInfo, seed: u64) -> Result<(nn::VarStore, Box<dyn Learner>)> {
+    crate::seeding::with_torch_seed(seed, || {
+        let vs = nn::VarStore::new(device);
+        let learner = build(spec, &vs, info)?;
+        Ok((vs, learner))
+    })
+}
+
+/// Trains on `images` (u8 N×C×H×W) and `labels`.
+pub fn fit(spec: &RepresentationSpec, images: &Tensor, ctx: &FitContext) -> Result<FittedLearned> {
+    let tp = train_params(spec).ok_or_else(|| Error::stage("not a learned representation"))?;
+    let s = images.size();
+    let info = BuildInfo { shape: (s[1], s[2], s[3]), num_classes: ctx.num_classes };
+    let (vs, mut learner) = init(spec, ctx.device, info, crate::seeding::derive(ctx.seed, "init"))?;
+    let images = images.to_device(ctx.device);
+    learner.normalizer().fit(&images);
+    let labels = match ctx.labels {
+        Some(l) => l.to_device(ctx.device),
+        None => Tensor::zeros([s[0]], (Kind::Int64, ctx.device)),
+    };
+    let ckpt = ctx.checkpoint_dir.as_deref().map(Checkpointer::new).transpose()?;
+    let mut on_epoch = |l: &EpochLog| {
+        (ctx.log)(&format!("  epoch {}/{}: loss {:.4}, lr {:.2e}, {:.1} s, {:.0} img/s", l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s));
+    };
+    let logs = trainer::train(learner.as_mut(), &vs, TrainData { images: &images, labels: &labels }, tp, crate::seeding::derive(ctx.seed, "train"), ckpt.as_ref(), &mut on_epoch)?;
+    Ok(FittedLearned { vs, learner, info, logs })
+}
+
+/// Rebuilds a fitted learned representation from its saved state.
+pub fn restore(spec: &RepresentationSpec, state: &[(String, Tensor)], device: Device) -> Result<FittedLearned> {
+    let get = |n: &str| state.iter().find(|(k, _)| k == n).map(|(_, t)| t.shallow_clone());
+    let shape: Vec<i64> = get("info/shape").map(|t| Vec::try_from(t).unwrap_or_default()).unwrap_or_default();
+    let classes = get("info/classes").map(|t| t.int64_value(&[0])).unwrap_or(0);
+    if shape.len() != 3 {
+        return Err(Error::stage("fitted state lacks info/shape"));
+    }
+    let info = BuildInfo { shape: (shape[0], shape[1], shape[2]), num_classes: classes };
+    let (vs, mut learner) = init(spec, device, info, 0)?;
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut t) in vs.variables() {
+            let src = get(&format!("vs/{name}")).ok_or_else(|| Error::stage(format!("fitted state lacks vs/{name}")))?;
+            t.copy_(&src.to_device(device));
+        }
+        Ok(())
+    })?;
+    learner.load_extra_state(&|n| get(n).map(|t| t.to_device(device)))?;
+    Ok(FittedLearned { vs, learner, info, logs: Vec::new() })
+}
+
+impl FittedLearned {
+    pub fn learner(&self) -> &dyn Learner {
+        self.learner.as_ref()
+    }
+}
+
+impl Fitted for FittedLearned {
+    fn embed(&self, images: &Tensor, device: Device) -> Result<Tensor> {
+        let dev = self.vs.device();
+        let out = super::pixels::in_batches(images, 1024, |b| {
+            let x = b.to_device(dev).to_kind(Kind::Float) / 255.0;
+            Ok(tch::no_grad(|| self.learner.embed(&x)))
+        })?;
+        Ok(out.to_device(device))
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let (c, h, w) = self.info.shape;
+        let mut v: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(k, t)| (format!("vs/{k}"), t)).collect();
+        v.extend(self.learner.extra_state());
+        v.push(("info/shape".into(), Tensor::from_slice(&[c, h, w])));
+        v.push(("info/classes".into(), Tensor::from_slice(&[self.info.num_classes])));
+        v
+    }
+    fn train_log(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(&self.logs).ok()
+    }
+}

@@ -1,0 +1,175 @@
+//! The one training loop. A method supplies only its loss (and, for EMA methods,
+//! what happens after each step); batching, shuffling, seeding, the schedule,
+//! clipping, divergence checks, logging and checkpoints live here, once.
+use super::checkpoint::Checkpointer;
+use super::optim::{lr_at, Optimizer, OptimizerParams};
+use crate::error::{Error, Result};
+use crate::seeding;
+use crate::spec::validate::{Checker, Validate};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use tch::{nn, Kind, Tensor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainParams {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerParams,
+    /// Linear warm-up length, in epochs (fractions allowed).
+    pub warmup_epochs: f64,
+    /// Learning rate at the end of the cosine schedule.
+    pub min_lr: f64,
+    /// Maximum global gradient norm.
+    pub grad_clip: Option<f64>,
+    /// bf16 autocast (CUDA only; ignored on CPU).
+    pub bf16: bool,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams { epochs: 10, batch_size: 256, optimizer: Default::default(), warmup_epochs: 1.0, min_lr: 0.0, grad_clip: None, bf16: false }
+    }
+}
+
+impl Validate for TrainParams {
+    fn validate(&self, path: &str, c: &mut Checker) {
+        c.positive(&format!("{path}.epochs"), self.epochs);
+        c.positive(&format!("{path}.batch_size"), self.batch_size);
+        c.non_negative_f(&format!("{path}.warmup_epochs"), self.warmup_epochs);
+        c.non_negative_f(&format!("{path}.min_lr"), self.min_lr);
+        if let Some(g) = self.grad_clip {
+            c.positive_f(&format!("{path}.grad_clip"), g);
+        }
+        self.optimizer.validate(&format!("{path}.optimizer"), c);
+    }
+}
+
+/// One line of the training log (stored with the fitted representation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// Where in training a step is.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInfo {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: i64,
+    pub total_steps: i64,
+}
+
+impl StepInfo {
+    /// Progress through training in [0, 1].
+    pub fn progress(&self) -> f64 {
+        self.step as f64 / self.total_steps.max(1) as f64
+    }
+}
+
+/// A training objective: the loss of a batch of images in [0, 1].
+pub trait Objective {
+    fn loss(&mut self, x: &Tensor, y: &Tensor, s: &StepInfo) -> Tensor;
+    /// Called after each optimizer step (EMA teachers, centres).
+    fn after_step(&mut self, _s: &StepInfo) {}
+    /// State outside the var store that a checkpoint must keep.
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    fn load_extra_state(&mut self, _get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct TrainData<'a> {
+    /// u8 [N, C, H, W] on the training device.
+    pub images: &'a Tensor,
+    /// i64 [N] on the training device.
+    pub labels: &'a Tensor,
+}
+
+fn lookup(tensors: &[(String, Tensor)]) -> impl Fn(&str) -> Option<Tensor> + '_ {
+    move |name: &str| tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t.shallow_clone())
+}
+
+/// Trains `obj`'s parameters in `vs`. With a checkpointer, resumes from its latest
+/// epoch and saves after every epoch.
+pub fn train(
+    obj: &mut dyn Objective,
+    vs: &nn::VarStore,
+    data: TrainData,
+    cfg: &TrainParams,
+    seed: u64,
+    ckpt: Option<&Checkpointer>,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<Vec<EpochLog>> {
+    let n = data.images.size()[0];
+    if n == 0 {
+        return Err(Error::stage("no training images"));
+    }
+    let dev = data.images.device();
+    let bs = (cfg.batch_size as i64).min(n);
+    let spe = n / bs;
+    let total = spe * cfg.epochs as i64;
+    let warmup = (cfg.warmup_epochs * spe as f64).round() as i64;
+    let mut opt = Optimizer::new(vs, &cfg.optimizer);
+    let mut logs: Vec<EpochLog> = Vec::new();
+    let mut start = 0;
+    if let Some(l) = ckpt.map(|c| c.latest()).transpose()?.flatten() {
+        let get = lookup(&l.tensors);
+        tch::no_grad(|| -> Result<()> {
+            for (name, mut t) in vs.variables() {
+                let src = get(&format!("vs/{name}")).ok_or_else(|| Error::stage(format!("checkpoint lacks {name}")))?;
+                t.copy_(&src.to_device(dev));
+            }
+            Ok(())
+        })?;
+        opt.load_state(&|name| get(name).map(|t| t.to_device(dev)))?;
+        obj.load_extra_state(&|name| get(name).map(|t| t.to_device(dev)))?;
+        start = l.epoch;
+        logs = l.logs;
+    }
+    let use_bf16 = cfg.bf16 && dev.is_cuda();
+    for epoch in start..cfg.epochs {
+        let t0 = Instant::now();
+        let perm = seeding::with_torch_seed(seeding::derive(seed, &format!("epoch/{epoch}")), || Tensor::randperm(n, (Kind::Int64, dev)));
+        let mut loss_sum = 0.0;
+        let mut lr = 0.0;
+        for s in 0..spe {
+            let step = epoch as i64 * spe + s;
+            let info = StepInfo { epoch, epochs: cfg.epochs, step, total_steps: total };
+            let idx = perm.narrow(0, s * bs, bs);
+            let x = data.images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
+            let y = data.labels.index_select(0, &idx);
+            let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || tch::autocast(use_bf16, || obj.loss(&x, &y, &info)));
+            let lv = loss.double_value(&[]);
+            if !lv.is_finite() {
+                return Err(Error::stage(format!("diverged at epoch {}, step {} (loss = {lv})", epoch + 1, s + 1)));
+            }
+            loss_sum += lv;
+            opt.zero_grad();
+            loss.backward();
+            if let Some(c) = cfg.grad_clip {
+                opt.clip_grad_norm(c);
+            }
+            lr = lr_at(step, total, warmup, cfg.optimizer.lr, cfg.min_lr);
+            opt.step(lr);
+            tch::no_grad(|| obj.after_step(&info));
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let log = EpochLog { epoch: epoch + 1, loss: loss_sum / spe as f64, lr, seconds: secs, images_per_s: (spe * bs) as f64 / secs };
+        logs.push(log.clone());
+        if let Some(c) = ckpt {
+            let mut tensors: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(k, v)| (format!("vs/{k}"), v)).collect();
+            tensors.extend(opt.state_tensors());
+            tensors.extend(obj.extra_state());
+            c.save(epoch + 1, &tensors, &logs)?;
+        }
+        on_epoch(&log);
+    }
+    Ok(logs)
+}
