@@ -89,8 +89,16 @@ fn vicreg_learns() {
 
 #[test]
 fn dino_learns() {
+    // DINO's loss is not monotone while the teacher moves (it oscillates between
+    // sharpening and centering on 96 images), so with the teacher and the centre
+    // frozen it must reduce to plain distillation: the student's loss goes down.
     // DINO's own learning rate for this batch size would be 6e-5 (5e-4 · 32/256).
-    assert_loss_goes_down_lr("dino", VIT, "out_dim: 128\nhidden_dim: 64\nbottleneck_dim: 32\nlocal_crops: 2\nlocal_crop_size: 8\nbase_momentum: 0.9", 0.0005);
+    assert_loss_goes_down_lr(
+        "dino",
+        VIT,
+        "out_dim: 128\nhidden_dim: 64\nbottleneck_dim: 32\nlocal_crops: 2\nlocal_crop_size: 8\nbase_momentum: 1.0\ncenter_momentum: 1.0\nteacher_temp: 0.04\nwarmup_teacher_temp_fraction: 0.0",
+        0.0005,
+    );
 }
 
 #[test]

@@ -66,23 +66,49 @@ pub fn lr_at(step: i64, total: i64, warmup: i64, base: f64, min: f64) -> f64 {
     min + (base - min) * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
 }
 
+/// The optimizer keeps all trainable parameters in one flat buffer (each variable
+/// becomes a view into it), so an update is a dozen whole-buffer ops instead of a
+/// dozen per parameter — libtorch's `_foreach`/fused kernels are not exposed to
+/// Rust, and this gets the same effect.
 pub struct Optimizer {
     pub cfg: OptimizerParams,
     params: Vec<Tensor>,
-    /// Per parameter: [momentum] for SGD/LARS, [m, v] for Adam(W).
-    state: Vec<Vec<Tensor>>,
+    numels: Vec<i64>,
+    flat: Tensor,
+    /// 1 where weight decay and LARS adaptation apply (tensors of rank > 1).
+    decay_mask: Tensor,
+    /// [momentum] for SGD/LARS, [m, v] for Adam(W), each flat.
+    state: Vec<Tensor>,
     pub steps: i64,
 }
 
 impl Optimizer {
     pub fn new(vs: &nn::VarStore, cfg: &OptimizerParams) -> Optimizer {
-        let params = vs.trainable_variables();
+        let mut params = vs.trainable_variables();
+        let numels: Vec<i64> = params.iter().map(|p| p.numel() as i64).collect();
+        let dev = vs.device();
+        let flat = tch::no_grad(|| {
+            if params.is_empty() {
+                Tensor::zeros([0], (tch::Kind::Float, dev))
+            } else {
+                Tensor::cat(&params.iter().map(|p| p.detach().reshape([-1])).collect::<Vec<_>>(), 0)
+            }
+        });
+        let mut off = 0;
+        let mut mask = Vec::with_capacity(params.len());
+        for (p, &n) in params.iter_mut().zip(&numels) {
+            let shape = p.size();
+            p.set_data(&flat.narrow(0, off, n).view(shape.as_slice()));
+            mask.push(Tensor::full([n], if p.dim() > 1 { 1.0 } else { 0.0 }, (tch::Kind::Float, dev)));
+            off += n;
+        }
+        let decay_mask = if mask.is_empty() { flat.zeros_like() } else { Tensor::cat(&mask, 0) };
         let k = match cfg.kind {
             OptimizerKind::Sgd | OptimizerKind::Lars => 1,
             OptimizerKind::Adam | OptimizerKind::Adamw => 2,
         };
-        let state = params.iter().map(|p| (0..k).map(|_| p.zeros_like()).collect()).collect();
-        Optimizer { cfg: cfg.clone(), params, state, steps: 0 }
+        let state = (0..k).map(|_| flat.zeros_like()).collect();
+        Optimizer { cfg: cfg.clone(), params, numels, flat, decay_mask, state, steps: 0 }
     }
 
     pub fn zero_grad(&mut self) {
@@ -94,79 +120,89 @@ impl Optimizer {
         }
     }
 
-    /// Scales gradients so their global L2 norm is at most `max`; returns the norm.
-    pub fn clip_grad_norm(&mut self, max: f64) -> f64 {
-        let grads: Vec<Tensor> = self.params.iter().map(|p| p.grad()).filter(|g| g.defined()).collect();
-        if grads.is_empty() {
-            return 0.0;
-        }
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm().square()).collect();
-        let total = Tensor::stack(&norms, 0).sum(tch::Kind::Float).sqrt().double_value(&[]);
-        if total > max {
-            for mut g in grads {
-                let _ = g.g_mul_scalar_(max / (total + 1e-6));
-            }
-        }
-        total
+    /// All gradients as one flat tensor (zeros for parameters without a gradient).
+    fn flat_grad(&self) -> Tensor {
+        let gs: Vec<Tensor> = self
+            .params
+            .iter()
+            .zip(&self.numels)
+            .map(|(p, &n)| {
+                let g = p.grad();
+                if g.defined() {
+                    g.reshape([-1])
+                } else {
+                    Tensor::zeros([n], (tch::Kind::Float, self.flat.device()))
+                }
+            })
+            .collect();
+        Tensor::cat(&gs, 0)
     }
 
-    /// One update with learning rate `lr`.
-    pub fn step(&mut self, lr: f64) {
+    /// One update with learning rate `lr`; with `clip`, gradients are first scaled
+    /// to a global L2 norm of at most `clip`. Returns the gradient norm when clipping.
+    pub fn step(&mut self, lr: f64, clip: Option<f64>) -> Option<f64> {
+        if self.params.is_empty() {
+            return None;
+        }
         self.steps += 1;
         let c = self.cfg.clone();
         let t = self.steps as f64;
         tch::no_grad(|| {
-            for (p, st) in self.params.iter_mut().zip(self.state.iter_mut()) {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
+            let mut g = self.flat_grad();
+            let mut norm = None;
+            if let Some(max) = clip {
+                let total = g.norm().double_value(&[]);
+                if total > max {
+                    g = g * (max / (total + 1e-6));
                 }
-                let decay = if p.dim() > 1 { c.weight_decay } else { 0.0 };
-                match c.kind {
-                    OptimizerKind::Sgd | OptimizerKind::Lars => {
-                        let mut d = if decay > 0.0 { &g + &*p * decay } else { g.shallow_clone() };
-                        if c.kind == OptimizerKind::Lars && p.dim() > 1 {
-                            let (pn, dn) = (p.norm().double_value(&[]), d.norm().double_value(&[]));
-                            if pn > 0.0 && dn > 0.0 {
-                                d = d * (c.trust_coefficient * pn / dn);
-                            }
-                        }
-                        let buf = &mut st[0];
-                        if t == 1.0 {
-                            buf.copy_(&d);
-                        } else {
-                            let _ = buf.g_mul_scalar_(c.momentum);
-                            let _ = buf.g_add_(&d);
-                        }
-                        let upd = if c.nesterov { &d + &*buf * c.momentum } else { buf.shallow_clone() };
-                        let _ = p.g_sub_(&(upd * lr));
+                norm = Some(total);
+            }
+            let wd = &self.decay_mask * c.weight_decay;
+            match c.kind {
+                OptimizerKind::Sgd | OptimizerKind::Lars => {
+                    let mut d = if c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
+                    if c.kind == OptimizerKind::Lars {
+                        let pn = Tensor::stack(&self.flat.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(), 0);
+                        let dn = Tensor::stack(&d.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(), 0);
+                        let ok = pn.gt(0.0).logical_and(&dn.gt(0.0));
+                        let trust = (&pn / dn.clamp_min(1e-12) * c.trust_coefficient).where_self(&ok, &pn.ones_like());
+                        let per = Tensor::from_slice(&self.numels).to_device(self.flat.device());
+                        let trust = trust.repeat_interleave_self_tensor(&per, 0, None);
+                        // Only rank > 1 tensors are adapted.
+                        let trust = &trust * &self.decay_mask + (1.0 - &self.decay_mask);
+                        d = d * trust;
                     }
-                    OptimizerKind::Adam | OptimizerKind::Adamw => {
-                        let [b1, b2] = c.betas;
-                        let g = if c.kind == OptimizerKind::Adam && decay > 0.0 { &g + &*p * decay } else { g };
-                        if c.kind == OptimizerKind::Adamw && decay > 0.0 {
-                            let _ = p.g_mul_scalar_(1.0 - lr * decay);
-                        }
-                        let _ = st[0].g_mul_scalar_(b1);
-                        let _ = st[0].g_add_(&(&g * (1.0 - b1)));
-                        let _ = st[1].g_mul_scalar_(b2);
-                        let _ = st[1].g_add_(&(g.square() * (1.0 - b2)));
-                        let mhat = &st[0] / (1.0 - b1.powf(t));
-                        let vhat = &st[1] / (1.0 - b2.powf(t));
-                        let _ = p.g_sub_(&(mhat / (vhat.sqrt() + c.eps) * lr));
+                    if t == 1.0 {
+                        self.state[0].copy_(&d);
+                    } else {
+                        let _ = self.state[0].g_mul_scalar_(c.momentum);
+                        let _ = self.state[0].g_add_(&d);
                     }
+                    let upd = if c.nesterov { &d + &self.state[0] * c.momentum } else { self.state[0].shallow_clone() };
+                    let _ = self.flat.g_sub_(&(upd * lr));
+                }
+                OptimizerKind::Adam | OptimizerKind::Adamw => {
+                    let [b1, b2] = c.betas;
+                    let g = if c.kind == OptimizerKind::Adam && c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
+                    if c.kind == OptimizerKind::Adamw && c.weight_decay > 0.0 {
+                        let _ = self.flat.g_mul_(&(1.0 - &wd * lr));
+                    }
+                    let _ = self.state[0].lerp_(&g, 1.0 - b1);
+                    let _ = self.state[1].g_mul_scalar_(b2);
+                    let _ = self.state[1].addcmul_(&g, &g.g_mul_scalar(1.0 - b2));
+                    let denom = (&self.state[1] / (1.0 - b2.powf(t))).sqrt() + c.eps;
+                    let _ = self.flat.addcdiv_(&(&self.state[0] * (-lr / (1.0 - b1.powf(t)))), &denom);
                 }
             }
-        });
+            norm
+        })
     }
 
     /// State tensors by name, for checkpoints.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = vec![("opt/steps".to_string(), Tensor::from_slice(&[self.steps]))];
-        for (i, st) in self.state.iter().enumerate() {
-            for (j, t) in st.iter().enumerate() {
-                out.push((format!("opt/{i}/{j}"), t.shallow_clone()));
-            }
+        for (j, t) in self.state.iter().enumerate() {
+            out.push((format!("opt/{j}"), t.shallow_clone()));
         }
         out
     }
@@ -175,11 +211,12 @@ impl Optimizer {
         let steps = get("opt/steps").ok_or_else(|| crate::error::Error::stage("checkpoint lacks opt/steps"))?;
         self.steps = steps.int64_value(&[0]);
         tch::no_grad(|| -> crate::error::Result<()> {
-            for (i, st) in self.state.iter_mut().enumerate() {
-                for (j, t) in st.iter_mut().enumerate() {
-                    let src = get(&format!("opt/{i}/{j}")).ok_or_else(|| crate::error::Error::stage(format!("checkpoint lacks opt/{i}/{j}")))?;
-                    t.copy_(&src);
+            for (j, t) in self.state.iter_mut().enumerate() {
+                let src = get(&format!("opt/{j}")).ok_or_else(|| crate::error::Error::stage(format!("checkpoint lacks opt/{j}")))?;
+                if src.size() != t.size() {
+                    return Err(crate::error::Error::stage(format!("checkpoint opt/{j} has shape {:?}, expected {:?}", src.size(), t.size())));
                 }
+                t.copy_(&src);
             }
             Ok(())
         })
@@ -210,7 +247,7 @@ mod tests {
                 opt.zero_grad();
                 let loss = (&x - 0.5).square().sum(tch::Kind::Float);
                 loss.backward();
-                opt.step(lr);
+                opt.step(lr, None);
             }
             let err = (&x - 0.5).abs().max().double_value(&[]);
             assert!(err < 0.05, "{kind:?}: {err}");

@@ -153,11 +153,8 @@ pub fn train(
             loss_sum += lv;
             opt.zero_grad();
             loss.backward();
-            if let Some(c) = cfg.grad_clip {
-                opt.clip_grad_norm(c);
-            }
             lr = lr_at(step, total, warmup, cfg.optimizer.lr, cfg.min_lr);
-            opt.step(lr);
+            opt.step(lr, cfg.grad_clip);
             tch::no_grad(|| obj.after_step(&info));
         }
         let secs = t0.elapsed().as_secs_f64();
