@@ -35,7 +35,7 @@ fn spec(kind: &str, encoder: &str, extra: &str, epochs: usize) -> Representation
 }
 
 fn spec_lr(kind: &str, encoder: &str, extra: &str, epochs: usize, lr: f64) -> RepresentationSpec {
-    let train = format!("{{epochs: {epochs}, batch_size: 32, warmup_epochs: 0, grad_clip: 3.0, optimizer: {{kind: adamw, lr: {lr}, weight_decay: 0.0}}}}");
+    let train = format!("{{epochs: {epochs}, batch_size: 32, warmup_epochs: 0, grad_clip: 3.0, optimizer: {{kind: adamw, lr: {lr:e}, weight_decay: 0.0}}}}");
     let yaml = format!("kind: {kind}\nencoder: {encoder}\ntrain: {train}\n{extra}");
     serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"))
 }
@@ -150,4 +150,18 @@ fn resume_from_checkpoint_matches_uninterrupted_run() {
             assert_eq!(full.logs[e].loss, resumed.logs[e].loss, "{kind} epoch {}", e + 1);
         }
     }
+}
+
+/// A NaN or infinite loss stops training with the epoch and step it happened at.
+#[test]
+fn divergence_is_reported_with_epoch_and_step() {
+    let s = spec_lr("supervised", CONV, "", 3, 1e30);
+    let (x, y) = data();
+    let ctx = FitContext { device: Device::Cpu, seed: 11, labels: Some(&y), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
+    let err = match learned::fit(&s, &x, &ctx) {
+        Ok(_) => panic!("a learning rate of 1e30 must diverge"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.starts_with("diverged at epoch "), "{err}");
+    assert!(err.contains(", step ") && err.contains("(loss = "), "{err}");
 }
