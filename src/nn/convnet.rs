@@ -55,10 +55,10 @@ impl ConvNet {
     }
 }
 
-impl Encoder for ConvNet {
-    fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
+impl ConvNet {
+    /// Runs the blocks; `each` sees every block's feature map before pooling.
+    fn run(&self, x: &Tensor, train: bool, mut each: impl FnMut(&Tensor)) -> Tensor {
         let mut h = x.shallow_clone();
-        let mut out = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
             for (conv, bn) in &b.convs {
                 h = conv.forward(&h);
@@ -67,12 +67,24 @@ impl Encoder for ConvNet {
                 }
                 h = h.relu();
             }
-            out.push(gap(&h));
+            each(&h);
             if b.pool {
                 h = h.max_pool2d_default(2);
             }
         }
+        h
+    }
+}
+
+impl Encoder for ConvNet {
+    fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
+        let mut out = Vec::with_capacity(self.blocks.len());
+        self.run(x, train, |h| out.push(gap(h)));
         out
+    }
+    /// Training only needs the last block: no pooled copies of the others.
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        gap(&self.run(x, train, |_| {}))
     }
     fn out_dim(&self) -> i64 {
         self.out

@@ -76,17 +76,27 @@ impl ResNet {
     }
 }
 
-impl Encoder for ResNet {
-    fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
+impl ResNet {
+    fn run(&self, x: &Tensor, train: bool, mut each: impl FnMut(&Tensor)) -> Tensor {
         let mut h = self.stem.1.forward_t(&self.stem.0.forward(x), train).relu();
-        let mut out = Vec::with_capacity(4);
         for stage in &self.stages {
             for b in stage {
                 h = b.forward(&h, train);
             }
-            out.push(gap(&h));
+            each(&h);
         }
+        h
+    }
+}
+
+impl Encoder for ResNet {
+    fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
+        let mut out = Vec::with_capacity(4);
+        self.run(x, train, |h| out.push(gap(h)));
         out
+    }
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        gap(&self.run(x, train, |_| {}))
     }
     fn out_dim(&self) -> i64 {
         self.out
