@@ -37,6 +37,9 @@ pub struct DinoParams {
     pub warmup_teacher_temp_fraction: f64,
     pub center_momentum: f64,
     pub base_momentum: f64,
+    /// Epochs at the start during which the last head layer gets no gradient
+    /// (DINO's `freeze_last_layer`, which it reports stabilises early training).
+    pub freeze_last_layer_epochs: usize,
 }
 
 impl Default for DinoParams {
@@ -58,6 +61,7 @@ impl Default for DinoParams {
             warmup_teacher_temp_fraction: 0.3,
             center_momentum: 0.9,
             base_momentum: 0.996,
+            freeze_last_layer_epochs: 1,
         }
     }
 }
@@ -157,6 +161,14 @@ impl Objective for Dino {
         let t_out: Vec<Tensor> = t_out.chunk(2, 0);
         let _ = b;
         losses::dino(&s_out, &t_out, &self.center, self.p.student_temp, self.teacher_temp(s))
+    }
+    fn before_step(&mut self, s: &StepInfo) {
+        if s.epoch < self.p.freeze_last_layer_epochs {
+            let mut g = self.head.last_v.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
     }
     fn after_step(&mut self, s: &StepInfo) {
         if let Some(bc) = self.batch_center.take() {

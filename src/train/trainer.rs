@@ -74,6 +74,8 @@ impl StepInfo {
 /// A training objective: the loss of a batch of images in [0, 1].
 pub trait Objective {
     fn loss(&mut self, x: &Tensor, y: &Tensor, s: &StepInfo) -> Tensor;
+    /// Called between backward and the optimizer step (e.g. to cancel gradients).
+    fn before_step(&mut self, _s: &StepInfo) {}
     /// Called after each optimizer step (EMA teachers, centres).
     fn after_step(&mut self, _s: &StepInfo) {}
     /// State outside the var store that a checkpoint must keep.
@@ -153,6 +155,7 @@ pub fn train(
             loss_sum += lv;
             opt.zero_grad();
             loss.backward();
+            obj.before_step(&info);
             lr = lr_at(step, total, warmup, cfg.optimizer.lr, cfg.min_lr);
             opt.step(lr, cfg.grad_clip);
             tch::no_grad(|| obj.after_step(&info));
