@@ -79,7 +79,7 @@ impl ConvNet {
 impl Encoder for ConvNet {
     fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
         let mut out = Vec::with_capacity(self.blocks.len());
-        self.run(x, train, |h| out.push(gap(h)));
+        let _last = self.run(x, train, |h| out.push(gap(h)));
         out
     }
     /// Training only needs the last block: no pooled copies of the others.

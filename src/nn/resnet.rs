@@ -92,7 +92,7 @@ impl ResNet {
 impl Encoder for ResNet {
     fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
         let mut out = Vec::with_capacity(4);
-        self.run(x, train, |h| out.push(gap(h)));
+        let _last = self.run(x, train, |h| out.push(gap(h)));
         out
     }
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
