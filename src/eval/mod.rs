@@ -1,7 +1,9 @@
 //! Evaluations of frozen features. Features are extracted once per
 //! representation and every evaluation reads them (the DINO way), so changing an
 //! evaluation's settings never re-fits or re-embeds.
+pub mod clustering;
 pub mod knn;
+pub mod label_efficiency;
 pub mod linear_probe;
 
 use crate::error::Result;
@@ -15,6 +17,8 @@ use tch::{Device, Tensor};
 pub enum EvaluationSpec {
     LinearProbe(linear_probe::LinearProbeParams),
     Knn(knn::KnnParams),
+    LabelEfficiency(label_efficiency::LabelEfficiencyParams),
+    Clustering(clustering::ClusteringParams),
 }
 
 /// Frozen features of the three splits (f32 N×D) with their labels (i64 N).
@@ -61,6 +65,8 @@ impl EvaluationSpec {
         match self {
             EvaluationSpec::LinearProbe(_) => "linear_probe",
             EvaluationSpec::Knn(_) => "knn",
+            EvaluationSpec::LabelEfficiency(_) => "label_efficiency",
+            EvaluationSpec::Clustering(_) => "clustering",
         }
     }
 
@@ -69,6 +75,8 @@ impl EvaluationSpec {
         match self {
             EvaluationSpec::LinearProbe(_) => "top1".into(),
             EvaluationSpec::Knn(p) => format!("top1_k{}", p.k.first().copied().unwrap_or(20)),
+            EvaluationSpec::LabelEfficiency(p) => p.headline(),
+            EvaluationSpec::Clustering(_) => "nmi".into(),
         }
     }
 
@@ -77,6 +85,8 @@ impl EvaluationSpec {
         match self {
             EvaluationSpec::LinearProbe(p) => p.evaluate(&f, ctx),
             EvaluationSpec::Knn(p) => p.evaluate(&f),
+            EvaluationSpec::LabelEfficiency(p) => p.evaluate(&f, ctx),
+            EvaluationSpec::Clustering(p) => p.evaluate(&f, ctx.seed),
         }
     }
 }
@@ -86,6 +96,8 @@ impl Validate for EvaluationSpec {
         match self {
             EvaluationSpec::LinearProbe(p) => p.validate(path, c),
             EvaluationSpec::Knn(p) => p.validate(path, c),
+            EvaluationSpec::LabelEfficiency(p) => p.validate(path, c),
+            EvaluationSpec::Clustering(p) => p.validate(path, c),
         }
     }
 }
