@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.11.0
-HOME_DIR=${REPBENCH_HOME:-$HOME/.cache/repbench}
+HOME_DIR=${REPBENCH_HOME:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/repbench}
 LT="$HOME_DIR/libtorch-$TORCH_VERSION"
 mkdir -p "$HOME_DIR"
 
