@@ -70,7 +70,8 @@ pub fn stratified(labels: &[i64], pool: &[usize], n: usize, rng: &mut ChaCha8Rng
 
 /// What to draw: optional subset sizes and the validation fraction.
 #[derive(Debug, Clone, Copy)]
-pub struct SplitPlan {
+pub struct SplitPlan<'a> {
+    pub holdout_classes: &'a [usize],
     pub train_size: Option<usize>,
     pub test_size: Option<usize>,
     pub val_fraction: f64,
@@ -80,7 +81,7 @@ pub struct SplitPlan {
 /// train split; the test subset out of the official test part.
 pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, seed: u64) -> Splits {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
-    let all_train: Vec<usize> = (0..train_labels.len()).collect();
+    let all_train: Vec<usize> = (0..train_labels.len()).filter(|&i| !plan.holdout_classes.contains(&(train_labels[i] as usize))).collect();
     let pool = match plan.train_size {
         Some(n) => stratified(train_labels, &all_train, n, &mut rng).0,
         None => all_train,
@@ -110,7 +111,7 @@ mod tests {
     #[test]
     fn splits_are_stratified_disjoint_and_seeded() {
         let labels: Vec<i64> = (0..1000).map(|i| (i % 10) as i64).collect();
-        let plan = SplitPlan { train_size: Some(500), test_size: Some(100), val_fraction: 0.2 };
+        let plan = SplitPlan { holdout_classes: &[], train_size: Some(500), test_size: Some(100), val_fraction: 0.2 };
         let a = make_splits(&labels, &labels, plan, 1);
         assert_eq!(a, make_splits(&labels, &labels, plan, 1));
         assert_ne!(a, make_splits(&labels, &labels, plan, 2));
@@ -122,5 +123,8 @@ mod tests {
             assert_eq!(a.train.iter().filter(|&&i| labels[i] == c).count(), 40);
         }
         assert!(a.train.iter().all(|i| !a.val.contains(i)));
+        let held = make_splits(&labels, &labels, SplitPlan { holdout_classes: &[3], ..plan }, 1);
+        assert!(held.train.iter().chain(&held.val).all(|&i| labels[i] != 3));
+        assert!(held.test.iter().any(|&i| labels[i] == 3), "held-out classes stay in test");
     }
 }

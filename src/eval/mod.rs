@@ -1,6 +1,7 @@
 //! Evaluations of frozen features. Features are extracted once per
 //! representation and every evaluation reads them (the DINO way), so changing an
 //! evaluation's settings never re-fits or re-embeds.
+pub mod anomaly;
 pub mod clustering;
 pub mod knn;
 pub mod label_efficiency;
@@ -19,6 +20,7 @@ pub enum EvaluationSpec {
     Knn(knn::KnnParams),
     LabelEfficiency(label_efficiency::LabelEfficiencyParams),
     Clustering(clustering::ClusteringParams),
+    Anomaly(anomaly::AnomalyParams),
 }
 
 /// Frozen features of the three splits (f32 N×D) with their labels (i64 N).
@@ -67,6 +69,7 @@ impl EvaluationSpec {
             EvaluationSpec::Knn(_) => "knn",
             EvaluationSpec::LabelEfficiency(_) => "label_efficiency",
             EvaluationSpec::Clustering(_) => "clustering",
+            EvaluationSpec::Anomaly(_) => "anomaly",
         }
     }
 
@@ -77,6 +80,7 @@ impl EvaluationSpec {
             EvaluationSpec::Knn(p) => format!("top1_k{}", p.k.first().copied().unwrap_or(20)),
             EvaluationSpec::LabelEfficiency(p) => p.headline(),
             EvaluationSpec::Clustering(_) => "nmi".into(),
+            EvaluationSpec::Anomaly(_) => "auroc".into(),
         }
     }
 
@@ -87,6 +91,7 @@ impl EvaluationSpec {
             EvaluationSpec::Knn(p) => p.evaluate(&f),
             EvaluationSpec::LabelEfficiency(p) => p.evaluate(&f, ctx),
             EvaluationSpec::Clustering(p) => p.evaluate(&f, ctx.seed),
+            EvaluationSpec::Anomaly(p) => p.evaluate(&f),
         }
     }
 }
@@ -98,6 +103,7 @@ impl Validate for EvaluationSpec {
             EvaluationSpec::Knn(p) => p.validate(path, c),
             EvaluationSpec::LabelEfficiency(p) => p.validate(path, c),
             EvaluationSpec::Clustering(p) => p.validate(path, c),
+            EvaluationSpec::Anomaly(p) => p.validate(path, c),
         }
     }
 }

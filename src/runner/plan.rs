@@ -73,7 +73,7 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
             }
         };
         let ds = &datasets[source_index];
-        let data_config = json!({
+        let mut data_config = json!({
             "fingerprint": ds.fingerprint,
             "format": ds.source.format,
             "train_size": d.train_size,
@@ -81,6 +81,9 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
             "val_fraction": d.val_fraction,
             "split_seed": d.split_seed.unwrap_or(s.seed),
         });
+        if !d.holdout_classes.is_empty() {
+            data_config["holdout_classes"] = json!(d.holdout_classes);
+        }
         let data_key = stage_key("data", &data_config, &[]);
         let mut reps = Vec::new();
         for (name, spec) in &s.representations {

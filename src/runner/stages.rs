@@ -47,7 +47,7 @@ pub fn splits(ctx: &StageCtx, p: &PointPlan, data: &Dataset) -> Result<Splits> {
         return read_json(&e.file("splits.json"));
     }
     let d = &p.point.suite.dataset;
-    let plan = SplitPlan { train_size: d.train_size, test_size: d.test_size, val_fraction: d.val_fraction };
+    let plan = SplitPlan { holdout_classes: &d.holdout_classes, train_size: d.train_size, test_size: d.test_size, val_fraction: d.val_fraction };
     let seed = d.split_seed.unwrap_or(p.point.suite.seed);
     let s = make_splits(&data.train.labels, &data.test.labels, plan, seed);
     if s.train.is_empty() || s.test.is_empty() {

@@ -53,6 +53,10 @@ pub struct DatasetSpec {
     /// that seed statistics include the variation from the data draw.
     #[serde(default)]
     pub split_seed: Option<u64>,
+    /// Classes removed from the train and validation splits (they stay in test):
+    /// what an `anomaly` evaluation treats as the anomaly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holdout_classes: Vec<usize>,
 }
 
 /// A whole suite file.

@@ -103,6 +103,11 @@ pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
         let p = format!("evaluations.{name}");
         c.name(&p, name);
         e.validate(&p, &mut c);
+        if let crate::eval::EvaluationSpec::Anomaly(a) = e {
+            if !d.holdout_classes.contains(&a.class) {
+                c.push(&format!("{p}.class"), format!("class {} must be held out of fitting: add it to dataset.holdout_classes", a.class));
+            }
+        }
     }
     for (k, v) in &s.matrix {
         c.non_empty(&format!("matrix.{k}"), v);

@@ -1,0 +1,127 @@
+//! Anomaly detection: one class is held out of fitting (`dataset.holdout_classes`),
+//! so neither the representation nor the training bank has seen it; each test
+//! image is scored by its mean distance to the k nearest training embeddings
+//! (L2-normalised), and the score's AUROC for "is the held-out class" is reported.
+use super::{EvalOutput, Features};
+use crate::error::{Error, Result};
+use crate::spec::validate::{Checker, Validate};
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnomalyParams {
+    /// The held-out class that plays the anomaly.
+    pub class: usize,
+    /// Neighbours averaged in the score.
+    pub k: usize,
+}
+
+impl Default for AnomalyParams {
+    fn default() -> Self {
+        AnomalyParams { class: 0, k: 5 }
+    }
+}
+
+impl Validate for AnomalyParams {
+    fn validate(&self, path: &str, c: &mut Checker) {
+        c.positive(&format!("{path}.k"), self.k);
+    }
+}
+
+/// Area under the ROC curve of `scores` for the positives in `is_pos`
+/// (Mann–Whitney U with average ranks for ties).
+pub fn auroc(scores: &[f64], is_pos: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].partial_cmp(&scores[b]).unwrap_or(std::cmp::Ordering::Equal));
+    let mut ranks = vec![0.0; scores.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &t in &idx[i..=j] {
+            ranks[t] = avg;
+        }
+        i = j + 1;
+    }
+    let np = is_pos.iter().filter(|&&p| p).count() as f64;
+    let nn = is_pos.len() as f64 - np;
+    if np == 0.0 || nn == 0.0 {
+        return f64::NAN;
+    }
+    let rank_sum: f64 = ranks.iter().zip(is_pos).filter(|(_, &p)| p).map(|(r, _)| r).sum();
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
+impl AnomalyParams {
+    pub fn evaluate(&self, f: &Features) -> Result<EvalOutput> {
+        let bank = Tensor::cat(&[&f.train_x, &f.val_x], 0);
+        let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
+        let leaked = bank_y.eq(self.class as i64).sum(Kind::Int64).int64_value(&[]);
+        if leaked > 0 {
+            return Err(Error::stage(format!("anomaly: class {} has {leaked} training samples; list it in dataset.holdout_classes", self.class)));
+        }
+        let k = self.k as i64;
+        if k > bank.size()[0] {
+            return Err(Error::stage(format!("anomaly: k = {k} exceeds the {} training samples", bank.size()[0])));
+        }
+        let norm = |x: &Tensor| x / x.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        let (bank, test) = (norm(&bank), norm(&f.test_x));
+        let n = test.size()[0];
+        let chunk = (64_000_000 / bank.size()[0].max(1)).clamp(1, 4096);
+        let mut parts = Vec::new();
+        let mut s = 0;
+        while s < n {
+            let len = chunk.min(n - s);
+            let sim = test.narrow(0, s, len).matmul(&bank.transpose(0, 1));
+            let (top, _) = sim.topk(k, 1, true, true);
+            // For unit vectors, squared L2 distance = 2 − 2·cos.
+            let d2: Tensor = top * -2.0 + 2.0;
+            parts.push(d2.clamp_min(0.0).sqrt().mean_dim(1, false, Kind::Float));
+            s += len;
+        }
+        let scores: Vec<f64> = Vec::try_from(Tensor::cat(&parts, 0).to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
+        let labels: Vec<i64> = Vec::try_from(f.test_y.to_device(tch::Device::Cpu))?;
+        let is_pos: Vec<bool> = labels.iter().map(|&l| l == self.class as i64).collect();
+        Ok(EvalOutput { metrics: vec![("auroc".into(), auroc(&scores, &is_pos))], details: serde_json::json!({ "class": self.class, "k": self.k }) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_matches_hand_computed_cases() {
+        assert_eq!(auroc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), 1.0);
+        assert_eq!(auroc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), 0.0);
+        // One positive between two negatives: U = 1 of 2 pairs.
+        assert_eq!(auroc(&[0.1, 0.5, 0.9], &[false, true, false]), 0.5);
+        // Ties count half.
+        assert_eq!(auroc(&[0.5, 0.5], &[false, true]), 0.5);
+    }
+
+    #[test]
+    fn held_out_cluster_is_detected_and_leaks_are_refused() {
+        tch::manual_seed(0);
+        let c = Tensor::from_slice(&[3.0f32, 0., 0., 3., -3., -3.]).view([3, 2]);
+        let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
+        let x = c.index_select(0, &y) + Tensor::randn([300, 2], (Kind::Float, tch::Device::Cpu)) * 0.3;
+        let normal = y.ne(2).nonzero().squeeze_dim(1);
+        let f = Features {
+            train_x: x.index_select(0, &normal),
+            train_y: y.index_select(0, &normal),
+            val_x: x.narrow(0, 0, 0),
+            val_y: y.narrow(0, 0, 0),
+            test_x: x.shallow_clone(),
+            test_y: y.shallow_clone(),
+            num_classes: 3,
+        };
+        let out = AnomalyParams { class: 2, k: 5 }.evaluate(&f).unwrap();
+        assert!(out.metrics[0].1 > 0.95, "{out:?}");
+        assert!(AnomalyParams { class: 0, k: 5 }.evaluate(&f).is_err());
+    }
+}
