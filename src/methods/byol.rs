@@ -3,7 +3,7 @@
 //! EMA of the online encoder and projector, momentum 0.99 → 1 on a cosine
 //! schedule. Projector/predictor 4096 → 256 scaled to 512 → 128.
 use super::heads::{cosine_momentum, ema_update, frozen_copy, Mlp, Vars};
-use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use super::{losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
@@ -96,14 +96,5 @@ pub fn load_target(target: &nn::VarStore, get: &dyn Fn(&str) -> Option<Tensor>) 
     })
 }
 
-impl Learner for Byol {
-    fn embed(&self, x: &Tensor) -> Tensor {
-        self.encoder.forward(&self.norm.apply(x), false)
-    }
-    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
-        self.encoder.blocks(&self.norm.apply(x), false)
-    }
-    fn normalizer(&mut self) -> &mut Normalizer {
-        &mut self.norm
-    }
-}
+// The representation is the backbone's output on standardized input.
+super::learner_via_backbone!(Byol);

@@ -4,7 +4,7 @@
 //! per-patch normalised pixels (`norm_pix_loss`, the paper's better variant).
 //! Decoder 512-d × 8 blocks scaled to 128-d × 2 for small images. The
 //! representation is the encoder's CLS token on the full image.
-use super::{BuildInfo, BuildResult, Learner, Normalizer};
+use super::{BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::vit::{linear, Vit, VitBlock};
 use crate::nn::{Encoder, EncoderSpec};
@@ -136,17 +136,8 @@ impl Objective for Mae {
     }
 }
 
-impl Learner for Mae {
-    fn embed(&self, x: &Tensor) -> Tensor {
-        self.encoder.forward(&self.norm.apply(x), false)
-    }
-    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
-        self.encoder.blocks(&self.norm.apply(x), false)
-    }
-    fn normalizer(&mut self) -> &mut Normalizer {
-        &mut self.norm
-    }
-}
+// The representation is the backbone's output on standardized input.
+super::learner_via_backbone!(Mae);
 
 #[cfg(test)]
 mod tests {

@@ -55,6 +55,25 @@ impl Normalizer {
     }
 }
 
+/// Implements `Learner` for a method whose representation is its `encoder` on
+/// `norm`-standardized input (every method but the autoencoder and DINO).
+macro_rules! learner_via_backbone {
+    ($t:ty) => {
+        impl $crate::methods::Learner for $t {
+            fn embed(&self, x: &tch::Tensor) -> tch::Tensor {
+                self.encoder.forward(&self.norm.apply(x), false)
+            }
+            fn embed_blocks(&self, x: &tch::Tensor) -> Vec<tch::Tensor> {
+                self.encoder.blocks(&self.norm.apply(x), false)
+            }
+            fn normalizer(&mut self) -> &mut $crate::methods::Normalizer {
+                &mut self.norm
+            }
+        }
+    };
+}
+pub(crate) use learner_via_backbone;
+
 /// What building a learner needs besides its settings.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildInfo {

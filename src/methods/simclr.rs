@@ -2,7 +2,7 @@
 //! the NT-Xent loss. Defaults: temperature 0.2 (the paper's range is 0.1–0.5),
 //! projection 2048 → 128 scaled to 512 → 128 for small images.
 use super::heads::Mlp;
-use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use super::{losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
@@ -54,14 +54,5 @@ impl Objective for Simclr {
     }
 }
 
-impl Learner for Simclr {
-    fn embed(&self, x: &Tensor) -> Tensor {
-        self.encoder.forward(&self.norm.apply(x), false)
-    }
-    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
-        self.encoder.blocks(&self.norm.apply(x), false)
-    }
-    fn normalizer(&mut self) -> &mut Normalizer {
-        &mut self.norm
-    }
-}
+// The representation is the backbone's output on standardized input.
+super::learner_via_backbone!(Simclr);

@@ -1,7 +1,7 @@
 //! Supervised training: cross-entropy on labels (optional label smoothing and
 //! augmentation). The representation is the encoder's output, i.e. the layer
 //! before the classification head.
-use super::{BuildInfo, BuildResult, Learner, Normalizer};
+use super::{BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
@@ -61,14 +61,5 @@ impl Objective for Supervised {
     }
 }
 
-impl Learner for Supervised {
-    fn embed(&self, x: &Tensor) -> Tensor {
-        self.encoder.forward(&self.norm.apply(x), false)
-    }
-    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
-        self.encoder.blocks(&self.norm.apply(x), false)
-    }
-    fn normalizer(&mut self) -> &mut Normalizer {
-        &mut self.norm
-    }
-}
+// The representation is the backbone's output on standardized input.
+super::learner_via_backbone!(Supervised);

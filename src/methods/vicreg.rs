@@ -2,7 +2,7 @@
 //! invariance / covariance loss with λ = 25, μ = 25, ν = 1 (the paper's values);
 //! expander 8192-8192-8192 scaled to 1024-1024-1024 for small images.
 use super::heads::Mlp;
-use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use super::{losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
@@ -54,14 +54,5 @@ impl Objective for Vicreg {
     }
 }
 
-impl Learner for Vicreg {
-    fn embed(&self, x: &Tensor) -> Tensor {
-        self.encoder.forward(&self.norm.apply(x), false)
-    }
-    fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
-        self.encoder.blocks(&self.norm.apply(x), false)
-    }
-    fn normalizer(&mut self) -> &mut Normalizer {
-        &mut self.norm
-    }
-}
+// The representation is the backbone's output on standardized input.
+super::learner_via_backbone!(Vicreg);
