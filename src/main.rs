@@ -66,12 +66,28 @@ enum Command {
     },
     /// Rebuild a run directory's summary, plots and report from its stored results.
     Report { run_dir: PathBuf },
+    /// Inspect the cache: `ls` lists entries, `verify` re-hashes every artifact.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// Cache folder (default $REPBENCH_CACHE or .repbench/cache).
+        #[arg(long, global = true)]
+        cache: Option<PathBuf>,
+    },
     /// Print the environment: versions, commit, libtorch, CUDA, threads.
     Env {
         /// As JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// One line per entry: key, stage, size, age, what it is.
+    Ls,
+    /// Recompute each artifact's sha256; quarantine entries that do not match.
+    Verify,
 }
 
 fn run() -> Result<ExitCode> {
@@ -133,6 +149,35 @@ fn run() -> Result<ExitCode> {
         Command::Report { run_dir } => {
             println!("{}", repbench::report::rebuild(&run_dir)?.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Cache { action, cache } => {
+            let root = cache.unwrap_or_else(repbench::cache::store::Store::default_root);
+            let store = repbench::cache::store::Store::open(&root)?;
+            match action {
+                CacheAction::Ls => {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                    let entries = repbench::cache::inspect::list(&store)?;
+                    let total: u64 = entries.iter().map(|e| e.bytes).sum();
+                    for e in &entries {
+                        let what = ["representation", "evaluation"]
+                            .iter()
+                            .filter_map(|k| e.meta.info.get(*k).and_then(|v| v.as_str()))
+                            .collect::<Vec<_>>()
+                            .join("/");
+                        println!("{}  {:<5}  {:>10}  {:>6}s ago  {}", e.meta.key.short(), e.meta.stage, e.bytes, now.saturating_sub(e.meta.created_unix), what);
+                    }
+                    println!("{} entries, {} bytes in {}", entries.len(), total, root.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                CacheAction::Verify => {
+                    let v = repbench::cache::inspect::verify(&store)?;
+                    for (k, p) in &v.corrupt {
+                        println!("corrupt {k}: {p} (quarantined)");
+                    }
+                    println!("{} entries, {} files checked, {} corrupt", v.checked, v.files, v.corrupt.len());
+                    Ok(if v.corrupt.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                }
+            }
         }
         Command::Env { json } => {
             let e = repbench::environment::collect();

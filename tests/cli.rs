@@ -125,3 +125,30 @@ fn env_reports_libtorch() {
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(text.contains("libtorch 2.11.0"), "{text}");
 }
+
+#[test]
+fn cache_verify_quarantines_a_corrupt_entry_and_the_next_run_recomputes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 120, 30);
+    std::fs::write(dir.join("tiny.yaml"), common::suite(5).replace("seed: [0, 1]", "seed: [0]")).unwrap();
+    repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
+    let out = repbench(dir).args(["cache", "ls"]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("eval"));
+    repbench(dir).args(["cache", "verify"]).assert().success();
+    // Corrupt one evaluation's metrics.
+    let metrics = walkdir::WalkDir::new(dir.join("cache/objects"))
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_name() == "metrics.json")
+        .unwrap()
+        .into_path();
+    std::fs::write(&metrics, b"{\"metrics\": [[\"top1\", 1.0]]}").unwrap();
+    let out = repbench(dir).args(["cache", "verify"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("1 corrupt") && text.contains("quarantined"), "{text}");
+    assert!(!metrics.exists());
+    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("1 computed, 5 cached"), "{stderr}");
+}
