@@ -81,20 +81,10 @@ impl Objective for Byol {
         self.target_vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect()
     }
     fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
-        load_target(&self.target_vs, get)
+        crate::train::checkpoint::load_vars(&self.target_vs, "target", get)
     }
 }
 
-/// Restores an EMA teacher from checkpoint tensors named `target/<name>`.
-pub fn load_target(target: &nn::VarStore, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
-    tch::no_grad(|| {
-        for (name, mut t) in target.variables() {
-            let src = get(&format!("target/{name}")).ok_or_else(|| crate::error::Error::stage(format!("checkpoint lacks target/{name}")))?;
-            t.copy_(&src);
-        }
-        Ok(())
-    })
-}
 
 // The representation is the backbone's output on standardized input.
 super::learner_via_backbone!(Byol);

@@ -184,7 +184,7 @@ impl Objective for Dino {
         v
     }
     fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
-        super::byol::load_target(&self.teacher_vs, get)?;
+        crate::train::checkpoint::load_vars(&self.teacher_vs, "target", get)?;
         let c = get("dino/center").ok_or_else(|| crate::error::Error::stage("checkpoint lacks dino/center"))?;
         tch::no_grad(|| self.center.copy_(&c));
         Ok(())

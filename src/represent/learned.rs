@@ -84,13 +84,7 @@ pub fn restore(spec: &RepresentationSpec, state: &[(String, Tensor)], device: De
     }
     let info = BuildInfo { shape: (shape[0], shape[1], shape[2]), num_classes: classes };
     let (vs, mut learner) = init(spec, device, info, 0)?;
-    tch::no_grad(|| -> Result<()> {
-        for (name, mut t) in vs.variables() {
-            let src = get(&format!("vs/{name}")).ok_or_else(|| Error::stage(format!("fitted state lacks vs/{name}")))?;
-            t.copy_(&src.to_device(device));
-        }
-        Ok(())
-    })?;
+    crate::train::checkpoint::load_vars(&vs, "vs", &get)?;
     learner.load_extra_state(&|n| get(n).map(|t| t.to_device(device)))?;
     Ok(FittedLearned { vs, learner, info, logs: Vec::new() })
 }

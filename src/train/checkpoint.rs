@@ -8,6 +8,19 @@ use crate::error::{Error, IoContext, Result};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
+/// Copies `<prefix>/<name>` from `get` into every variable of `vs` (on its
+/// device); used for checkpoints, fitted states and EMA teachers alike.
+pub fn load_vars(vs: &tch::nn::VarStore, prefix: &str, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+    let dev = vs.device();
+    tch::no_grad(|| {
+        for (name, mut t) in vs.variables() {
+            let src = get(&format!("{prefix}/{name}")).ok_or_else(|| Error::stage(format!("saved state lacks {prefix}/{name}")))?;
+            t.copy_(&src.to_device(dev));
+        }
+        Ok(())
+    })
+}
+
 pub struct Checkpointer {
     pub dir: PathBuf,
 }

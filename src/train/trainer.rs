@@ -123,13 +123,7 @@ pub fn train(
     let mut start = 0;
     if let Some(l) = ckpt.map(|c| c.latest()).transpose()?.flatten() {
         let get = lookup(&l.tensors);
-        tch::no_grad(|| -> Result<()> {
-            for (name, mut t) in vs.variables() {
-                let src = get(&format!("vs/{name}")).ok_or_else(|| Error::stage(format!("checkpoint lacks {name}")))?;
-                t.copy_(&src.to_device(dev));
-            }
-            Ok(())
-        })?;
+        super::checkpoint::load_vars(vs, "vs", &get)?;
         opt.load_state(&|name| get(name).map(|t| t.to_device(dev)))?;
         obj.load_extra_state(&|name| get(name).map(|t| t.to_device(dev)))?;
         start = l.epoch;
