@@ -24,6 +24,11 @@ pub enum Error {
     #[error("{0}")]
     Stage(String),
 
+    /// An evaluation that does not apply to a representation (e.g. attention maps
+    /// of a ConvNet, fine-tuning HOG). The runner lists it as skipped, not failed.
+    #[error("not applicable: {0}")]
+    NotApplicable(String),
+
     /// Anything from the cache store.
     #[error("cache {path}: {msg}")]
     Cache { path: PathBuf, msg: String },

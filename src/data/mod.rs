@@ -78,3 +78,39 @@ pub fn check_same_shape(name: &str, train: &ImageSet, test: &ImageSet) -> Result
     }
     Ok(())
 }
+
+impl ImageSet {
+    /// The images whose label is in `classes`, relabelled to the position of
+    /// their class in `classes`.
+    fn keep_classes(&self, classes: &[usize]) -> ImageSet {
+        let d = self.image_len();
+        let mut out = ImageSet { images: Vec::new(), labels: Vec::new(), channels: self.channels, height: self.height, width: self.width };
+        for (i, &l) in self.labels.iter().enumerate() {
+            if let Some(pos) = classes.iter().position(|&c| c as i64 == l) {
+                out.images.extend_from_slice(&self.images[i * d..(i + 1) * d]);
+                out.labels.push(pos as i64);
+            }
+        }
+        out
+    }
+}
+
+impl Dataset {
+    /// A class subset (for transfer experiments): only `classes`, relabelled
+    /// 0..k−1 in the order given. An empty list keeps everything.
+    pub fn with_classes(&self, classes: &[usize]) -> Result<Dataset> {
+        if classes.is_empty() {
+            return Ok(self.clone());
+        }
+        if let Some(c) = classes.iter().find(|&&c| c >= self.num_classes) {
+            return Err(crate::error::Error::data(&self.name, format!("class {c} does not exist (the dataset has {} classes)", self.num_classes)));
+        }
+        Ok(Dataset {
+            name: format!("{} (classes {:?})", self.name, classes),
+            train: self.train.keep_classes(classes),
+            test: self.test.keep_classes(classes),
+            num_classes: classes.len(),
+            files: self.files.clone(),
+        })
+    }
+}

@@ -2,12 +2,19 @@
 //! representation and every evaluation reads them (the DINO way), so changing an
 //! evaluation's settings never re-fits or re-embeds.
 pub mod anomaly;
+pub mod attention;
+pub mod cka;
 pub mod clustering;
+pub mod depth_probe;
+pub mod embedding_map;
+pub mod finetune;
 pub mod knn;
 pub mod label_efficiency;
 pub mod linear_probe;
+pub mod tsne;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::represent::{Fitted, RepresentationSpec};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
@@ -21,6 +28,30 @@ pub enum EvaluationSpec {
     LabelEfficiency(label_efficiency::LabelEfficiencyParams),
     Clustering(clustering::ClusteringParams),
     Anomaly(anomaly::AnomalyParams),
+    EmbeddingMap(embedding_map::EmbeddingMapParams),
+    Finetune(finetune::FinetuneParams),
+    DepthProbe(depth_probe::DepthProbeParams),
+    AttentionMaps(attention::AttentionMapsParams),
+    /// Linear CKA between every pair of representations (one cell per matrix
+    /// point, run after all representations are embedded).
+    Similarity(cka::SimilarityParams),
+}
+
+/// Images and labels of the three splits (u8 N×C×H×W and i64 N, on the CPU), for
+/// evaluations that run the model itself.
+pub struct SplitImages {
+    pub train: (Tensor, Tensor),
+    pub val: (Tensor, Tensor),
+    pub test: (Tensor, Tensor),
+    pub num_classes: i64,
+}
+
+/// What model-based evaluations (fine-tuning, probes by depth, attention maps)
+/// read besides the frozen features.
+pub struct ModelInputs<'a> {
+    pub fitted: &'a dyn Fitted,
+    pub spec: &'a RepresentationSpec,
+    pub images: &'a SplitImages,
 }
 
 /// Frozen features of the three splits (f32 N×D) with their labels (i64 N).
@@ -70,7 +101,28 @@ impl EvaluationSpec {
             EvaluationSpec::LabelEfficiency(_) => "label_efficiency",
             EvaluationSpec::Clustering(_) => "clustering",
             EvaluationSpec::Anomaly(_) => "anomaly",
+            EvaluationSpec::EmbeddingMap(_) => "embedding_map",
+            EvaluationSpec::Finetune(_) => "finetune",
+            EvaluationSpec::DepthProbe(_) => "depth_probe",
+            EvaluationSpec::AttentionMaps(_) => "attention_maps",
+            EvaluationSpec::Similarity(_) => "similarity",
         }
+    }
+
+    /// Whether the evaluation runs the fitted model on images (not only features).
+    pub fn needs_model(&self) -> bool {
+        matches!(self, EvaluationSpec::Finetune(_) | EvaluationSpec::DepthProbe(_) | EvaluationSpec::AttentionMaps(_))
+    }
+
+    /// Whether the evaluation compares representations (one cell per matrix point).
+    pub fn is_cross(&self) -> bool {
+        matches!(self, EvaluationSpec::Similarity(_))
+    }
+
+    /// Whether a larger headline value is better (false for descriptive metrics
+    /// that rank nothing, like CKA or attention entropy).
+    pub fn ranks(&self) -> bool {
+        !matches!(self, EvaluationSpec::Similarity(_) | EvaluationSpec::AttentionMaps(_))
     }
 
     /// The metric shown in the summary chart.
@@ -81,17 +133,30 @@ impl EvaluationSpec {
             EvaluationSpec::LabelEfficiency(p) => p.headline(),
             EvaluationSpec::Clustering(_) => "nmi".into(),
             EvaluationSpec::Anomaly(_) => "auroc".into(),
+            EvaluationSpec::EmbeddingMap(_) => "map_knn5".into(),
+            EvaluationSpec::Finetune(_) => "top1".into(),
+            EvaluationSpec::DepthProbe(_) => "best_block_top1".into(),
+            EvaluationSpec::AttentionMaps(_) => "attention_entropy".into(),
+            EvaluationSpec::Similarity(_) => "cka".into(),
         }
     }
 
-    pub fn evaluate(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
-        let f = f.to_device(ctx.device);
+    /// Runs a per-representation evaluation; `model` must be given when
+    /// `needs_model()` is true.
+    pub fn evaluate(&self, f: &Features, ctx: &EvalContext, model: Option<&ModelInputs>) -> Result<EvalOutput> {
+        let need = || model.ok_or_else(|| Error::stage(format!("{} needs the fitted model", self.kind())));
+        let on_device = || f.to_device(ctx.device);
         match self {
-            EvaluationSpec::LinearProbe(p) => p.evaluate(&f, ctx),
-            EvaluationSpec::Knn(p) => p.evaluate(&f),
-            EvaluationSpec::LabelEfficiency(p) => p.evaluate(&f, ctx),
-            EvaluationSpec::Clustering(p) => p.evaluate(&f, ctx.seed),
-            EvaluationSpec::Anomaly(p) => p.evaluate(&f),
+            EvaluationSpec::LinearProbe(p) => p.evaluate(&on_device(), ctx),
+            EvaluationSpec::Knn(p) => p.evaluate(&on_device()),
+            EvaluationSpec::LabelEfficiency(p) => p.evaluate(&on_device(), ctx),
+            EvaluationSpec::Clustering(p) => p.evaluate(&on_device(), ctx.seed),
+            EvaluationSpec::Anomaly(p) => p.evaluate(&on_device()),
+            EvaluationSpec::EmbeddingMap(p) => p.evaluate(f, ctx.seed),
+            EvaluationSpec::Finetune(p) => p.evaluate(need()?, ctx.device, ctx.seed),
+            EvaluationSpec::DepthProbe(p) => p.evaluate(need()?, ctx),
+            EvaluationSpec::AttentionMaps(p) => p.evaluate(need()?, ctx.device),
+            EvaluationSpec::Similarity(_) => Err(Error::stage("similarity compares representations; the runner calls cka::cka_matrix")),
         }
     }
 }
@@ -104,6 +169,11 @@ impl Validate for EvaluationSpec {
             EvaluationSpec::LabelEfficiency(p) => p.validate(path, c),
             EvaluationSpec::Clustering(p) => p.validate(path, c),
             EvaluationSpec::Anomaly(p) => p.validate(path, c),
+            EvaluationSpec::EmbeddingMap(p) => p.validate(path, c),
+            EvaluationSpec::Finetune(p) => p.validate(path, c),
+            EvaluationSpec::DepthProbe(p) => p.validate(path, c),
+            EvaluationSpec::AttentionMaps(p) => p.validate(path, c),
+            EvaluationSpec::Similarity(p) => p.validate(path, c),
         }
     }
 }

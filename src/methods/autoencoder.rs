@@ -114,4 +114,7 @@ impl Learner for Autoencoder {
     fn normalizer(&mut self) -> &mut Normalizer {
         &mut self.norm
     }
+    fn cls_attention(&self, x: &Tensor) -> Option<Tensor> {
+        self.encoder.as_vit().map(|v| v.last_cls_attention(&self.norm.apply(x)))
+    }
 }

@@ -202,4 +202,7 @@ impl Learner for Dino {
     fn normalizer(&mut self) -> &mut Normalizer {
         &mut self.norm
     }
+    fn cls_attention(&self, x: &Tensor) -> Option<Tensor> {
+        self.t_encoder.as_vit().map(|v| v.last_cls_attention(&self.norm.apply(x)))
+    }
 }

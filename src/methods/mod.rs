@@ -27,6 +27,10 @@ pub trait Learner: Objective + Send {
     fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor>;
     /// The input standardisation, fitted on the training images before training.
     fn normalizer(&mut self) -> &mut Normalizer;
+    /// CLS attention of the last block per head [B, heads, gh, gw], for ViT encoders.
+    fn cls_attention(&self, _x: &Tensor) -> Option<Tensor> {
+        None
+    }
 }
 
 /// Per-channel standardisation with the training split's statistics, stored in
@@ -68,6 +72,9 @@ macro_rules! learner_via_backbone {
             }
             fn normalizer(&mut self) -> &mut $crate::methods::Normalizer {
                 &mut self.norm
+            }
+            fn cls_attention(&self, x: &tch::Tensor) -> Option<tch::Tensor> {
+                self.encoder.as_vit().map(|v| v.last_cls_attention(&self.norm.apply(x)))
             }
         }
     };

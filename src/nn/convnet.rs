@@ -86,6 +86,9 @@ impl Encoder for ConvNet {
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         gap(&self.run(x, train, |_| {}))
     }
+    fn block_prefixes(&self) -> Vec<Vec<String>> {
+        (0..self.blocks.len()).map(|i| vec![format!("block{i}")]).collect()
+    }
     fn out_dim(&self) -> i64 {
         self.out
     }

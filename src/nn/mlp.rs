@@ -44,6 +44,9 @@ impl Encoder for Mlp {
         }
         out
     }
+    fn block_prefixes(&self) -> Vec<Vec<String>> {
+        (0..self.layers.len()).map(|i| vec![format!("block{i}")]).collect()
+    }
     fn out_dim(&self) -> i64 {
         self.out
     }

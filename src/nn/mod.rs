@@ -23,6 +23,10 @@ pub trait Encoder: Send {
         self.blocks(x, train).pop().expect("an encoder has at least one block")
     }
     fn out_dim(&self) -> i64;
+    /// Variable-name prefixes (relative to the encoder) of each block, in order:
+    /// what fine-tuning the last N blocks unfreezes. Anything before the first
+    /// block (stem, patch embedding) belongs to no block.
+    fn block_prefixes(&self) -> Vec<Vec<String>>;
     /// The ViT inside, for methods that need its tokens (MAE, attention maps).
     fn as_vit(&self) -> Option<&vit::Vit> {
         None

@@ -98,6 +98,9 @@ impl Encoder for ResNet {
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         gap(&self.run(x, train, |_| {}))
     }
+    fn block_prefixes(&self) -> Vec<Vec<String>> {
+        (0..self.stages.len()).map(|i| vec![format!("layer{}", i + 1)]).collect()
+    }
     fn out_dim(&self) -> i64 {
         self.out
     }

@@ -207,6 +207,11 @@ impl Encoder for Vit {
     fn blocks(&self, x: &Tensor, _train: bool) -> Vec<Tensor> {
         self.run_blocks(&self.with_cls(&self.patch_tokens(x))).1
     }
+    fn block_prefixes(&self) -> Vec<Vec<String>> {
+        let n = self.blocks.len();
+        // The final LayerNorm goes with the last block.
+        (0..n).map(|i| if i + 1 == n { vec![format!("blocks/{i}"), "norm".into()] } else { vec![format!("blocks/{i}")] }).collect()
+    }
     fn out_dim(&self) -> i64 {
         self.cfg.dim
     }

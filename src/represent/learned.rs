@@ -115,4 +115,41 @@ impl Fitted for FittedLearned {
     fn train_log(&self) -> Option<serde_json::Value> {
         serde_json::to_value(&self.logs).ok()
     }
+    fn embed_blocks(&self, images: &Tensor, device: Device) -> Result<Option<Vec<Tensor>>> {
+        let dev = self.vs.device();
+        let mut parts: Vec<Vec<Tensor>> = Vec::new();
+        let n = images.size()[0];
+        for start in (0..n).step_by(512) {
+            let b = images.narrow(0, start, 512.min(n - start));
+            let x = b.to_device(dev).to_kind(Kind::Float) / 255.0;
+            let blocks = tch::no_grad(|| self.learner.embed_blocks(&x));
+            if parts.is_empty() {
+                parts = blocks.iter().map(|_| Vec::new()).collect();
+            }
+            for (p, t) in parts.iter_mut().zip(blocks) {
+                p.push(t.to_kind(Kind::Float).to_device(device));
+            }
+        }
+        Ok(Some(parts.iter().map(|p| Tensor::cat(p, 0)).collect()))
+    }
+    fn cls_attention(&self, images: &Tensor, device: Device) -> Result<Option<Tensor>> {
+        let x = images.to_device(self.vs.device()).to_kind(Kind::Float) / 255.0;
+        Ok(tch::no_grad(|| self.learner.cls_attention(&x)).map(|t| t.to_kind(Kind::Float).to_device(device)))
+    }
+}
+
+/// Where a learned representation's embedding backbone lives in its fitted
+/// state: (encoder settings, prefix of its encoder variables). DINO embeds with
+/// its EMA teacher, so fine-tuning starts from the teacher's weights too.
+pub fn backbone(spec: &RepresentationSpec) -> Option<(&crate::nn::EncoderSpec, &'static str)> {
+    Some(match spec {
+        RepresentationSpec::Supervised(p) => (&p.encoder, "vs/encoder"),
+        RepresentationSpec::Autoencoder(p) => (&p.encoder, "vs/encoder"),
+        RepresentationSpec::Simclr(p) => (&p.encoder, "vs/encoder"),
+        RepresentationSpec::Byol(p) => (&p.encoder, "vs/encoder"),
+        RepresentationSpec::Vicreg(p) => (&p.encoder, "vs/encoder"),
+        RepresentationSpec::Dino(p) => (&p.encoder, "target/encoder"),
+        RepresentationSpec::Mae(p) => (&p.encoder, "vs/encoder"),
+        _ => return None,
+    })
 }

@@ -61,6 +61,14 @@ pub trait Fitted: Send {
     fn train_log(&self) -> Option<serde_json::Value> {
         None
     }
+    /// Per-block features (pooled, f32 N×d_i each), for networks; None otherwise.
+    fn embed_blocks(&self, _images: &Tensor, _device: Device) -> Result<Option<Vec<Tensor>>> {
+        Ok(None)
+    }
+    /// The last block's CLS attention per head [N, heads, gh, gw], for ViTs.
+    fn cls_attention(&self, _images: &Tensor, _device: Device) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
 }
 
 impl RepresentationSpec {

@@ -3,13 +3,15 @@
 //! missing lazily — features from the cache, or the data, split and fit — and run
 //! only the missing evaluations. A failure (error or panic inside libtorch) is
 //! recorded for its cells and the suite goes on.
-use super::plan::{PointPlan, RepPlan, SuitePlan};
+use super::plan::{DataPlan, EvalPlan, PointPlan, RepPlan, SuitePlan};
 use super::progress::Progress;
 use super::stages::{self, StageCtx};
-use super::{Failure, ResultRow};
+use super::{Artifact, Failure, ResultRow, TrainLogRecord};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::eval::{EvalOutput, Features};
+use crate::eval::{EvalOutput, Features, ModelInputs, SplitImages};
+use crate::represent::Fitted;
+use tch::Tensor;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -17,23 +19,37 @@ use std::sync::Arc;
 pub struct Outcome {
     pub rows: Vec<ResultRow>,
     pub failures: Vec<Failure>,
+    /// Evaluations that do not apply to a representation (listed, not failed).
+    pub skipped: Vec<Failure>,
+    /// Each cell's details (confusion matrices, maps, curves) for the report.
+    pub artifacts: Vec<Artifact>,
+    pub train_logs: Vec<TrainLogRecord>,
     pub computed_cells: usize,
     pub cached_cells: usize,
 }
 
-/// Loads each dataset at most once per run.
+/// Loads each dataset (and class subset) at most once per run.
 struct DataMemo<'p> {
     plan: &'p SuitePlan,
-    loaded: HashMap<usize, Arc<Dataset>>,
+    loaded: HashMap<(usize, Vec<usize>), Arc<Dataset>>,
 }
 
 impl DataMemo<'_> {
-    fn get(&mut self, i: usize) -> Result<Arc<Dataset>> {
-        if let Some(d) = self.loaded.get(&i) {
+    fn get(&mut self, dp: &DataPlan) -> Result<Arc<Dataset>> {
+        let key = (dp.source_index, dp.spec.classes.clone());
+        if let Some(d) = self.loaded.get(&key) {
             return Ok(d.clone());
         }
-        let d = Arc::new(self.plan.datasets[i].source.load()?);
-        self.loaded.insert(i, d.clone());
+        let full = match self.loaded.get(&(dp.source_index, Vec::new())) {
+            Some(d) => d.clone(),
+            None => {
+                let d = Arc::new(self.plan.datasets[dp.source_index].source.load()?);
+                self.loaded.insert((dp.source_index, Vec::new()), d.clone());
+                d
+            }
+        };
+        let d = if dp.spec.classes.is_empty() { full } else { Arc::new(full.with_classes(&dp.spec.classes)?) };
+        self.loaded.insert(key, d.clone());
         Ok(d)
     }
 }
@@ -48,11 +64,19 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
-    let mut out = Outcome { rows: Vec::new(), failures: Vec::new(), computed_cells: 0, cached_cells: 0 };
+    let mut out = Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0 };
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     for p in &plan.points {
+        let mut test_feats: HashMap<String, Tensor> = HashMap::new();
         for r in &p.reps {
-            run_rep(ctx, p, r, &mut memo, progress, &mut out);
+            if let Some(t) = run_rep(ctx, p, r, &mut memo, progress, &mut out) {
+                if !p.cross.is_empty() {
+                    test_feats.insert(r.name.clone(), t);
+                }
+            }
+        }
+        for e in &p.cross {
+            run_cross(ctx, p, e, &mut memo, &mut test_feats, progress, &mut out);
         }
     }
     out
@@ -63,55 +87,93 @@ fn fit_seconds_of(ctx: &StageCtx, r: &RepPlan) -> (f64, f64) {
     (s(&r.fit_key), s(&r.embed_key))
 }
 
-fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, progress: &Progress, out: &mut Outcome) {
+/// What the missing evaluations of a representation read.
+struct Loaded {
+    features: Features,
+    fitted: Option<Box<dyn Fitted>>,
+    images: Option<SplitImages>,
+    fit_s: f64,
+    embed_s: f64,
+}
+
+/// Features from the cache, or by fitting (or restoring the fit) and embedding;
+/// with `need_model`, also the fitted model and the split images.
+fn load_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, need_model: bool) -> Result<Loaded> {
+    let cached = stages::cached_features(ctx, r)?;
+    if !need_model {
+        if let Some((features, embed_s)) = cached {
+            let (fit_s, _) = fit_seconds_of(ctx, r);
+            return Ok(Loaded { features, fitted: None, images: None, fit_s, embed_s });
+        }
+    }
+    let fit_ds = memo.get(p.fit_data())?;
+    let fit_splits = stages::splits(ctx, p.fit_data(), &fit_ds)?;
+    let (fitted, fit_s) = stages::fit(ctx, p, r, &fit_ds, &fit_splits)?;
+    let ds = memo.get(&p.data)?;
+    let splits = if p.pretrain.is_some() { stages::splits(ctx, &p.data, &ds)? } else { fit_splits };
+    let (features, embed_s) = match cached {
+        Some(c) => c,
+        None => stages::embed(ctx, r, &ds, &splits, fitted.as_ref())?,
+    };
+    let images = need_model.then(|| SplitImages {
+        train: ds.train.select(&splits.train),
+        val: ds.train.select(&splits.val),
+        test: ds.test.select(&splits.test),
+        num_classes: ds.num_classes as i64,
+    });
+    Ok(Loaded { features, fitted: need_model.then_some(fitted), images, fit_s, embed_s })
+}
+
+fn label(p: &PointPlan, name: &str) -> String {
+    format!("{} seed={}{}", name, p.point.suite.seed, if p.point.params().is_empty() { String::new() } else { format!(" {}", p.point.params()) })
+}
+
+/// Runs (or reads) every per-representation evaluation of `r`; returns the test
+/// features when they were loaded.
+fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, progress: &Progress, out: &mut Outcome) -> Option<Tensor> {
     let seed = p.point.suite.seed;
-    let label = format!("{} seed={}{}", r.name, seed, if p.point.params().is_empty() { String::new() } else { format!(" {}", p.point.params()) });
-    let mut cached: Vec<Option<EvalOutput>> = Vec::new();
-    let mut eval_secs: Vec<f64> = Vec::new();
+    let label = label(p, &r.name);
+    let mut cached: Vec<Option<(EvalOutput, f64)>> = Vec::new();
     for e in &r.evals {
         let hit = ctx.cached(&e.key).ok().flatten();
-        eval_secs.push(hit.as_ref().map(|h| h.meta.seconds).unwrap_or(0.0));
-        cached.push(hit.and_then(|h| stages::read_eval(&h).ok()));
+        cached.push(hit.and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds))));
     }
-    let all_cached = cached.iter().all(Option::is_some);
-    let mut features: Option<Features> = None;
+    let missing: Vec<&EvalPlan> = r.evals.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(e, _)| e).collect();
+    let mut loaded: Option<Loaded> = None;
     let (fit_s, embed_s);
-    if !all_cached {
-        let res = guarded(|| {
-            if let Some((f, es)) = stages::cached_features(ctx, r)? {
-                let (fs, _) = fit_seconds_of(ctx, r);
-                return Ok((f, fs, es));
-            }
-            let ds = memo.get(p.source_index)?;
-            let splits = stages::splits(ctx, p, &ds)?;
-            let (fitted, fs) = stages::fit(ctx, p, r, &ds, &splits)?;
-            let (f, es) = stages::embed(ctx, r, &ds, &splits, fitted.as_ref())?;
-            Ok((f, fs, es))
-        });
-        match res {
-            Ok((f, fs, es)) => {
-                features = Some(f);
-                (fit_s, embed_s) = (fs, es);
+    if missing.is_empty() {
+        (fit_s, embed_s) = fit_seconds_of(ctx, r);
+    } else {
+        let need_model = missing.iter().any(|e| e.spec.needs_model());
+        match guarded(|| load_rep(ctx, p, r, memo, need_model)) {
+            Ok(l) => {
+                (fit_s, embed_s) = (l.fit_s, l.embed_s);
+                loaded = Some(l);
             }
             Err(err) => {
                 for e in &r.evals {
-                    out.failures.push(failure(p, r, &e.name, "fit/embed", &err));
+                    out.failures.push(failure(p, &r.name, &e.name, "fit/embed", &err));
                     progress.step(&format!("{label} {} FAILED", e.name));
                 }
                 progress.line(&format!("error: {label}: {err}"));
-                return;
+                return None;
             }
         }
-    } else {
-        (fit_s, embed_s) = fit_seconds_of(ctx, r);
+    }
+    if let Some(log) = stages::train_log(ctx, r) {
+        out.train_logs.push(TrainLogRecord { representation: r.name.clone(), seed, params: p.point.params(), log });
     }
     for (i, e) in r.evals.iter().enumerate() {
-        let (result, was_cached) = match cached[i].take() {
-            Some(o) => (Ok((o, eval_secs[i])), true),
-            None => {
-                let f = features.as_ref().expect("features are loaded when an evaluation is missing");
-                (guarded(|| stages::evaluate(ctx, p, r, e, f)), false)
+        let (result, was_cached) = match (cached[i].take(), &loaded) {
+            (Some(o), _) => (Ok(o), true),
+            (None, Some(l)) => {
+                let model = match (&l.fitted, &l.images) {
+                    (Some(f), Some(images)) => Some(ModelInputs { fitted: f.as_ref(), spec: &r.spec, images }),
+                    _ => None,
+                };
+                (guarded(|| stages::evaluate(ctx, p, r, e, &l.features, model.as_ref())), false)
             }
+            (None, None) => (Err(Error::stage("features were not loaded")), false),
         };
         match result {
             Ok((o, secs)) => {
@@ -120,38 +182,125 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
                 } else {
                     out.computed_cells += 1;
                 }
-                for (metric, value) in o.metrics {
-                    out.rows.push(ResultRow {
-                        suite: p.point.suite.suite.clone(),
-                        representation: r.name.clone(),
-                        kind: r.spec.kind().into(),
-                        evaluation: e.name.clone(),
-                        eval_kind: e.spec.kind().into(),
-                        metric,
-                        value,
-                        seed,
-                        params: p.point.params(),
-                        cell_key: e.key.0.clone(),
-                        cached: was_cached,
-                        fit_seconds: fit_s,
-                        embed_seconds: embed_s,
-                        eval_seconds: secs,
-                    });
+                let row = |metric: String, value: f64, representation: &str| ResultRow {
+                    suite: p.point.suite.suite.clone(),
+                    representation: representation.to_string(),
+                    kind: r.spec.kind().into(),
+                    evaluation: e.name.clone(),
+                    eval_kind: e.spec.kind().into(),
+                    metric,
+                    value,
+                    seed,
+                    params: p.point.params(),
+                    cell_key: e.key.0.clone(),
+                    cached: was_cached,
+                    fit_seconds: fit_s,
+                    embed_seconds: embed_s,
+                    eval_seconds: secs,
+                };
+                for (metric, value) in &o.metrics {
+                    out.rows.push(row(metric.clone(), *value, &r.name));
                 }
+                push_artifact(out, p, &r.name, e, o.details);
                 progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
+            }
+            Err(Error::NotApplicable(why)) => {
+                out.skipped.push(failure(p, &r.name, &e.name, "eval", &Error::NotApplicable(why)));
+                progress.step(&format!("{label} {} (not applicable)", e.name));
             }
             Err(err) => {
                 progress.line(&format!("error: {label} {}: {err}", e.name));
-                out.failures.push(failure(p, r, &e.name, "eval", &err));
+                out.failures.push(failure(p, &r.name, &e.name, "eval", &err));
                 progress.step(&format!("{label} {} FAILED", e.name));
             }
         }
     }
+    loaded.map(|l| l.features.test_x)
 }
 
-fn failure(p: &PointPlan, r: &RepPlan, eval: &str, stage: &str, err: &Error) -> Failure {
+fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &EvalPlan, details: serde_json::Value) {
+    if details.is_null() {
+        return;
+    }
+    out.artifacts.push(Artifact {
+        representation: representation.to_string(),
+        evaluation: e.name.clone(),
+        eval_kind: e.spec.kind().into(),
+        seed: p.point.suite.seed,
+        params: p.point.params(),
+        cell_key: e.key.0.clone(),
+        details,
+    });
+}
+
+/// A cross-representation evaluation (CKA) of one matrix point.
+fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, test: &mut HashMap<String, Tensor>, progress: &Progress, out: &mut Outcome) {
+    let label = label(p, "all");
+    let hit = ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds)));
+    let was_cached = hit.is_some();
+    let result = match hit {
+        Some(h) => Ok(h),
+        None => guarded(|| {
+            let mut feats = Vec::with_capacity(p.reps.len());
+            for r in &p.reps {
+                let t = match test.get(&r.name) {
+                    Some(t) => t.shallow_clone(),
+                    None => {
+                        let t = load_rep(ctx, p, r, memo, false)?.features.test_x;
+                        test.insert(r.name.clone(), t.shallow_clone());
+                        t
+                    }
+                };
+                feats.push(t);
+            }
+            let samples = match &e.spec {
+                crate::eval::EvaluationSpec::Similarity(s) => s.samples,
+                _ => usize::MAX,
+            };
+            stages::similarity(ctx, p, e, samples, &feats)
+        }),
+    };
+    match result {
+        Ok((o, secs)) => {
+            if was_cached {
+                out.cached_cells += 1;
+            } else {
+                out.computed_cells += 1;
+            }
+            for (metric, value) in &o.metrics {
+                let Some((a, b)) = metric.strip_prefix("cka:").and_then(|m| m.split_once(':')) else { continue };
+                let kind = p.reps.iter().find(|r| r.name == a).map(|r| r.spec.kind()).unwrap_or("");
+                out.rows.push(ResultRow {
+                    suite: p.point.suite.suite.clone(),
+                    representation: a.to_string(),
+                    kind: kind.into(),
+                    evaluation: e.name.clone(),
+                    eval_kind: e.spec.kind().into(),
+                    metric: format!("cka:{b}"),
+                    value: *value,
+                    seed: p.point.suite.seed,
+                    params: p.point.params(),
+                    cell_key: e.key.0.clone(),
+                    cached: was_cached,
+                    fit_seconds: f64::NAN,
+                    embed_seconds: f64::NAN,
+                    eval_seconds: secs,
+                });
+            }
+            push_artifact(out, p, "*", e, o.details);
+            progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
+        }
+        Err(err) => {
+            progress.line(&format!("error: {label} {}: {err}", e.name));
+            out.failures.push(failure(p, "*", &e.name, "eval", &err));
+            progress.step(&format!("{label} {} FAILED", e.name));
+        }
+    }
+}
+
+fn failure(p: &PointPlan, representation: &str, eval: &str, stage: &str, err: &Error) -> Failure {
     Failure {
-        representation: r.name.clone(),
+        representation: representation.to_string(),
         evaluation: eval.to_string(),
         seed: p.point.suite.seed,
         params: p.point.params(),

@@ -39,3 +39,26 @@ pub struct Failure {
     pub stage: String,
     pub error: String,
 }
+
+/// The details of one evaluation cell (confusion matrix, 2-D map, attention
+/// maps, CKA matrix …), written to `details.json` for the report's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// `*` for evaluations that compare all representations.
+    pub representation: String,
+    pub evaluation: String,
+    pub eval_kind: String,
+    pub seed: u64,
+    pub params: String,
+    pub cell_key: String,
+    pub details: serde_json::Value,
+}
+
+/// A learned representation's per-epoch training log (`train_logs.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainLogRecord {
+    pub representation: String,
+    pub seed: u64,
+    pub params: String,
+    pub log: serde_json::Value,
+}

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::eval::EvaluationSpec;
 use crate::represent::RepresentationSpec;
 use crate::spec::load::LoadedSuite;
+use crate::spec::DatasetSpec;
 use crate::spec::matrix::{self, MatrixPoint};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -25,15 +26,36 @@ pub struct RepPlan {
     pub fit_key: Key,
     pub fit_config: Value,
     pub embed_key: Key,
+    /// Per-representation evaluations (cross-representation ones are in `PointPlan::cross`).
     pub evals: Vec<EvalPlan>,
+}
+
+/// The data of a matrix point (or of its pretraining): which dataset, which
+/// classes, and the split stage's key.
+pub struct DataPlan {
+    pub source_index: usize,
+    pub spec: DatasetSpec,
+    pub key: Key,
+    pub config: Value,
+    pub seed: u64,
 }
 
 pub struct PointPlan {
     pub point: MatrixPoint,
-    pub source_index: usize,
-    pub data_key: Key,
-    pub data_config: Value,
+    /// The data evaluations run on.
+    pub data: DataPlan,
+    /// The data representations are fitted on, when it differs (transfer).
+    pub pretrain: Option<DataPlan>,
     pub reps: Vec<RepPlan>,
+    /// Evaluations that compare all representations (keyed by all their embeddings).
+    pub cross: Vec<EvalPlan>,
+}
+
+impl PointPlan {
+    /// The data representations are fitted on.
+    pub fn fit_data(&self) -> &DataPlan {
+        self.pretrain.as_ref().unwrap_or(&self.data)
+    }
 }
 
 /// A dataset used by the suite, with its fingerprint.
@@ -50,8 +72,38 @@ pub struct SuitePlan {
 
 impl SuitePlan {
     pub fn cell_count(&self) -> usize {
-        self.points.iter().map(|p| p.reps.iter().map(|r| r.evals.len()).sum::<usize>()).sum()
+        self.points.iter().map(|p| p.cross.len() + p.reps.iter().map(|r| r.evals.len()).sum::<usize>()).sum()
     }
+}
+
+fn data_plan(d: &DatasetSpec, seed: u64, spec_dir: &Path, store: &Store, datasets: &mut Vec<DatasetPlan>) -> Result<DataPlan> {
+    let source = named::resolve(d.name.as_deref(), d.path.as_deref(), d.format, spec_dir)?;
+    let source_index = match datasets.iter().position(|p| p.source.root == source.root && p.source.format == source.format) {
+        Some(i) => i,
+        None => {
+            let fingerprint = crate::data::fingerprint::fingerprint(&source.root, &source.files, Some(&store.fingerprint_dir()))?;
+            datasets.push(DatasetPlan { source, fingerprint });
+            datasets.len() - 1
+        }
+    };
+    let ds = &datasets[source_index];
+    let split_seed = d.split_seed.unwrap_or(seed);
+    let mut config = json!({
+        "fingerprint": ds.fingerprint,
+        "format": ds.source.format,
+        "train_size": d.train_size,
+        "test_size": d.test_size,
+        "val_fraction": d.val_fraction,
+        "split_seed": split_seed,
+    });
+    if !d.holdout_classes.is_empty() {
+        config["holdout_classes"] = json!(d.holdout_classes);
+    }
+    if !d.classes.is_empty() {
+        config["classes"] = json!(d.classes);
+    }
+    let key = stage_key("data", &config, &[]);
+    Ok(DataPlan { source_index, spec: d.clone(), key, config, seed: split_seed })
 }
 
 pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
@@ -62,45 +114,41 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
     let mut out = Vec::with_capacity(points.len());
     for point in points {
         let s = &point.suite;
-        let d = &s.dataset;
-        let source = named::resolve(d.name.as_deref(), d.path.as_deref(), d.format, &spec_dir)?;
-        let source_index = match datasets.iter().position(|p| p.source.root == source.root && p.source.format == source.format) {
-            Some(i) => i,
-            None => {
-                let fingerprint = crate::data::fingerprint::fingerprint(&source.root, &source.files, Some(&store.fingerprint_dir()))?;
-                datasets.push(DatasetPlan { source, fingerprint });
-                datasets.len() - 1
-            }
-        };
-        let ds = &datasets[source_index];
-        let mut data_config = json!({
-            "fingerprint": ds.fingerprint,
-            "format": ds.source.format,
-            "train_size": d.train_size,
-            "test_size": d.test_size,
-            "val_fraction": d.val_fraction,
-            "split_seed": d.split_seed.unwrap_or(s.seed),
-        });
-        if !d.holdout_classes.is_empty() {
-            data_config["holdout_classes"] = json!(d.holdout_classes);
-        }
-        let data_key = stage_key("data", &data_config, &[]);
+        let data = data_plan(&s.dataset, s.seed, &spec_dir, store, &mut datasets)?;
+        let pretrain = s.pretrain.as_ref().map(|d| data_plan(d, s.seed, &spec_dir, store, &mut datasets)).transpose()?;
+        let fit_upstream = pretrain.as_ref().unwrap_or(&data).key.clone();
+        let eval_config = |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed });
         let mut reps = Vec::new();
         for (name, spec) in &s.representations {
             let fit_config = json!({ "representation": spec, "seed": s.seed });
-            let fit_key = stage_key("fit", &fit_config, &[&data_key]);
-            let embed_key = stage_key("embed", &json!({}), &[&fit_key]);
+            let fit_key = stage_key("fit", &fit_config, &[&fit_upstream]);
+            // Transfer: the same fitted model embeds different data, so the
+            // evaluation data's key is part of the embedding's key.
+            let embed_key = if pretrain.is_some() { stage_key("embed", &json!({}), &[&fit_key, &data.key]) } else { stage_key("embed", &json!({}), &[&fit_key]) };
             let evals = s
                 .evaluations
                 .iter()
+                .filter(|(_, e)| !e.is_cross())
                 .map(|(ename, espec)| {
-                    let config = json!({ "evaluation": espec, "seed": s.seed });
-                    EvalPlan { name: ename.clone(), spec: espec.clone(), key: stage_key("eval", &config, &[&embed_key]), config }
+                    let config = eval_config(espec);
+                    let key = if espec.needs_model() { stage_key("eval", &config, &[&embed_key, &data.key]) } else { stage_key("eval", &config, &[&embed_key]) };
+                    EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
                 })
                 .collect();
             reps.push(RepPlan { name: name.clone(), spec: spec.clone(), fit_key, fit_config, embed_key, evals });
         }
-        out.push(PointPlan { point, source_index, data_key, data_config, reps });
+        let embed_keys: Vec<&Key> = reps.iter().map(|r| &r.embed_key).collect();
+        let cross = s
+            .evaluations
+            .iter()
+            .filter(|(_, e)| e.is_cross())
+            .map(|(ename, espec)| {
+                let mut config = eval_config(espec);
+                config["representations"] = json!(reps.iter().map(|r| &r.name).collect::<Vec<_>>());
+                EvalPlan { name: ename.clone(), spec: espec.clone(), key: stage_key("eval", &config, &embed_keys), config }
+            })
+            .collect();
+        out.push(PointPlan { point, data, pretrain, reps, cross });
     }
     Ok(SuitePlan { loaded, datasets, points: out })
 }

@@ -1,11 +1,11 @@
 //! The four stages, each "read from the cache or compute and store":
 //! data split → representation fit → embeddings → evaluation.
-use super::plan::{EvalPlan, PointPlan, RepPlan};
+use super::plan::{DataPlan, EvalPlan, PointPlan, RepPlan};
 use crate::cache::store::{Entry, Store};
 use crate::data::split::{make_splits, SplitPlan, Splits};
 use crate::data::Dataset;
 use crate::error::{Error, IoContext, Result};
-use crate::eval::{EvalContext, EvalOutput, Features};
+use crate::eval::{EvalContext, EvalOutput, Features, ModelInputs};
 use crate::represent::{FitContext, Fitted};
 use crate::seeding;
 use std::path::Path;
@@ -41,19 +41,18 @@ fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
     std::fs::write(path, bytes).at(path)
 }
 
-/// Train/val/test indices of a matrix point.
-pub fn splits(ctx: &StageCtx, p: &PointPlan, data: &Dataset) -> Result<Splits> {
-    if let Some(e) = ctx.cached(&p.data_key)? {
+/// Train/val/test indices of a matrix point's data (or its pretraining data).
+pub fn splits(ctx: &StageCtx, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
+    if let Some(e) = ctx.cached(&dp.key)? {
         return read_json(&e.file("splits.json"));
     }
-    let d = &p.point.suite.dataset;
+    let d = &dp.spec;
     let plan = SplitPlan { holdout_classes: &d.holdout_classes, train_size: d.train_size, test_size: d.test_size, val_fraction: d.val_fraction };
-    let seed = d.split_seed.unwrap_or(p.point.suite.seed);
-    let s = make_splits(&data.train.labels, &data.test.labels, plan, seed);
+    let s = make_splits(&data.train.labels, &data.test.labels, plan, dp.seed);
     if s.train.is_empty() || s.test.is_empty() {
         return Err(Error::stage(format!("dataset {}: the split leaves {} train and {} test samples", data.name, s.train.len(), s.test.len())));
     }
-    ctx.store.put(&p.data_key, "data", p.data_config.clone(), ctx.force, |dir| {
+    ctx.store.put(&dp.key, "data", dp.config.clone(), ctx.force, |dir| {
         write_json(&dir.join("splits.json"), &s)?;
         Ok(0.0)
     })?;
@@ -83,7 +82,7 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     let t = Instant::now();
     let fitted = r.spec.fit(&train, &fctx)?;
     let secs = t.elapsed().as_secs_f64();
-    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.data_key] });
+    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.fit_data().key] });
     ctx.store.put(&r.fit_key, "fit", info, ctx.force, |dir| {
         let state = fitted.state();
         if !state.is_empty() {
@@ -149,11 +148,16 @@ fn features_from(mut tensors: Vec<(String, Tensor)>) -> Result<Features> {
 }
 
 /// Runs one evaluation and stores its metrics.
-pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Features) -> Result<(EvalOutput, f64)> {
+pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Features, model: Option<&ModelInputs>) -> Result<(EvalOutput, f64)> {
     let ectx = EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", r.name, e.name)) };
     let t = Instant::now();
-    let out = e.spec.evaluate(f, &ectx)?;
+    let out = e.spec.evaluate(f, &ectx, model)?;
     let secs = t.elapsed().as_secs_f64();
+    store_eval(ctx, r, e, out, secs)
+}
+
+/// Stores an evaluation's output under its key.
+pub fn store_eval(ctx: &StageCtx, r: &RepPlan, e: &EvalPlan, out: EvalOutput, secs: f64) -> Result<(EvalOutput, f64)> {
     if let Some((m, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite() && !v.is_nan()) {
         return Err(Error::stage(format!("metric {m} is not finite ({v})")));
     }
@@ -163,6 +167,37 @@ pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Fe
         Ok(secs)
     })?;
     Ok((out, secs))
+}
+
+/// Linear CKA between every pair of representations of a point, on the first
+/// `samples` test embeddings; one metric `cka:<other>` per pair.
+pub fn similarity(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, samples: usize, test: &[Tensor]) -> Result<(EvalOutput, f64)> {
+    let t = Instant::now();
+    let n = test.iter().map(|x| x.size()[0]).min().unwrap_or(0).min(samples as i64);
+    let feats: Vec<Tensor> = test.iter().map(|x| x.narrow(0, 0, n).to_device(ctx.device)).collect();
+    let m = crate::eval::cka::cka_matrix(&feats)?;
+    let names: Vec<&str> = p.reps.iter().map(|r| r.name.as_str()).collect();
+    let mut metrics = Vec::new();
+    for (i, a) in names.iter().enumerate() {
+        for (j, b) in names.iter().enumerate() {
+            metrics.push((format!("cka:{a}:{b}"), m[i][j]));
+        }
+    }
+    let out = EvalOutput { metrics, details: serde_json::json!({ "representations": names, "cka": m, "samples": n }) };
+    let secs = t.elapsed().as_secs_f64();
+    let info = serde_json::json!({ "config": e.config, "upstream": p.reps.iter().map(|r| &r.embed_key).collect::<Vec<_>>(), "evaluation": e.name });
+    ctx.store.put(&e.key, "eval", info, ctx.force, |dir| {
+        write_json(&dir.join("metrics.json"), &out)?;
+        Ok(secs)
+    })?;
+    Ok((out, secs))
+}
+
+/// The training log stored with a fitted representation, if it has one.
+pub fn train_log(ctx: &StageCtx, r: &RepPlan) -> Option<serde_json::Value> {
+    let e = ctx.store.get(&r.fit_key).ok().flatten()?;
+    let path = e.file("train_log.json");
+    path.exists().then(|| read_json(&path).ok()).flatten()
 }
 
 /// Reads a cached evaluation's metrics.

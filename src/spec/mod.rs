@@ -57,6 +57,11 @@ pub struct DatasetSpec {
     /// what an `anomaly` evaluation treats as the anomaly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holdout_classes: Vec<usize>,
+    /// Keep only these classes, relabelled 0..k−1 in the order listed (class
+    /// subsets for transfer experiments). `holdout_classes` then refers to the
+    /// new labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<usize>,
 }
 
 /// A whole suite file.
@@ -76,6 +81,10 @@ pub struct Suite {
     #[serde(default)]
     pub threads: Option<usize>,
     pub dataset: DatasetSpec,
+    /// Transfer: when set, every representation is fitted on this data (its train
+    /// split) and evaluated on `dataset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrain: Option<DatasetSpec>,
     /// Representations by name, in report order.
     pub representations: IndexMap<String, RepresentationSpec>,
     /// Evaluations by name, each run on every representation.

@@ -65,25 +65,47 @@ pub trait Validate {
     fn validate(&self, path: &str, c: &mut Checker);
 }
 
+fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
+    if d.name.is_none() && d.path.is_none() {
+        c.push(path, "needs `name` (fashion-mnist) or `path` with `format`");
+    }
+    if d.path.is_some() && d.format.is_none() {
+        c.push(&format!("{path}.format"), "is required with `path` (idx, cifar10, cifar100 or folder)");
+    }
+    if let Some(n) = d.train_size {
+        c.positive(&format!("{path}.train_size"), n);
+    }
+    if let Some(n) = d.test_size {
+        c.positive(&format!("{path}.test_size"), n);
+    }
+    if !(d.val_fraction > 0.0 && d.val_fraction < 1.0) {
+        c.push(&format!("{path}.val_fraction"), format!("must be in (0, 1) (got {})", d.val_fraction));
+    }
+    for (i, cl) in d.classes.iter().enumerate() {
+        if d.classes[..i].contains(cl) {
+            c.push(&format!("{path}.classes[{i}]"), format!("class {cl} is listed twice"));
+        }
+    }
+    if !d.classes.is_empty() && d.classes.len() < 2 {
+        c.push(&format!("{path}.classes"), "needs at least 2 classes");
+    }
+    if !d.classes.is_empty() {
+        for (i, h) in d.holdout_classes.iter().enumerate() {
+            if *h >= d.classes.len() {
+                c.push(&format!("{path}.holdout_classes[{i}]"), format!("{h} is not a label after `classes` (0..{})", d.classes.len()));
+            }
+        }
+    }
+}
+
 /// Checks the whole suite; all problems are reported together.
 pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
     let mut c = Checker::default();
     c.name("suite", &s.suite);
     let d = &s.dataset;
-    if d.name.is_none() && d.path.is_none() {
-        c.push("dataset", "needs `name` (fashion-mnist) or `path` with `format`");
-    }
-    if d.path.is_some() && d.format.is_none() {
-        c.push("dataset.format", "is required with `path` (idx, cifar10, cifar100 or folder)");
-    }
-    if let Some(n) = d.train_size {
-        c.positive("dataset.train_size", n);
-    }
-    if let Some(n) = d.test_size {
-        c.positive("dataset.test_size", n);
-    }
-    if !(d.val_fraction > 0.0 && d.val_fraction < 1.0) {
-        c.push("dataset.val_fraction", format!("must be in (0, 1) (got {})", d.val_fraction));
+    check_dataset("dataset", d, &mut c);
+    if let Some(p) = &s.pretrain {
+        check_dataset("pretrain", p, &mut c);
     }
     if let Some(t) = s.threads {
         c.positive("threads", t);

@@ -84,9 +84,33 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(vs: &nn::VarStore, cfg: &OptimizerParams) -> Optimizer {
-        let mut params = vs.trainable_variables();
+        Self::over(vs.trainable_variables(), vs.device(), cfg)
+    }
+
+    /// An optimizer over the variables whose names `keep` accepts, in name order
+    /// (fine-tuning part of a network). The others get `requires_grad = false`,
+    /// so backward does not even compute their gradients.
+    pub fn filtered(vs: &nn::VarStore, cfg: &OptimizerParams, keep: &dyn Fn(&str) -> bool) -> Optimizer {
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let trainable: Vec<Tensor> = vs.trainable_variables();
+        let is_trainable = |t: &Tensor| trainable.iter().any(|v| v.data_ptr() == t.data_ptr());
+        let mut params = Vec::new();
+        for (name, t) in vars {
+            if !is_trainable(&t) {
+                continue;
+            }
+            if keep(&name) {
+                params.push(t);
+            } else {
+                let _ = t.set_requires_grad(false);
+            }
+        }
+        Self::over(params, vs.device(), cfg)
+    }
+
+    fn over(mut params: Vec<Tensor>, dev: tch::Device, cfg: &OptimizerParams) -> Optimizer {
         let numels: Vec<i64> = params.iter().map(|p| p.numel() as i64).collect();
-        let dev = vs.device();
         let flat = tch::no_grad(|| {
             if params.is_empty() {
                 Tensor::zeros([0], (tch::Kind::Float, dev))

@@ -109,6 +109,35 @@ pub fn train(
     ckpt: Option<&Checkpointer>,
     on_epoch: &mut dyn FnMut(&EpochLog),
 ) -> Result<Vec<EpochLog>> {
+    let opt = Optimizer::new(vs, &cfg.optimizer);
+    train_with(obj, vs, opt, data, cfg, seed, ckpt, on_epoch)
+}
+
+/// Trains only the variables of `vs` whose names `keep` accepts (fine-tuning).
+pub fn train_subset(
+    obj: &mut dyn Objective,
+    vs: &nn::VarStore,
+    keep: &dyn Fn(&str) -> bool,
+    data: TrainData,
+    cfg: &TrainParams,
+    seed: u64,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<Vec<EpochLog>> {
+    let opt = Optimizer::filtered(vs, &cfg.optimizer, keep);
+    train_with(obj, vs, opt, data, cfg, seed, None, on_epoch)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_with(
+    obj: &mut dyn Objective,
+    vs: &nn::VarStore,
+    mut opt: Optimizer,
+    data: TrainData,
+    cfg: &TrainParams,
+    seed: u64,
+    ckpt: Option<&Checkpointer>,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<Vec<EpochLog>> {
     let n = data.images.size()[0];
     if n == 0 {
         return Err(Error::stage("no training images"));
@@ -118,7 +147,6 @@ pub fn train(
     let spe = n / bs;
     let total = spe * cfg.epochs as i64;
     let warmup = (cfg.warmup_epochs * spe as f64).round() as i64;
-    let mut opt = Optimizer::new(vs, &cfg.optimizer);
     let mut logs: Vec<EpochLog> = Vec::new();
     let mut start = 0;
     if let Some(l) = ckpt.map(|c| c.latest()).transpose()?.flatten() {

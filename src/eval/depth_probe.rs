@@ -1,0 +1,68 @@
+//! Probes by depth: the output of every encoder block (pooled to one vector per
+//! image) gets its own linear probe, so a curve of accuracy against depth shows
+//! where class information appears; the linear CKA between the blocks (on test
+//! images) shows how much each block changes the representation.
+use super::linear_probe::LinearProbeParams;
+use super::{cka, EvalContext, EvalOutput, Features, ModelInputs};
+use crate::error::{Error, Result};
+use crate::spec::validate::{Checker, Validate};
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DepthProbeParams {
+    /// The probe trained on each block (same protocol as `linear_probe`).
+    pub probe: LinearProbeParams,
+    /// Test images used for the block-to-block CKA (0 turns it off).
+    pub cka_samples: usize,
+}
+
+impl Default for DepthProbeParams {
+    fn default() -> Self {
+        DepthProbeParams { probe: LinearProbeParams { epochs: 20, ..Default::default() }, cka_samples: 2000 }
+    }
+}
+
+impl Validate for DepthProbeParams {
+    fn validate(&self, path: &str, c: &mut Checker) {
+        self.probe.validate(&format!("{path}.probe"), c);
+    }
+}
+
+impl DepthProbeParams {
+    pub fn evaluate(&self, m: &ModelInputs, ctx: &EvalContext) -> Result<EvalOutput> {
+        let img = m.images;
+        let embed = |x: &tch::Tensor| -> Result<Vec<tch::Tensor>> {
+            m.fitted.embed_blocks(x, ctx.device)?.ok_or_else(|| Error::NotApplicable(format!("{} has no blocks to probe", m.spec.kind())))
+        };
+        let (train, val, test) = (embed(&img.train.0)?, embed(&img.val.0)?, embed(&img.test.0)?);
+        let mut metrics = Vec::new();
+        let mut per_block = Vec::new();
+        for (i, ((tr, va), te)) in train.iter().zip(&val).zip(&test).enumerate() {
+            let f = Features {
+                train_x: tr.shallow_clone(),
+                train_y: img.train.1.to_device(ctx.device),
+                val_x: va.shallow_clone(),
+                val_y: img.val.1.to_device(ctx.device),
+                test_x: te.shallow_clone(),
+                test_y: img.test.1.to_device(ctx.device),
+                num_classes: img.num_classes,
+            };
+            let out = self.probe.evaluate(&f, &EvalContext { device: ctx.device, seed: crate::seeding::derive(ctx.seed, &format!("block{i}")) })?;
+            let top1 = out.metrics.iter().find(|(k, _)| k == "top1").map(|(_, v)| *v).unwrap_or(f64::NAN);
+            metrics.push((format!("top1_block{}", i + 1), top1));
+            per_block.push(serde_json::json!({ "block": i + 1, "dim": tr.size()[1], "top1": top1 }));
+        }
+        let best = metrics.iter().map(|(_, v)| *v).fold(f64::NAN, f64::max);
+        metrics.push(("best_block_top1".into(), best));
+        let layer_cka = if self.cka_samples > 0 {
+            let n = (self.cka_samples as i64).min(img.test.0.size()[0]);
+            let feats: Vec<tch::Tensor> = test.iter().map(|t| t.narrow(0, 0, n).to_device(Device::Cpu)).collect();
+            Some(cka::cka_matrix(&feats)?)
+        } else {
+            None
+        };
+        Ok(EvalOutput { metrics, details: serde_json::json!({ "blocks": per_block, "layer_cka": layer_cka }) })
+    }
+}

@@ -1,0 +1,168 @@
+//! Fine-tuning: a fresh linear head on a learned encoder, trained with the one
+//! training loop, in three modes that answer "how much of the backbone must be
+//! retrained?":
+//!
+//! - `frozen`: only the head trains; the encoder runs in eval mode (the linear
+//!   probe of the deep-learning papers, but trained end-to-end on images);
+//! - `last-n`: the head and the last `blocks` blocks train. As in PyTorch with
+//!   `requires_grad = False` and `model.train()`, batch-norm statistics of the
+//!   frozen blocks still adapt;
+//! - `full`: everything trains.
+//!
+//! The encoder starts from the fitted weights (DINO: the teacher's). Test
+//! accuracy is that of the final epoch.
+use super::{accuracy, linear_probe::confusion_matrix, EvalOutput, ModelInputs};
+use crate::augment::AugmentParams;
+use crate::error::{Error, Result};
+use crate::methods::Normalizer;
+use crate::nn::Encoder;
+use crate::spec::validate::{Checker, Validate};
+use crate::train::optim::{OptimizerKind, OptimizerParams};
+use crate::train::trainer::{self, Objective, StepInfo, TrainData, TrainParams};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinetuneMode {
+    #[serde(rename = "frozen")]
+    Frozen,
+    #[serde(rename = "last-n")]
+    LastN,
+    #[serde(rename = "full")]
+    Full,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneParams {
+    pub mode: FinetuneMode,
+    /// Blocks retrained in `last-n` mode.
+    pub blocks: usize,
+    pub train: TrainParams,
+    /// Augmentation of the fine-tuning batches (none by default).
+    pub augment: Option<AugmentParams>,
+}
+
+impl Default for FinetuneParams {
+    fn default() -> Self {
+        FinetuneParams {
+            mode: FinetuneMode::Full,
+            blocks: 1,
+            train: TrainParams {
+                epochs: 5,
+                batch_size: 128,
+                warmup_epochs: 0.5,
+                optimizer: OptimizerParams { kind: OptimizerKind::Adamw, lr: 1e-3, weight_decay: 1e-4, ..Default::default() },
+                ..Default::default()
+            },
+            augment: None,
+        }
+    }
+}
+
+impl Validate for FinetuneParams {
+    fn validate(&self, path: &str, c: &mut Checker) {
+        c.positive(&format!("{path}.blocks"), self.blocks);
+        self.train.validate(&format!("{path}.train"), c);
+        if let Some(a) = &self.augment {
+            a.validate(&format!("{path}.augment"), c);
+        }
+    }
+}
+
+/// Normalizer → encoder → linear head.
+struct Net {
+    norm: Normalizer,
+    encoder: Box<dyn Encoder>,
+    head: nn::Linear,
+    encoder_train_mode: bool,
+    augment: Option<AugmentParams>,
+}
+
+impl Net {
+    fn logits(&self, x: &Tensor, train: bool) -> Tensor {
+        self.head.forward(&self.encoder.forward(&self.norm.apply(x), train && self.encoder_train_mode))
+    }
+}
+
+impl Objective for Net {
+    fn loss(&mut self, x: &Tensor, y: &Tensor, _s: &StepInfo) -> Tensor {
+        let x = match &self.augment {
+            Some(a) => a.apply(x),
+            None => x.shallow_clone(),
+        };
+        self.logits(&x, true).cross_entropy_for_logits(y)
+    }
+}
+
+fn predict(net: &Net, images: &Tensor, dev: Device) -> Result<Tensor> {
+    crate::represent::pixels::in_batches(images, 1024, |b| {
+        let x = b.to_device(dev).to_kind(Kind::Float) / 255.0;
+        Ok(tch::no_grad(|| net.logits(&x, false).argmax(-1, false)).to_device(Device::Cpu))
+    })
+}
+
+impl FinetuneParams {
+    pub fn evaluate(&self, m: &ModelInputs, device: Device, seed: u64) -> Result<EvalOutput> {
+        let (enc_spec, prefix) = crate::represent::learned::backbone(m.spec)
+            .ok_or_else(|| Error::NotApplicable(format!("fine-tuning needs a learned encoder; {} has none", m.spec.kind())))?;
+        let state = m.fitted.state();
+        let get = |n: &str| state.iter().find(|(k, _)| k == n).map(|(_, t)| t.shallow_clone());
+        let shape: Vec<i64> = get("info/shape").map(|t| Vec::try_from(t).unwrap_or_default()).unwrap_or_default();
+        if shape.len() != 3 {
+            return Err(Error::stage("fitted state lacks info/shape"));
+        }
+        let img = &m.images;
+        let vs = nn::VarStore::new(device);
+        let mut net = crate::seeding::with_torch_seed(crate::seeding::derive(seed, "finetune/init"), || -> Result<Net> {
+            let root = vs.root();
+            let encoder = enc_spec.build(&(&root / "encoder"), (shape[0], shape[1], shape[2]))?;
+            let head = nn::linear(&root / "head", encoder.out_dim(), img.num_classes, Default::default());
+            Ok(Net { norm: Normalizer::new(&(&root / "norm"), shape[0]), encoder, head, encoder_train_mode: self.mode != FinetuneMode::Frozen, augment: self.augment.clone() })
+        })?;
+        // Encoder and normaliser from the fitted state; the head stays freshly initialised.
+        tch::no_grad(|| -> Result<()> {
+            for (name, mut t) in vs.variables() {
+                let src = if let Some(rest) = name.strip_prefix("encoder/") {
+                    format!("{prefix}/{rest}")
+                } else if name.starts_with("norm/") {
+                    format!("vs/{name}")
+                } else {
+                    continue;
+                };
+                let v = get(&src).ok_or_else(|| Error::stage(format!("fitted state lacks {src}")))?;
+                t.copy_(&v.to_device(device));
+            }
+            Ok(())
+        })?;
+        let blocks = net.encoder.block_prefixes();
+        let n_blocks = blocks.len();
+        let unfrozen: Vec<String> = match self.mode {
+            FinetuneMode::Frozen => Vec::new(),
+            FinetuneMode::LastN => blocks[n_blocks.saturating_sub(self.blocks)..].iter().flatten().map(|p| format!("encoder/{p}")).collect(),
+            FinetuneMode::Full => vec!["encoder".into()],
+        };
+        let keep = |name: &str| name.starts_with("head/") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}/")));
+        let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
+        let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::seeding::derive(seed, "finetune/train"), &mut |_| {})?;
+        let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
+        let test_pred = predict(&net, &img.test.0, device)?;
+        let val_pred = predict(&net, &img.val.0, device)?;
+        let test_acc = accuracy(&test_pred, &img.test.1);
+        Ok(EvalOutput {
+            metrics: vec![
+                ("top1".into(), test_acc),
+                ("val_top1".into(), accuracy(&val_pred, &img.val.1)),
+                ("trained_params".into(), trained as f64),
+                ("final_loss".into(), logs.last().map(|l| l.loss).unwrap_or(f64::NAN)),
+            ],
+            details: serde_json::json!({
+                "mode": self.mode,
+                "blocks_trained": match self.mode { FinetuneMode::Frozen => 0, FinetuneMode::LastN => self.blocks.min(n_blocks), FinetuneMode::Full => n_blocks },
+                "train_log": logs,
+                "confusion": confusion_matrix(&test_pred, &img.test.1, img.num_classes),
+            }),
+        })
+    }
+}
