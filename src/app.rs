@@ -94,22 +94,24 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         evaluations: suite
             .evaluations
             .iter()
-            .map(|(n, e)| EvaluationRecord { name: n.clone(), kind: e.kind().into(), headline: e.headline_metric() })
+            .map(|(n, e)| EvaluationRecord { name: n.clone(), kind: e.kind().into(), headline: e.headline_metric(), ranks: e.ranks() })
             .collect(),
         cells: plan.cell_count(),
         computed_cells: outcome.computed_cells,
         cached_cells: outcome.cached_cells,
         total_seconds: t0.elapsed().as_secs_f64(),
         failures: outcome.failures.clone(),
+        skipped: outcome.skipped.clone(),
     };
     let dir = run_dir(opts, &suite.suite);
-    let report = crate::report::write_run(&dir, &outcome.rows, &manifest)?;
+    let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
+    let report = crate::report::write_run(&dir, &data)?;
     Ok(RunResult {
         report,
-        cells: manifest.cells,
+        cells: data.manifest.cells,
         computed: outcome.computed_cells,
         cached: outcome.cached_cells,
-        failures: outcome.failures.len(),
+        failures: data.manifest.failures.len(),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

@@ -66,6 +66,15 @@ enum Command {
     },
     /// Rebuild a run directory's summary, plots and report from its stored results.
     Report { run_dir: PathBuf },
+    /// Compare two run directories: per representation × metric, the delta of
+    /// the means (B − A) with a Welch t-test; writes compare.md and compare.csv.
+    Compare {
+        run_a: PathBuf,
+        run_b: PathBuf,
+        /// Output folder (default: RUN_B/compare).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Inspect the cache: `ls` lists entries, `verify` re-hashes every artifact.
     Cache {
         #[command(subcommand)]
@@ -148,6 +157,11 @@ fn run() -> Result<ExitCode> {
         }
         Command::Report { run_dir } => {
             println!("{}", repbench::report::rebuild(&run_dir)?.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { run_a, run_b, out } => {
+            let out = out.unwrap_or_else(|| run_b.join("compare"));
+            println!("{}", repbench::report::compare::write(&out, &run_a, &run_b)?.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Cache { action, cache } => {

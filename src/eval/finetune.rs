@@ -124,9 +124,10 @@ impl FinetuneParams {
         // Encoder and normaliser from the fitted state; the head stays freshly initialised.
         tch::no_grad(|| -> Result<()> {
             for (name, mut t) in vs.variables() {
-                let src = if let Some(rest) = name.strip_prefix("encoder/") {
-                    format!("{prefix}/{rest}")
-                } else if name.starts_with("norm/") {
+                // tch names variables by path joined with '.'.
+                let src = if let Some(rest) = name.strip_prefix("encoder.") {
+                    format!("{prefix}.{rest}")
+                } else if name.starts_with("norm.") {
                     format!("vs/{name}")
                 } else {
                     continue;
@@ -140,10 +141,10 @@ impl FinetuneParams {
         let n_blocks = blocks.len();
         let unfrozen: Vec<String> = match self.mode {
             FinetuneMode::Frozen => Vec::new(),
-            FinetuneMode::LastN => blocks[n_blocks.saturating_sub(self.blocks)..].iter().flatten().map(|p| format!("encoder/{p}")).collect(),
+            FinetuneMode::LastN => blocks[n_blocks.saturating_sub(self.blocks)..].iter().flatten().map(|p| format!("encoder.{p}")).collect(),
             FinetuneMode::Full => vec!["encoder".into()],
         };
-        let keep = |name: &str| name.starts_with("head/") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}/")));
+        let keep = |name: &str| name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")));
         let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
         let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::seeding::derive(seed, "finetune/train"), &mut |_| {})?;
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();

@@ -114,6 +114,21 @@ impl EvaluationSpec {
         matches!(self, EvaluationSpec::Finetune(_) | EvaluationSpec::DepthProbe(_) | EvaluationSpec::AttentionMaps(_))
     }
 
+    /// Whether the evaluation applies to a representation; the reason when not
+    /// (decided from the suite alone, so inapplicable cells are never planned).
+    pub fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
+        let backbone = crate::represent::learned::backbone(rep);
+        match self {
+            EvaluationSpec::Finetune(_) | EvaluationSpec::DepthProbe(_) if backbone.is_none() => Err(format!("{} is not a learned encoder", rep.kind())),
+            EvaluationSpec::AttentionMaps(_) => match backbone {
+                Some((enc, _)) if enc.arch() == "vit" => Ok(()),
+                Some((enc, _)) => Err(format!("a {} encoder has no attention maps", enc.arch())),
+                None => Err(format!("{} has no attention maps", rep.kind())),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the evaluation compares representations (one cell per matrix point).
     pub fn is_cross(&self) -> bool {
         matches!(self, EvaluationSpec::Similarity(_))

@@ -23,7 +23,8 @@ pub trait Encoder: Send {
         self.blocks(x, train).pop().expect("an encoder has at least one block")
     }
     fn out_dim(&self) -> i64;
-    /// Variable-name prefixes (relative to the encoder) of each block, in order:
+    /// Variable-name prefixes (relative to the encoder, tch's '.'-joined paths)
+    /// of each block, in order:
     /// what fine-tuning the last N blocks unfreezes. Anything before the first
     /// block (stem, patch embedding) belongs to no block.
     fn block_prefixes(&self) -> Vec<Vec<String>>;

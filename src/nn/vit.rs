@@ -210,7 +210,7 @@ impl Encoder for Vit {
     fn block_prefixes(&self) -> Vec<Vec<String>> {
         let n = self.blocks.len();
         // The final LayerNorm goes with the last block.
-        (0..n).map(|i| if i + 1 == n { vec![format!("blocks/{i}"), "norm".into()] } else { vec![format!("blocks/{i}")] }).collect()
+        (0..n).map(|i| if i + 1 == n { vec![format!("blocks.{i}"), "norm".into()] } else { vec![format!("blocks.{i}")] }).collect()
     }
     fn out_dim(&self) -> i64 {
         self.cfg.dim

@@ -22,6 +22,14 @@ pub struct EvaluationRecord {
     pub kind: String,
     /// The metric shown in the summary chart.
     pub headline: String,
+    /// Whether a larger headline is better (false for descriptive evaluations
+    /// such as CKA or attention entropy, which get no tests or ranks).
+    #[serde(default = "yes")]
+    pub ranks: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +53,9 @@ pub struct Manifest {
     pub cached_cells: usize,
     pub total_seconds: f64,
     pub failures: Vec<Failure>,
+    /// Evaluations that do not apply to a representation.
+    #[serde(default)]
+    pub skipped: Vec<Failure>,
 }
 
 pub fn read(path: &Path) -> Result<Manifest> {

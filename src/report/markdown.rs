@@ -1,7 +1,11 @@
-//! report.md: the summary table per evaluation, the chart, failures and provenance.
-use super::manifest::Manifest;
+//! report.md: the rank table, a section per evaluation (its table with the
+//! Welch test against the best, then its figures), training curves, skipped and
+//! failed cells, and provenance. report.html is rendered from this text.
+use super::figure::Figure;
 use super::plot::Charts;
+use super::significance::{RankTable, VsBest};
 use super::stats::SummaryRow;
+use super::ReportData;
 use std::fmt::Write;
 
 fn fmt_ci(s: &SummaryRow) -> String {
@@ -12,20 +16,83 @@ fn fmt_ci(s: &SummaryRow) -> String {
     }
 }
 
-pub fn render(summary: &[SummaryRow], m: &Manifest, charts: &Charts) -> String {
+fn fmt_vs(v: Option<&VsBest>) -> String {
+    match v {
+        None => String::new(),
+        Some(v) if v.is_best => "**best**".into(),
+        Some(VsBest { p_value: Some(p), .. }) if *p < 0.05 => format!("p = {p:.3} ▼"),
+        Some(VsBest { p_value: Some(p), .. }) => format!("p = {p:.3} (n.s.)"),
+        Some(_) => "n/a (< 2 seeds)".into(),
+    }
+}
+
+fn figures_of(o: &mut String, figures: &[Figure], section: &str) {
+    for f in figures.iter().filter(|f| f.section == section) {
+        let _ = write!(o, "![{}]({})\n\n{}", f.title, f.png, f.caption);
+        if let Some(svg) = &f.svg {
+            let _ = write!(o, " ([SVG]({svg}))");
+        }
+        o.push_str("\n\n");
+    }
+}
+
+fn ranks(o: &mut String, t: &RankTable) {
+    if t.columns.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Ranks across evaluations\n");
+    let _ = writeln!(o, "Rank of each representation's mean headline metric per evaluation (1 = best; ties share the average rank).\n");
+    let _ = writeln!(o, "| representation | {} | mean rank |", t.columns.join(" | "));
+    let _ = writeln!(o, "|---|{}---|", "---|".repeat(t.columns.len()));
+    for (rep, r, mean) in &t.rows {
+        let cells: Vec<String> = r.iter().map(|v| v.map(|x| format!("{x}")).unwrap_or_else(|| "—".into())).collect();
+        let _ = writeln!(o, "| {rep} | {} | {mean:.2} |", cells.join(" | "));
+    }
+    o.push('\n');
+}
+
+fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
+    let reps = &data.manifest.representations;
+    let mut groups: Vec<&str> = Vec::new();
+    for s in data.summary.iter().filter(|s| s.evaluation == eval) {
+        if !groups.contains(&s.params.as_str()) {
+            groups.push(&s.params);
+        }
+    }
+    for params in groups {
+        if !params.is_empty() {
+            let _ = writeln!(o, "**{params}**\n");
+        }
+        let _ = writeln!(o, "| linear CKA (mean over seeds) | {} |", reps.join(" | "));
+        let _ = writeln!(o, "|---|{}", "---|".repeat(reps.len()));
+        for a in reps {
+            let cells: Vec<String> = reps
+                .iter()
+                .map(|b| data.summary.iter().find(|s| s.evaluation == eval && s.params == params && &s.representation == a && s.metric == format!("cka:{b}")).map(|s| format!("{:.3}", s.mean)).unwrap_or_else(|| "—".into()))
+                .collect();
+            let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
+        }
+        let keys: Vec<&str> = data.summary.iter().filter(|s| s.evaluation == eval && s.params == params).map(|s| s.cell_keys.as_str()).take(1).collect();
+        let _ = writeln!(o, "\nCell keys (one per seed): `{}`\n", keys.join(""));
+    }
+}
+
+pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, charts: &Charts, figures: &[Figure]) -> String {
+    let m = &data.manifest;
     let mut o = String::new();
     let _ = writeln!(o, "# repbench report: {}\n", m.suite);
     if let Some(d) = &m.description {
-        let _ = writeln!(o, "{d}\n");
+        let _ = writeln!(o, "{}\n", d.trim());
     }
     let ds: Vec<String> = m.datasets.iter().map(|d| format!("{} (`{}`)", d.name, &d.fingerprint[..12.min(d.fingerprint.len())])).collect();
     let _ = writeln!(
         o,
-        "{} cells ({} computed, {} from cache, {} failed) on {} in {:.1} s. Dataset: {}.\n",
+        "{} cells ({} computed, {} from cache, {} failed, {} not applicable) on {} in {:.1} s. Data: {}.\n",
         m.cells,
         m.computed_cells,
         m.cached_cells,
         m.failures.len(),
+        m.skipped.len(),
         m.device,
         m.total_seconds,
         ds.join(", ")
@@ -33,28 +100,52 @@ pub fn render(summary: &[SummaryRow], m: &Manifest, charts: &Charts) -> String {
     if let (Some(png), Some(svg)) = (&charts.summary_png, &charts.summary_svg) {
         let _ = writeln!(o, "![summary]({png})\n\n([SVG]({svg}); bars are means over seeds, whiskers the 95 % Student-t confidence interval.)\n");
     }
+    ranks(&mut o, rank_table);
     for ev in &m.evaluations {
-        let rows: Vec<&SummaryRow> = summary.iter().filter(|s| s.evaluation == ev.name).collect();
-        if rows.is_empty() {
+        let rows: Vec<&SummaryRow> = data.summary.iter().filter(|s| s.evaluation == ev.name).collect();
+        let has_figures = figures.iter().any(|f| f.section == ev.name);
+        if rows.is_empty() && !has_figures {
             continue;
         }
         let _ = writeln!(o, "## {} ({})\n", ev.name, ev.kind);
-        let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | cell keys |");
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|");
-        for s in rows {
-            let metric = if s.metric == ev.headline { format!("**{}**", s.metric) } else { s.metric.clone() };
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | `{}` |",
-                s.representation,
-                if s.params.is_empty() { "—" } else { &s.params },
-                metric,
-                s.mean,
-                s.std,
-                fmt_ci(s),
-                s.n,
-                s.cell_keys
-            );
+        if ev.kind == "similarity" {
+            similarity_table(&mut o, data, &ev.name);
+        } else if !rows.is_empty() {
+            if ev.ranks {
+                let _ = writeln!(o, "Headline **{}**; the last column is a two-sided Welch t-test of each representation against the best mean (▼: worse at p < 0.05).\n", ev.headline);
+            }
+            let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
+            let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+            for s in rows {
+                let headline = s.metric == ev.headline;
+                let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
+                let v = vs_best.iter().find(|v| v.evaluation == s.evaluation && v.params == s.params && v.metric == s.metric && v.representation == s.representation);
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | {} | `{}` |",
+                    s.representation,
+                    if s.params.is_empty() { "—" } else { &s.params },
+                    metric,
+                    s.mean,
+                    s.std,
+                    fmt_ci(s),
+                    s.n,
+                    fmt_vs(v),
+                    s.cell_keys
+                );
+            }
+            o.push('\n');
+        }
+        figures_of(&mut o, figures, &ev.name);
+    }
+    if figures.iter().any(|f| f.section == "training") {
+        let _ = writeln!(o, "## Training\n");
+        figures_of(&mut o, figures, "training");
+    }
+    if !m.skipped.is_empty() {
+        let _ = writeln!(o, "## Not applicable\n\n| representation | evaluation | seed | reason |\n|---|---|---|---|");
+        for f in &m.skipped {
+            let _ = writeln!(o, "| {} | {} | {} | {} |", f.representation, f.evaluation, f.seed, f.error.replace('|', "\\|"));
         }
         o.push('\n');
     }
@@ -79,6 +170,7 @@ pub fn render(summary: &[SummaryRow], m: &Manifest, charts: &Charts) -> String {
         }
     }
     let _ = writeln!(o, "- cache: `{}`; every number above is stored under its cell key there (`objects/<2>/<key>/metrics.json`).", m.cache_dir);
-    let _ = writeln!(o, "\nFiles: `results.csv` / `results.parquet` (one row per metric and seed), `summary.csv`, `manifest.json`.");
+    let _ = writeln!(o, "\nFiles: `results.csv` / `results.parquet` (one row per metric and seed), `summary.csv`, `details.json` (per-cell details behind the figures), `train_logs.json`, `manifest.json` (with the full suite text).");
+    let _ = writeln!(o, "\n<details><summary>Suite file</summary>\n\n```yaml\n{}\n```\n\n</details>", m.spec_text.trim_end());
     o
 }

@@ -1,43 +1,103 @@
 //! Everything written to a run directory: results (CSV + Parquet, long form),
-//! summary statistics over seeds, a manifest of provenance, a bar chart and
-//! report.md. `rebuild` regenerates all but the results from stored files, so
-//! `repbench report` never trains anything.
+//! per-cell details and training logs (JSON), summary statistics over seeds
+//! with significance tests, a manifest of provenance, figures, report.md and a
+//! self-contained report.html. `rebuild` regenerates all but the stored results,
+//! so `repbench report` never trains anything.
+pub mod compare;
+pub mod figure;
+pub mod figures;
+pub mod html;
 pub mod manifest;
+pub mod maps;
 pub mod markdown;
 pub mod plot;
+pub mod significance;
 pub mod stats;
 pub mod table;
 
 use crate::cache::store::write_atomic;
-use crate::error::Result;
-use crate::runner::ResultRow;
+use crate::error::{Error, IoContext, Result};
+use crate::runner::{Artifact, ResultRow, TrainLogRecord};
 use manifest::Manifest;
 use std::path::{Path, PathBuf};
 
-/// Writes results, summary, manifest, plots and report into `dir`; returns the
-/// path of report.md. Each file is written atomically.
-pub fn write_run(dir: &Path, rows: &[ResultRow], manifest: &Manifest) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io(dir, e))?;
-    table::write_results(dir, rows)?;
-    let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| crate::error::Error::stage(e.to_string()))?;
-    write_atomic(&dir.join("manifest.json"), &bytes)?;
-    render(dir, rows, manifest)
+/// What a report is made from (all of it stored in the run directory).
+pub struct ReportData {
+    pub rows: Vec<ResultRow>,
+    pub manifest: Manifest,
+    pub artifacts: Vec<Artifact>,
+    pub train_logs: Vec<TrainLogRecord>,
+    pub summary: Vec<stats::SummaryRow>,
 }
 
-/// Summary, plots and report.md from rows and manifest.
-pub fn render(dir: &Path, rows: &[ResultRow], manifest: &Manifest) -> Result<PathBuf> {
-    let summary = stats::summarize(rows);
-    table::write_summary(dir, &summary)?;
-    let charts = plot::summary_chart(dir, &summary, manifest)?;
-    let md = markdown::render(&summary, manifest, &charts);
+impl ReportData {
+    pub fn new(rows: Vec<ResultRow>, manifest: Manifest, artifacts: Vec<Artifact>, train_logs: Vec<TrainLogRecord>) -> ReportData {
+        let summary = stats::summarize(&rows);
+        ReportData { rows, manifest, artifacts, train_logs, summary }
+    }
+
+    /// (evaluation, headline metric) of the evaluations whose headline ranks.
+    pub fn ranked_headlines(&self) -> Vec<(String, String)> {
+        self.manifest.evaluations.iter().filter(|e| e.ranks).map(|e| (e.name.clone(), e.headline.clone())).collect()
+    }
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(v).map_err(|e| Error::stage(format!("{}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not valid repbench JSON: {e}")))
+}
+
+/// Writes results, details, logs, manifest, figures and reports into `dir`;
+/// returns the path of report.md. Each file is written atomically.
+pub fn write_run(dir: &Path, data: &ReportData) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    table::write_results(dir, &data.rows)?;
+    write_json(&dir.join("details.json"), &data.artifacts)?;
+    write_json(&dir.join("train_logs.json"), &data.train_logs)?;
+    let bytes = serde_json::to_vec_pretty(&data.manifest).map_err(|e| Error::stage(e.to_string()))?;
+    write_atomic(&dir.join("manifest.json"), &bytes)?;
+    render(dir, data)
+}
+
+/// Summary, significance, figures, report.md and report.html.
+pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
+    table::write_summary(dir, &data.summary)?;
+    let headlines = data.ranked_headlines();
+    let vs_best = significance::versus_best(&data.rows, &data.summary, &headlines);
+    let ranks = significance::rank_table(&data.summary, &headlines, &data.manifest.representations);
+    let charts = plot::summary_chart(dir, &data.summary, &data.manifest)?;
+    let mut figures = Vec::new();
+    figures.extend(figures::label_efficiency(dir, data)?);
+    figures.extend(figures::depth(dir, data)?);
+    figures.extend(figures::similarity(dir, data)?);
+    figures.extend(figures::confusion(dir, data)?);
+    figures.extend(maps::embedding_maps(dir, data)?);
+    figures.extend(maps::attention(dir, data)?);
+    figures.extend(maps::training_curves(dir, data)?);
+    let md = markdown::render(data, &vs_best, &ranks, &charts, &figures);
     let path = dir.join("report.md");
     write_atomic(&path, md.as_bytes())?;
+    let page = html::render(dir, &md, &data.manifest)?;
+    write_atomic(&dir.join("report.html"), page.as_bytes())?;
     Ok(path)
 }
 
-/// Rebuilds the report of a finished run from its results.parquet and manifest.json.
-pub fn rebuild(dir: &Path) -> Result<PathBuf> {
+/// Reads a finished run directory.
+pub fn load(dir: &Path) -> Result<ReportData> {
     let manifest = manifest::read(&dir.join("manifest.json"))?;
     let rows = table::read_results(&dir.join("results.parquet"))?;
-    render(dir, &rows, &manifest)
+    let opt = |name: &str| dir.join(name).exists().then(|| dir.join(name));
+    let artifacts = opt("details.json").map(|p| read_json(&p)).transpose()?.unwrap_or_default();
+    let train_logs = opt("train_logs.json").map(|p| read_json(&p)).transpose()?.unwrap_or_default();
+    Ok(ReportData::new(rows, manifest, artifacts, train_logs))
+}
+
+/// Rebuilds the report of a finished run from its stored files.
+pub fn rebuild(dir: &Path) -> Result<PathBuf> {
+    render(dir, &load(dir)?)
 }

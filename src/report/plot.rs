@@ -15,7 +15,7 @@ static FONT: Once = Once::new();
 
 /// plotters draws text with ab_glyph from this bundled font (DejaVu Sans), so
 /// charts look the same on every machine and need no system fonts.
-fn register_font() {
+pub fn register_font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);

@@ -67,6 +67,9 @@ pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
     let mut out = Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0 };
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     for p in &plan.points {
+        for (rep, eval, why) in &p.skipped {
+            out.skipped.push(Failure { representation: rep.clone(), evaluation: eval.clone(), seed: p.point.suite.seed, params: p.point.params(), stage: "plan".into(), error: format!("not applicable: {why}") });
+        }
         let mut test_feats: HashMap<String, Tensor> = HashMap::new();
         for r in &p.reps {
             if let Some(t) = run_rep(ctx, p, r, &mut memo, progress, &mut out) {

@@ -49,6 +49,8 @@ pub struct PointPlan {
     pub reps: Vec<RepPlan>,
     /// Evaluations that compare all representations (keyed by all their embeddings).
     pub cross: Vec<EvalPlan>,
+    /// (representation, evaluation, reason) of the cells that do not apply.
+    pub skipped: Vec<(String, String, String)>,
 }
 
 impl PointPlan {
@@ -119,16 +121,22 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
         let fit_upstream = pretrain.as_ref().unwrap_or(&data).key.clone();
         let eval_config = |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed });
         let mut reps = Vec::new();
+        let mut skipped = Vec::new();
         for (name, spec) in &s.representations {
             let fit_config = json!({ "representation": spec, "seed": s.seed });
             let fit_key = stage_key("fit", &fit_config, &[&fit_upstream]);
             // Transfer: the same fitted model embeds different data, so the
             // evaluation data's key is part of the embedding's key.
             let embed_key = if pretrain.is_some() { stage_key("embed", &json!({}), &[&fit_key, &data.key]) } else { stage_key("embed", &json!({}), &[&fit_key]) };
+            for (ename, espec) in &s.evaluations {
+                if let Err(why) = espec.applies_to(spec) {
+                    skipped.push((name.clone(), ename.clone(), why));
+                }
+            }
             let evals = s
                 .evaluations
                 .iter()
-                .filter(|(_, e)| !e.is_cross())
+                .filter(|(_, e)| !e.is_cross() && e.applies_to(spec).is_ok())
                 .map(|(ename, espec)| {
                     let config = eval_config(espec);
                     let key = if espec.needs_model() { stage_key("eval", &config, &[&embed_key, &data.key]) } else { stage_key("eval", &config, &[&embed_key]) };
@@ -148,7 +156,7 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
                 EvalPlan { name: ename.clone(), spec: espec.clone(), key: stage_key("eval", &config, &embed_keys), config }
             })
             .collect();
-        out.push(PointPlan { point, data, pretrain, reps, cross });
+        out.push(PointPlan { point, data, pretrain, reps, cross, skipped });
     }
     Ok(SuitePlan { loaded, datasets, points: out })
 }

@@ -1,0 +1,282 @@
+//! The report's figures beyond the summary bars: accuracy-versus-labels and
+//! accuracy-versus-depth curves, CKA heatmaps, confusion matrices, embedding
+//! maps, ViT attention grids and training curves. Each reads the summary (means
+//! and CIs over seeds) or the per-cell details, and keeps one colour per
+//! representation across every plot.
+use super::figure::{heat, slug, Figure};
+use super::plot::color_of;
+use super::ReportData;
+use crate::error::Result;
+use crate::render_figure;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+/// One line of a curve chart: (x index, mean, CI low, CI high) per point.
+struct Series {
+    label: String,
+    color: RGBColor,
+    points: Vec<(f64, f64, f64, f64)>,
+}
+
+fn grid(n: usize, max_cols: usize) -> (usize, usize) {
+    let cols = n.clamp(1, max_cols);
+    (n.div_ceil(cols).max(1), cols)
+}
+
+fn centered(size: u32) -> TextStyle<'static> {
+    ("sans-serif", size).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center))
+}
+
+/// A line chart over categorical x positions, with 95 % CI whiskers.
+fn curve_chart(dir: &Path, name: &str, section: &str, title: &str, caption: &str, x_labels: &[String], y_desc: &str, series: &[Series]) -> Result<Figure> {
+    let k = x_labels.len().max(1);
+    let vals = series.iter().flat_map(|s| s.points.iter().flat_map(|p| [p.1, p.2, p.3])).filter(|v| v.is_finite());
+    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.08).max(0.01);
+    let (ymin, ymax) = ((lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY }), hi + pad);
+    let (png, svg) = render_figure!(dir, name, (140 * k as u32 + 420, 440), true, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(65)
+            .build_cartesian_2d(-0.3f64..(k as f64 - 0.7), ymin..ymax)?;
+        chart
+            .configure_mesh()
+            .x_labels(k + 1)
+            .x_label_formatter(&|v: &f64| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 { x_labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .y_desc(y_desc)
+            .x_label_style(("sans-serif", 15))
+            .y_label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()?;
+        for s in series {
+            let c = s.color;
+            chart
+                .draw_series(LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))?
+                .label(s.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+            chart.draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled())))?;
+            for p in s.points.iter().filter(|p| p.3 > p.2) {
+                chart.draw_series(std::iter::once(PathElement::new(vec![(p.0, p.2), (p.0, p.3)], c.stroke_width(1))))?;
+            }
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 14)).position(SeriesLabelPosition::LowerRight).draw()?;
+    });
+    Ok(Figure { section: section.into(), title: title.into(), png, svg, caption: caption.into() })
+}
+
+/// Curves of a metric family `prefix<sep><x>` over x (label fractions, blocks).
+fn family_curves(data: &ReportData, eval: &str, parse: impl Fn(&str) -> Option<(String, f64)>) -> Vec<(String, Vec<String>, Vec<Series>)> {
+    let mut families: Vec<String> = Vec::new();
+    let mut xs: Vec<f64> = Vec::new();
+    for s in data.summary.iter().filter(|s| s.evaluation == eval) {
+        if let Some((fam, x)) = parse(&s.metric) {
+            if !families.contains(&fam) {
+                families.push(fam);
+            }
+            if !xs.contains(&x) {
+                xs.push(x);
+            }
+        }
+    }
+    xs.sort_by(f64::total_cmp);
+    families
+        .into_iter()
+        .map(|fam| {
+            let mut series = Vec::new();
+            for rep in &data.manifest.representations {
+                let mut groups: Vec<&str> = Vec::new();
+                for s in data.summary.iter().filter(|s| s.evaluation == eval && &s.representation == rep) {
+                    if !groups.contains(&s.params.as_str()) {
+                        groups.push(&s.params);
+                    }
+                }
+                for params in groups {
+                    let points: Vec<(f64, f64, f64, f64)> = data
+                        .summary
+                        .iter()
+                        .filter(|s| s.evaluation == eval && &s.representation == rep && s.params == params)
+                        .filter_map(|s| parse(&s.metric).filter(|(f, _)| *f == fam).map(|(_, x)| (s, x)))
+                        .filter_map(|(s, x)| xs.iter().position(|v| *v == x).map(|i| (i as f64, s.mean, if s.n >= 2 { s.ci95_low } else { s.mean }, if s.n >= 2 { s.ci95_high } else { s.mean })))
+                        .collect();
+                    if !points.is_empty() {
+                        let label = if params.is_empty() { rep.clone() } else { format!("{rep} [{params}]") };
+                        series.push(Series { label, color: color_of(&data.manifest, rep), points });
+                    }
+                }
+            }
+            (fam, xs.iter().map(|x| format!("{x}")).collect(), series)
+        })
+        .collect()
+}
+
+/// Accuracy versus label fraction, one chart per metric family of each
+/// `label_efficiency` evaluation.
+pub fn label_efficiency(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "label_efficiency") {
+        for (fam, xs, series) in family_curves(data, &ev.name, |m| m.split_once('@').and_then(|(f, x)| x.parse().ok().map(|x| (f.to_string(), x)))) {
+            let labels: Vec<String> = xs.iter().map(|x| x.parse::<f64>().map(|v| format!("{}%", v * 100.0)).unwrap_or_else(|_| x.clone())).collect();
+            let name = format!("{}_{}", slug(&ev.name), slug(&fam));
+            out.push(curve_chart(dir, &name, &ev.name, &format!("{} — {fam} vs labelled fraction", ev.name), "Mean over seeds with 95 % CI; each fraction is a stratified, seeded subset of the training labels.", &labels, &fam, &series)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Linear-probe accuracy versus block, for each `depth_probe` evaluation.
+pub fn depth(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "depth_probe") {
+        for (fam, xs, series) in family_curves(data, &ev.name, |m| m.strip_prefix("top1_block").and_then(|b| b.parse().ok()).map(|b| ("top1".to_string(), b))) {
+            let labels: Vec<String> = xs.iter().map(|x| format!("block {x}")).collect();
+            out.push(curve_chart(dir, &slug(&ev.name), &ev.name, &format!("{} — probe {fam} by depth", ev.name), "A linear probe on each block's pooled output (mean over seeds, 95 % CI).", &labels, &fam, &series)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Heatmap panels: (title, row/column labels, values in [0, 1]).
+type Panel = (String, Vec<String>, Vec<Vec<f64>>);
+
+fn heatmaps(dir: &Path, name: &str, section: &str, title: &str, caption: &str, panels: &[Panel], annotate: bool) -> Result<Figure> {
+    let (rows, cols) = grid(panels.len(), 3);
+    let n_max = panels.iter().map(|p| p.1.len()).max().unwrap_or(1) as u32;
+    let longest = panels.iter().flat_map(|p| p.1.iter().map(|l| l.len())).max().unwrap_or(2) as u32;
+    // Cells wide enough for their column label written horizontally.
+    let cell = (8 * longest + 10).clamp(40, 110);
+    let label_px = (8 * longest + 20).min(200);
+    let side = (n_max * cell + label_px + 40).max(300);
+    let width = (side * cols as u32).max(9 * title.len() as u32 + 40);
+    let (png, svg) = render_figure!(dir, name, (width, side * rows as u32 + 50), true, |root| {
+        root.fill(&WHITE)?;
+        let root = root.titled(title, ("sans-serif", 22))?;
+        for (area, (ptitle, labels, m)) in root.split_evenly((rows, cols)).iter().zip(panels) {
+            let n = labels.len();
+            let mut chart = ChartBuilder::on(area)
+                .caption(ptitle, ("sans-serif", 17))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(label_px)
+                .build_cartesian_2d(-0.5f64..n as f64 - 0.5, -0.5f64..n as f64 - 0.5)?;
+            let lab = |v: &f64, flip: bool| {
+                let i = v.round();
+                if (v - i).abs() > 1e-6 || i < 0.0 || i as usize >= n {
+                    return String::new();
+                }
+                let i = if flip { n - 1 - i as usize } else { i as usize };
+                labels[i].clone()
+            };
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(n + 1)
+                .y_labels(n + 1)
+                .x_label_formatter(&|v| lab(v, false))
+                .y_label_formatter(&|v| lab(v, true))
+                .x_label_style(("sans-serif", 13))
+                .y_label_style(("sans-serif", 13))
+                .draw()?;
+            for (i, row) in m.iter().enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    let y = (n - 1 - i) as f64;
+                    chart.draw_series(std::iter::once(Rectangle::new([(j as f64 - 0.5, y - 0.5), (j as f64 + 0.5, y + 0.5)], heat(v).filled())))?;
+                    if annotate && n <= 12 {
+                        let color = if v < 0.55 { WHITE } else { BLACK };
+                        chart.draw_series(std::iter::once(Text::new(format!("{v:.2}"), (j as f64, y), centered(12).color(&color))))?;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Figure { section: section.into(), title: title.into(), png, svg, caption: caption.into() })
+}
+
+/// CKA between representations (mean over seeds), and between the blocks of
+/// each encoder (from `depth_probe`, first seed).
+pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    let reps = &data.manifest.representations;
+    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "similarity") {
+        let mut groups: Vec<&str> = Vec::new();
+        for s in data.summary.iter().filter(|s| s.evaluation == ev.name) {
+            if !groups.contains(&s.params.as_str()) {
+                groups.push(&s.params);
+            }
+        }
+        let panels: Vec<Panel> = groups
+            .iter()
+            .map(|params| {
+                let m = reps
+                    .iter()
+                    .map(|a| {
+                        reps.iter()
+                            .map(|b| {
+                                data.summary.iter().find(|s| s.evaluation == ev.name && &s.params == params && &s.representation == a && s.metric == format!("cka:{b}")).map(|s| s.mean).unwrap_or(f64::NAN)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                (if params.is_empty() { "test set".to_string() } else { params.to_string() }, reps.clone(), m)
+            })
+            .collect();
+        if !panels.is_empty() {
+            out.push(heatmaps(dir, &slug(&ev.name), &ev.name, &format!("{} — linear CKA between representations", ev.name), "Linear CKA on the same test images (mean over seeds): 1 = the same representation up to rotation and scale.", &panels, true)?);
+        }
+    }
+    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "depth_probe") {
+        let panels: Vec<Panel> = reps
+            .iter()
+            .filter_map(|rep| {
+                let a = data.artifacts.iter().find(|a| a.evaluation == ev.name && &a.representation == rep)?;
+                let m: Vec<Vec<f64>> = serde_json::from_value(a.details.get("layer_cka")?.clone()).ok()?;
+                let labels = (1..=m.len()).map(|i| format!("b{i}")).collect();
+                Some((format!("{rep} (seed {})", a.seed), labels, m))
+            })
+            .collect();
+        if !panels.is_empty() {
+            out.push(heatmaps(dir, &format!("{}_layer_cka", slug(&ev.name)), &ev.name, &format!("{} — linear CKA between blocks", ev.name), "Block-to-block linear CKA of each encoder on test images (first seed).", &panels, true)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Row-normalised confusion matrices (summed over seeds) of every evaluation
+/// that stores one (linear probe, fine-tuning).
+pub fn confusion(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    for ev in &data.manifest.evaluations {
+        let mut panels: Vec<Panel> = Vec::new();
+        for rep in &data.manifest.representations {
+            let mut sum: Option<Vec<Vec<f64>>> = None;
+            let mut seeds = 0;
+            for a in data.artifacts.iter().filter(|a| a.evaluation == ev.name && &a.representation == rep && a.params.is_empty()) {
+                let Some(c) = a.details.get("confusion").and_then(|c| serde_json::from_value::<Vec<Vec<f64>>>(c.clone()).ok()) else { continue };
+                seeds += 1;
+                match &mut sum {
+                    Some(s) if s.len() == c.len() => s.iter_mut().zip(&c).for_each(|(r, cr)| r.iter_mut().zip(cr).for_each(|(v, w)| *v += w)),
+                    _ => sum = Some(c),
+                }
+            }
+            if let Some(m) = sum {
+                let norm: Vec<Vec<f64>> = m.iter().map(|r| {
+                    let t: f64 = r.iter().sum();
+                    r.iter().map(|v| if t > 0.0 { v / t } else { 0.0 }).collect()
+                }).collect();
+                let labels = (0..norm.len()).map(|i| i.to_string()).collect();
+                panels.push((format!("{rep} ({seeds} seed{})", if seeds == 1 { "" } else { "s" }), labels, norm));
+            }
+        }
+        if !panels.is_empty() {
+            out.push(heatmaps(dir, &format!("{}_confusion", slug(&ev.name)), &ev.name, &format!("{} — confusion matrices (rows: true class)", ev.name), "Test predictions summed over seeds, each row normalised to 1.", &panels, true)?);
+        }
+    }
+    Ok(out)
+}
