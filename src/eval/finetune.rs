@@ -9,8 +9,11 @@
 //!   frozen blocks still adapt;
 //! - `full`: everything trains.
 //!
-//! The encoder starts from the fitted weights (DINO: the teacher's). Test
-//! accuracy is that of the final epoch.
+//! The encoder starts from the fitted weights (DINO: the teacher's). The head is
+//! a BatchNorm without affine parameters and a linear layer, as in MAE's linear
+//! probing: features of different methods come at very different scales, and
+//! the BatchNorm lets one learning rate suit all of them. Test accuracy is that
+//! of the final epoch.
 use super::{accuracy, linear_probe::confusion_matrix, EvalOutput, ModelInputs};
 use crate::augment::AugmentParams;
 use crate::error::{Error, Result};
@@ -20,7 +23,7 @@ use crate::spec::validate::{Checker, Validate};
 use crate::train::optim::{OptimizerKind, OptimizerParams};
 use crate::train::trainer::{self, Objective, StepInfo, TrainData, TrainParams};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, Module};
+use tch::nn::{self, Module, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,10 +74,11 @@ impl Validate for FinetuneParams {
     }
 }
 
-/// Normalizer → encoder → linear head.
+/// Normalizer → encoder → BatchNorm (no affine) → linear head.
 struct Net {
     norm: Normalizer,
     encoder: Box<dyn Encoder>,
+    head_bn: nn::BatchNorm,
     head: nn::Linear,
     encoder_train_mode: bool,
     augment: Option<AugmentParams>,
@@ -82,7 +86,8 @@ struct Net {
 
 impl Net {
     fn logits(&self, x: &Tensor, train: bool) -> Tensor {
-        self.head.forward(&self.encoder.forward(&self.norm.apply(x), train && self.encoder_train_mode))
+        let f = self.encoder.forward(&self.norm.apply(x), train && self.encoder_train_mode);
+        self.head.forward(&self.head_bn.forward_t(&f, train))
     }
 }
 
@@ -118,8 +123,10 @@ impl FinetuneParams {
         let mut net = crate::seeding::with_torch_seed(crate::seeding::derive(seed, "finetune/init"), || -> Result<Net> {
             let root = vs.root();
             let encoder = enc_spec.build(&(&root / "encoder"), (shape[0], shape[1], shape[2]))?;
-            let head = nn::linear(&root / "head", encoder.out_dim(), img.num_classes, Default::default());
-            Ok(Net { norm: Normalizer::new(&(&root / "norm"), shape[0]), encoder, head, encoder_train_mode: self.mode != FinetuneMode::Frozen, augment: self.augment.clone() })
+            let bn = nn::BatchNormConfig { affine: false, ..Default::default() };
+            let head_bn = nn::batch_norm1d(&root / "head" / "bn", encoder.out_dim(), bn);
+            let head = nn::linear(&root / "head" / "fc", encoder.out_dim(), img.num_classes, Default::default());
+            Ok(Net { norm: Normalizer::new(&(&root / "norm"), shape[0]), encoder, head_bn, head, encoder_train_mode: self.mode != FinetuneMode::Frozen, augment: self.augment.clone() })
         })?;
         // Encoder and normaliser from the fitted state; the head stays freshly initialised.
         tch::no_grad(|| -> Result<()> {

@@ -75,13 +75,11 @@ type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow], manifest: &Manifest) -> DrawResult<DB::ErrorType> {
     root.fill(&WHITE)?;
-    let evals = &manifest.evaluations;
-    let panels = root.split_evenly((1, evals.len().max(1)));
+    let evals = charted(summary, manifest);
+    let (rows, cols) = layout(evals.len());
+    let panels = root.split_evenly((rows, cols));
     for (panel, ev) in panels.iter().zip(evals) {
         let bars = bars_for(summary, manifest, &ev.name, &ev.headline);
-        if bars.is_empty() {
-            continue;
-        }
         let ymax = bars.iter().map(|b| b.hi.max(b.mean)).fold(0.0f64, f64::max);
         let ymax = if ymax <= 1.0 { 1.0 } else { ymax * 1.1 };
         let n = bars.len();
@@ -128,12 +126,24 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
     Ok(())
 }
 
-fn size(manifest: &Manifest) -> (u32, u32) {
+/// The evaluations with something to chart (their headline metric exists).
+fn charted<'a>(summary: &[SummaryRow], manifest: &'a Manifest) -> Vec<&'a super::manifest::EvaluationRecord> {
+    manifest.evaluations.iter().filter(|ev| summary.iter().any(|s| s.evaluation == ev.name && s.metric == ev.headline)).collect()
+}
+
+/// Panels in rows of at most three.
+fn layout(n: usize) -> (usize, usize) {
+    let cols = n.clamp(1, 3);
+    (n.div_ceil(cols).max(1), cols)
+}
+
+fn size(summary: &[SummaryRow], manifest: &Manifest) -> (u32, u32) {
     let reps = manifest.representations.len().max(1) as u32;
     // Wide enough that the longest name fits under its bar (~9 px per character).
     let longest = manifest.representations.iter().map(|r| r.len()).max().unwrap_or(4) as u32;
     let per_panel = ((9 * longest + 20).max(110) * reps + 90).clamp(420, 2400);
-    (per_panel * manifest.evaluations.len().max(1) as u32, 520)
+    let (rows, cols) = layout(charted(summary, manifest).len());
+    (per_panel * cols as u32, 520 * rows as u32)
 }
 
 /// The summary bar chart: one panel per evaluation, its headline metric per
@@ -143,7 +153,7 @@ pub fn summary_chart(dir: &Path, summary: &[SummaryRow], manifest: &Manifest) ->
     if summary.is_empty() {
         return Ok(Charts::default());
     }
-    let (w, h) = size(manifest);
+    let (w, h) = size(summary, manifest);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();

@@ -1,0 +1,101 @@
+//! Model-based evaluations on a tiny synthetic dataset: fine-tuning trains
+//! exactly the parameters its mode says, probes by depth cover every block,
+//! attention maps exist only for ViTs.
+use repbench::error::Error;
+use repbench::eval::{EvalContext, EvaluationSpec, Features, ModelInputs, SplitImages};
+use repbench::represent::{learned, FitContext, Fitted, RepresentationSpec};
+use tch::{Device, Kind, Tensor};
+
+/// 150 images 1×16×16 in 3 classes (horizontal bar, vertical bar, square).
+fn images() -> (Tensor, Tensor) {
+    repbench::seeding::with_torch_seed(5, || {
+        let n = 150;
+        let imgs = Tensor::rand([n, 1, 16, 16], (Kind::Float, Device::Cpu)) * 60.0;
+        let y = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
+        for i in 0..n {
+            let o = (i * 7 % 10) as i64;
+            let img = imgs.get(i);
+            let mut region = match i % 3 {
+                0 => img.narrow(1, o, 4),
+                1 => img.narrow(2, o, 4),
+                _ => img.narrow(1, o / 2 + 3, 6).narrow(2, o / 2 + 3, 6),
+            };
+            let _ = region.fill_(230.0);
+        }
+        (imgs.to_kind(Kind::Uint8), y)
+    })
+}
+
+fn split() -> SplitImages {
+    let (x, y) = images();
+    SplitImages { train: (x.narrow(0, 0, 90), y.narrow(0, 0, 90)), val: (x.narrow(0, 90, 30), y.narrow(0, 90, 30)), test: (x.narrow(0, 120, 30), y.narrow(0, 120, 30)), num_classes: 3 }
+}
+
+fn fitted(yaml: &str, s: &SplitImages) -> (RepresentationSpec, learned::FittedLearned) {
+    let spec: RepresentationSpec = serde_yaml::from_str(yaml).unwrap();
+    let ctx = FitContext { device: Device::Cpu, seed: 1, labels: Some(&s.train.1), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
+    let f = learned::fit(&spec, &s.train.0, &ctx).unwrap();
+    (spec, f)
+}
+
+fn features(f: &dyn Fitted, s: &SplitImages) -> Features {
+    let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
+    Features { train_x: e(&s.train.0), train_y: s.train.1.shallow_clone(), val_x: e(&s.val.0), val_y: s.val.1.shallow_clone(), test_x: e(&s.test.0), test_y: s.test.1.shallow_clone(), num_classes: 3 }
+}
+
+fn metric(out: &repbench::eval::EvalOutput, name: &str) -> f64 {
+    out.metrics.iter().find(|(k, _)| k == name).unwrap_or_else(|| panic!("no {name} in {out:?}")).1
+}
+
+const CONV: &str = "kind: supervised\nencoder: {arch: convnet, widths: [8, 16], convs_per_block: 1}\ntrain: {epochs: 2, batch_size: 30, warmup_epochs: 0}";
+
+#[test]
+fn finetune_modes_train_head_last_block_or_everything() {
+    let s = split();
+    let (spec, f) = fitted(CONV, &s);
+    let feats = features(&f, &s);
+    let run = |mode: &str| {
+        let e: EvaluationSpec = serde_yaml::from_str(&format!("kind: finetune\nmode: {mode}\nblocks: 1\ntrain: {{epochs: 8, batch_size: 30, warmup_epochs: 0, optimizer: {{lr: 0.005}}}}")).unwrap();
+        let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
+        e.evaluate(&feats, &EvalContext { device: Device::Cpu, seed: 3 }, Some(&m)).unwrap()
+    };
+    let (frozen, last, full) = (run("frozen"), run("last-n"), run("full"));
+    // Head: BatchNorm without affine + Linear(16 → 3) = 16·3 + 3 parameters.
+    assert_eq!(metric(&frozen, "trained_params"), 51.0);
+    // Last block: conv 8→16 without bias (3·3·8·16) + BatchNorm (2·16), plus the head.
+    assert_eq!(metric(&last, "trained_params"), 51.0 + 1152.0 + 32.0);
+    // Full: also the first block, conv 1→8 (72) + BatchNorm (16).
+    assert_eq!(metric(&full, "trained_params"), 51.0 + 1152.0 + 32.0 + 88.0);
+    assert!(metric(&full, "top1") > 0.6, "{full:?}");
+    // Fine-tuning starts from the fitted weights: the fitted model is unchanged.
+    assert!(features(&f, &s).test_x.allclose(&feats.test_x, 0.0, 0.0, false));
+}
+
+#[test]
+fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
+    let s = split();
+    let (spec, f) = fitted(CONV, &s);
+    let feats = features(&f, &s);
+    let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
+    let ctx = EvalContext { device: Device::Cpu, seed: 0 };
+    let depth: EvaluationSpec = serde_yaml::from_str("kind: depth_probe\nprobe: {epochs: 10}").unwrap();
+    let out = depth.evaluate(&feats, &ctx, Some(&m)).unwrap();
+    let blocks: Vec<&String> = out.metrics.iter().map(|(k, _)| k).filter(|k| k.starts_with("top1_block")).collect();
+    assert_eq!(blocks, ["top1_block1", "top1_block2"]);
+    let cka: Vec<Vec<f64>> = serde_json::from_value(out.details["layer_cka"].clone()).unwrap();
+    assert!((cka[0][0] - 1.0).abs() < 1e-6 && cka[0][1] < 1.0);
+
+    let attention: EvaluationSpec = serde_yaml::from_str("kind: attention_maps\nimages: 3").unwrap();
+    assert!(attention.applies_to(&spec).is_err(), "a ConvNet has no attention maps");
+    assert!(matches!(attention.evaluate(&feats, &ctx, Some(&m)), Err(Error::NotApplicable(_))));
+
+    let (vspec, vf) = fitted("kind: supervised\nencoder: {arch: vit, patch_size: 4, dim: 16, depth: 2, heads: 2}\ntrain: {epochs: 1, batch_size: 30}", &s);
+    assert!(attention.applies_to(&vspec).is_ok());
+    let vm = ModelInputs { fitted: &vf, spec: &vspec, images: &s };
+    let out = attention.evaluate(&features(&vf, &s), &ctx, Some(&vm)).unwrap();
+    // 3 images (one per class) × 2 heads × a 4×4 patch grid.
+    assert_eq!(out.details["attention"].as_array().unwrap().len(), 3 * 2 * 16);
+    assert_eq!(out.details["labels"], serde_json::json!([0, 1, 2]));
+    let ent = metric(&out, "attention_entropy");
+    assert!(ent > 0.0 && ent <= 1.0 + 1e-9, "{ent}");
+}

@@ -1,0 +1,134 @@
+//! Report generation and `compare` from stored-result fixtures: no training,
+//! only the files a run directory holds.
+use repbench::report::manifest::{DatasetRecord, EvaluationRecord, Manifest};
+use repbench::report::{self, ReportData};
+use repbench::runner::{Artifact, ResultRow, TrainLogRecord};
+use serde_json::json;
+
+fn manifest(suite: &str) -> Manifest {
+    let ev = |name: &str, kind: &str, headline: &str, ranks: bool| EvaluationRecord { name: name.into(), kind: kind.into(), headline: headline.into(), ranks };
+    Manifest {
+        suite: suite.into(),
+        description: Some("fixture".into()),
+        spec_path: "fixture.yaml".into(),
+        spec_sha256: "0".repeat(64),
+        spec_text: "suite: fixture\n".into(),
+        command: vec!["repbench".into(), "run".into()],
+        started_unix: 0,
+        device: "cpu".into(),
+        cache_dir: "/nonexistent".into(),
+        environment: repbench::environment::collect(),
+        datasets: vec![DatasetRecord { name: "fixture".into(), format: "idx".into(), root: "/data".into(), files: 4, fingerprint: "ab".repeat(32), note: None }],
+        representations: vec!["raw".into(), "hog".into(), "simclr".into()],
+        evaluations: vec![ev("linear", "linear_probe", "top1", true), ev("labels", "label_efficiency", "top1@0.1", true), ev("cka", "similarity", "cka", false), ev("map", "embedding_map", "map_knn5", true)],
+        cells: 0,
+        computed_cells: 0,
+        cached_cells: 0,
+        total_seconds: 1.0,
+        failures: vec![],
+        skipped: vec![],
+    }
+}
+
+fn row(rep: &str, eval: &str, kind: &str, metric: &str, seed: u64, value: f64) -> ResultRow {
+    ResultRow {
+        suite: "fixture".into(),
+        representation: rep.into(),
+        kind: "raw".into(),
+        evaluation: eval.into(),
+        eval_kind: kind.into(),
+        metric: metric.into(),
+        value,
+        seed,
+        params: String::new(),
+        cell_key: format!("{rep}{eval}{seed}").repeat(4),
+        cached: false,
+        fit_seconds: 0.0,
+        embed_seconds: 0.0,
+        eval_seconds: 0.0,
+    }
+}
+
+/// Three representations over three seeds; `shift` is added to simclr's values.
+fn fixture(shift: f64) -> ReportData {
+    let reps = [("raw", 0.84), ("hog", 0.88), ("simclr", 0.80 + shift)];
+    let mut rows = Vec::new();
+    let mut artifacts = Vec::new();
+    for seed in 0..3u64 {
+        let noise = [0.0, 0.004, -0.004][seed as usize];
+        for (rep, base) in reps {
+            rows.push(row(rep, "linear", "linear_probe", "top1", seed, base + noise));
+            rows.push(row(rep, "labels", "label_efficiency", "top1@0.1", seed, base - 0.1 + noise));
+            rows.push(row(rep, "labels", "label_efficiency", "top1@1", seed, base + noise));
+            rows.push(row(rep, "map", "embedding_map", "map_knn5", seed, base - 0.05 + noise));
+            for (other, _) in reps {
+                rows.push(row(rep, "cka", "similarity", &format!("cka:{other}"), seed, if other == rep { 1.0 } else { 0.5 }));
+            }
+            artifacts.push(Artifact {
+                representation: rep.into(),
+                evaluation: "linear".into(),
+                eval_kind: "linear_probe".into(),
+                seed,
+                params: String::new(),
+                cell_key: "k".into(),
+                details: json!({ "confusion": [[9, 1], [2, 8]] }),
+            });
+            artifacts.push(Artifact {
+                representation: rep.into(),
+                evaluation: "map".into(),
+                eval_kind: "embedding_map".into(),
+                seed,
+                params: String::new(),
+                cell_key: "k".into(),
+                details: json!({ "method": "tsne", "x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.0, 1.0], "labels": [0, 1, 0, 1] }),
+            });
+        }
+    }
+    let logs = vec![TrainLogRecord { representation: "simclr".into(), seed: 0, params: String::new(), log: json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0}]) }];
+    ReportData::new(rows, manifest("fixture"), artifacts, logs)
+}
+
+#[test]
+fn report_from_fixture_has_every_section_figure_and_test() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let md_path = report::write_run(&dir, &fixture(0.0)).unwrap();
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    for s in ["## Ranks across evaluations", "## linear (linear_probe)", "## labels (label_efficiency)", "## cka (similarity)", "## map (embedding_map)", "## Training", "## Provenance"] {
+        assert!(md.contains(s), "report.md lacks {s}");
+    }
+    // hog is best everywhere; simclr is 0.08 below it with sd 0.004 → significant.
+    assert!(md.contains("| hog | — | **top1** | 0.8800 ± 0.0040 | [0.8701, 0.8899] | 3 | **best** |"), "{md}");
+    assert!(md.lines().any(|l| l.starts_with("| simclr | — | **top1** |") && l.contains("p = 0.000 ▼")), "{md}");
+    assert!(md.contains("| hog | 1 | 1 | 1 | 1.00 |"), "rank table: {md}");
+    for f in ["figures/labels_top1.png", "figures/cka.png", "figures/linear_confusion.png", "figures/map.png", "figures/training_curves.png", "summary.png"] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+        assert!(md.contains(f), "report.md does not show {f}");
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<table>") && html.contains("data:image/png;base64,"));
+    assert!(!html.contains("src=\"figures/"), "every image is inlined");
+    // `repbench report` rebuilds the same report from the stored files.
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    report::rebuild(&dir).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join("report.md")).unwrap(), md);
+}
+
+#[test]
+fn compare_reports_deltas_with_significance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    report::write_run(&a, &fixture(0.0)).unwrap();
+    report::write_run(&b, &fixture(0.05)).unwrap();
+    let d = report::compare::deltas(&report::load(&a).unwrap(), &report::load(&b).unwrap());
+    let simclr = d.iter().find(|x| x.representation == "simclr" && x.evaluation == "linear" && x.metric == "top1").unwrap();
+    assert!((simclr.delta - 0.05).abs() < 1e-9);
+    assert!(simclr.p_value.unwrap() < 0.01);
+    let hog = d.iter().find(|x| x.representation == "hog" && x.evaluation == "linear").unwrap();
+    assert_eq!(hog.delta, 0.0);
+    assert_eq!(hog.p_value, Some(1.0));
+    assert!(d.iter().all(|x| !x.metric.starts_with("cka:")), "similarity is not compared metric by metric");
+    let md = std::fs::read_to_string(report::compare::write(&tmp.path().join("cmp"), &a, &b).unwrap()).unwrap();
+    assert!(md.lines().any(|l| l.starts_with("| simclr | linear | — | top1 |") && l.contains("+0.0500") && l.contains("▲")), "{md}");
+    assert!(tmp.path().join("cmp/compare.csv").is_file());
+}
