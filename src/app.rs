@@ -30,6 +30,7 @@ pub struct RunResult {
     pub cached: usize,
     pub failures: usize,
     pub seconds: f64,
+    pub interrupted: bool,
 }
 
 fn now_unix() -> u64 {
@@ -61,7 +62,11 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     if let Some(t) = suite.threads {
         tch::set_num_threads(t as i32);
     }
+    if suite.deterministic {
+        crate::determinism::set_deterministic(true)?;
+    }
     let (device, device_note) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
+    let device_note = if suite.deterministic { format!("{device_note}; deterministic algorithms") } else { device_note };
     let progress = Progress::new(plan.cell_count() as u64, opts.quiet);
     let log = |line: &str| progress.line(line);
     let ctx = StageCtx { store: &store, device, force: opts.force, log: &log };
@@ -102,6 +107,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         total_seconds: t0.elapsed().as_secs_f64(),
         failures: outcome.failures.clone(),
         skipped: outcome.skipped.clone(),
+        interrupted: outcome.interrupted,
     };
     let dir = run_dir(opts, &suite.suite);
     let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
@@ -113,6 +119,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         cached: outcome.cached_cells,
         failures: data.manifest.failures.len(),
         seconds: t0.elapsed().as_secs_f64(),
+        interrupted: data.manifest.interrupted,
     })
 }
 
@@ -154,4 +161,31 @@ pub fn validate(spec: &Path) -> Result<String> {
         s.evaluations.len(),
         points.len()
     ))
+}
+
+/// The cache keys a suite file or run directory needs (the roots of `cache gc`):
+/// a suite's every stage key, a run's cell keys (their upstream is followed by gc).
+pub fn gc_roots(paths: &[PathBuf], cache: Option<&Path>) -> Result<Vec<crate::cache::key::Key>> {
+    use crate::cache::key::Key;
+    let mut keys = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let rows = crate::report::table::read_results(&p.join("results.parquet"))?;
+            keys.extend(rows.into_iter().map(|r| Key(r.cell_key)));
+            continue;
+        }
+        let (plan, _) = plan_suite(p, cache)?;
+        for pt in &plan.points {
+            keys.push(pt.data.key.clone());
+            keys.extend(pt.pretrain.iter().map(|d| d.key.clone()));
+            keys.extend(pt.cross.iter().map(|e| e.key.clone()));
+            for r in &pt.reps {
+                keys.extend([r.fit_key.clone(), r.embed_key.clone()]);
+                keys.extend(r.evals.iter().map(|e| e.key.clone()));
+            }
+        }
+    }
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    keys.dedup();
+    Ok(keys)
 }

@@ -46,6 +46,11 @@ pub fn collect() -> EnvInfo {
         cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         cpu_model: cpu_model(),
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        hostname: std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
+        hostname: hostname(),
     }
+}
+
+/// This machine's host name (`/proc/sys/kernel/hostname`, else `/etc/hostname`).
+pub fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"].iter().find_map(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim().to_string()).unwrap_or_default()
 }

@@ -29,6 +29,10 @@ pub enum Error {
     #[error("not applicable: {0}")]
     NotApplicable(String),
 
+    /// The user pressed Ctrl-C; what finished is kept.
+    #[error("interrupted")]
+    Interrupted,
+
     /// Anything from the cache store.
     #[error("cache {path}: {msg}")]
     Cache { path: PathBuf, msg: String },

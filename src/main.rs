@@ -97,6 +97,19 @@ enum CacheAction {
     Ls,
     /// Recompute each artifact's sha256; quarantine entries that do not match.
     Verify,
+    /// Delete entries that no given suite or run directory needs (and that are
+    /// older than --keep-newer-than), stale temp folders and the quarantine.
+    Gc {
+        /// Suite files (.yaml) and run directories whose entries to keep.
+        #[arg(long = "keep", value_name = "SPEC_OR_RUN_DIR")]
+        keep: Vec<PathBuf>,
+        /// Also keep every entry younger than this many days.
+        #[arg(long, value_name = "DAYS")]
+        keep_newer_than: Option<f64>,
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn run() -> Result<ExitCode> {
@@ -112,8 +125,12 @@ fn run() -> Result<ExitCode> {
                 quiet,
                 command: std::env::args().collect(),
             };
+            repbench::interrupt::install();
             let mut failed = false;
             for spec in &specs {
+                if repbench::interrupt::requested() {
+                    break;
+                }
                 match app::run_suite(spec, &opts) {
                     Ok(r) => {
                         eprintln!(
@@ -126,6 +143,9 @@ fn run() -> Result<ExitCode> {
                             r.seconds
                         );
                         failed |= r.failures > 0;
+                        if r.interrupted {
+                            eprintln!("{}: interrupted; the report covers the cells that finished, a re-run computes the rest", spec.display());
+                        }
                         println!("{}", r.report.display());
                     }
                     Err(e) => {
@@ -134,7 +154,13 @@ fn run() -> Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if repbench::interrupt::requested() {
+                ExitCode::from(130)
+            } else if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Validate { specs } => {
             let mut ok = true;
@@ -173,14 +199,37 @@ fn run() -> Result<ExitCode> {
                     let entries = repbench::cache::inspect::list(&store)?;
                     let total: u64 = entries.iter().map(|e| e.bytes).sum();
                     for e in &entries {
+                        let suite = e.meta.info.get("suite").and_then(|v| v.as_str()).unwrap_or("?");
                         let what = ["representation", "evaluation"]
                             .iter()
                             .filter_map(|k| e.meta.info.get(*k).and_then(|v| v.as_str()))
                             .collect::<Vec<_>>()
                             .join("/");
-                        println!("{}  {:<5}  {:>10}  {:>6}s ago  {}", e.meta.key.short(), e.meta.stage, e.bytes, now.saturating_sub(e.meta.created_unix), what);
+                        println!("{}  {:<5}  {:>10}  {:>8}  {:<20}  {}", e.meta.key.short(), e.meta.stage, e.bytes, age(now.saturating_sub(e.meta.created_unix)), suite, what);
                     }
                     println!("{} entries, {} bytes in {}", entries.len(), total, root.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                CacheAction::Gc { keep, keep_newer_than, dry_run } => {
+                    if keep.is_empty() && keep_newer_than.is_none() {
+                        anyhow::bail!("cache gc needs --keep SPEC_OR_RUN_DIR and/or --keep-newer-than DAYS (refusing to delete everything)");
+                    }
+                    if let Some(d) = keep_newer_than {
+                        if !(d >= 0.0 && d.is_finite()) {
+                            anyhow::bail!("--keep-newer-than: {d} is not a number of days ≥ 0");
+                        }
+                    }
+                    let roots = app::gc_roots(&keep, Some(&root))?;
+                    let age = keep_newer_than.map(|d| std::time::Duration::from_secs_f64(d * 86400.0));
+                    let r = repbench::cache::gc::gc(&store, &roots, age, dry_run)?;
+                    let verb = if dry_run { "would delete" } else { "deleted" };
+                    for (k, stage, bytes) in &r.removed {
+                        println!("{verb} {}  {stage:<5}  {bytes:>10}", &k[..12]);
+                    }
+                    for p in &r.other {
+                        println!("{verb} {}", p.display());
+                    }
+                    println!("{} entries kept ({} bytes); {verb} {} entries ({} bytes) and {} other folders", r.kept, r.kept_bytes, r.removed.len(), r.removed_bytes(), r.other.len());
                     Ok(ExitCode::SUCCESS)
                 }
                 CacheAction::Verify => {
@@ -216,5 +265,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A duration in seconds as `42s`, `17m`, `5h` or `3d`.
+fn age(s: u64) -> String {
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
     }
 }

@@ -26,3 +26,10 @@ pub fn with_torch_seed<T>(seed: u64, f: impl FnOnce() -> T) -> T {
     tch::manual_seed(seed as i64);
     f()
 }
+
+/// Standard-normal f32 noise of `shape` on the CPU, drawn under `seed` (for
+/// tests and benchmarks: the draw holds the generator lock, so tests running in
+/// parallel threads cannot reseed it halfway).
+pub fn randn(shape: &[i64], seed: u64) -> tch::Tensor {
+    with_torch_seed(seed, || tch::Tensor::randn(shape, (tch::Kind::Float, tch::Device::Cpu)))
+}

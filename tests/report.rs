@@ -27,6 +27,7 @@ fn manifest(suite: &str) -> Manifest {
         total_seconds: 1.0,
         failures: vec![],
         skipped: vec![],
+        interrupted: false,
     }
 }
 

@@ -82,6 +82,11 @@ impl Store {
         self.root.join("objects").join(&key.0[..2]).join(&key.0)
     }
 
+    /// Blocks until this process holds `key`'s lock (see `cache::lock`).
+    pub fn lock(&self, key: &Key) -> Result<super::lock::KeyLock> {
+        super::lock::lock(&self.root, key)
+    }
+
     /// The entry for `key`, if a complete one exists.
     pub fn get(&self, key: &Key) -> Result<Option<Entry>> {
         let dir = self.path_of(key);

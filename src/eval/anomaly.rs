@@ -106,10 +106,9 @@ mod tests {
 
     #[test]
     fn held_out_cluster_is_detected_and_leaks_are_refused() {
-        tch::manual_seed(0);
         let c = Tensor::from_slice(&[3.0f32, 0., 0., 3., -3., -3.]).view([3, 2]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = c.index_select(0, &y) + Tensor::randn([300, 2], (Kind::Float, tch::Device::Cpu)) * 0.3;
+        let x = c.index_select(0, &y) + crate::seeding::randn(&[300, 2], 0) * 0.3;
         let normal = y.ne(2).nonzero().squeeze_dim(1);
         let f = Features {
             train_x: x.index_select(0, &normal),

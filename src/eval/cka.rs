@@ -95,9 +95,8 @@ mod tests {
     use super::*;
     use tch::Device;
 
-    fn randn(n: i64, d: i64, seed: i64) -> Tensor {
-        tch::manual_seed(seed);
-        Tensor::randn([n, d], (Kind::Float, Device::Cpu))
+    fn randn(n: i64, d: i64, seed: u64) -> Tensor {
+        crate::seeding::randn(&[n, d], seed)
     }
 
     #[test]

@@ -163,10 +163,9 @@ mod tests {
 
     #[test]
     fn kmeans_finds_separated_blobs() {
-        tch::manual_seed(0);
         let c = Tensor::from_slice(&[5.0f32, 0., 0., 5., -5., -5.]).view([3, 2]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = c.index_select(0, &y) + Tensor::randn([300, 2], (Kind::Float, tch::Device::Cpu)) * 0.3;
+        let x = c.index_select(0, &y) + crate::seeding::randn(&[300, 2], 0) * 0.3;
         let f = Features {
             train_x: x.shallow_clone(),
             train_y: y.shallow_clone(),

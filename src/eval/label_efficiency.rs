@@ -101,10 +101,9 @@ mod tests {
 
     #[test]
     fn more_labels_help_and_subsets_are_stratified() {
-        tch::manual_seed(0);
         let c = Tensor::from_slice(&[2.0f32, 0., 0., 2.]).view([2, 2]);
         let y = Tensor::arange(1000, (tch::Kind::Int64, tch::Device::Cpu)).remainder(2);
-        let x = c.index_select(0, &y) + Tensor::randn([1000, 2], (tch::Kind::Float, tch::Device::Cpu));
+        let x = c.index_select(0, &y) + crate::seeding::randn(&[1000, 2], 0);
         let (sx, sy) = subset(&x, &y, 0.01, 3).unwrap();
         assert_eq!(sx.size()[0], 10);
         assert_eq!(sy.sum(tch::Kind::Int64).int64_value(&[]), 5, "5 of each class");

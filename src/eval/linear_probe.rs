@@ -152,10 +152,9 @@ mod tests {
     #[test]
     fn separable_data_is_learned() {
         // Three well-separated gaussian blobs in 5-D.
-        tch::manual_seed(0);
         let centers = Tensor::from_slice(&[4.0f32, 0., 0., 0., 0., 0., 4., 0., 0., 0., 0., 0., 4., 0., 0.]).view([3, 5]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = centers.index_select(0, &y) + Tensor::randn([300, 5], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let x = centers.index_select(0, &y) + crate::seeding::randn(&[300, 5], 0) * 0.5;
         let f = Features {
             train_x: x.narrow(0, 0, 200),
             train_y: y.narrow(0, 0, 200),

@@ -56,6 +56,9 @@ pub struct Manifest {
     /// Evaluations that do not apply to a representation.
     #[serde(default)]
     pub skipped: Vec<Failure>,
+    /// Ctrl-C stopped the run; the report covers what finished.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 pub fn read(path: &Path) -> Result<Manifest> {

@@ -97,6 +97,9 @@ pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, cha
         m.total_seconds,
         ds.join(", ")
     );
+    if m.interrupted {
+        let _ = writeln!(o, "**Interrupted (Ctrl-C): this report covers the cells that finished; re-running the suite computes the rest.**\n");
+    }
     if let (Some(png), Some(svg)) = (&charts.summary_png, &charts.summary_svg) {
         let _ = writeln!(o, "![summary]({png})\n\n([SVG]({svg}); bars are means over seeds, whiskers the 95 % Student-t confidence interval.)\n");
     }

@@ -26,6 +26,8 @@ pub struct Outcome {
     pub train_logs: Vec<TrainLogRecord>,
     pub computed_cells: usize,
     pub cached_cells: usize,
+    /// Ctrl-C stopped the run early.
+    pub interrupted: bool,
 }
 
 /// Loads each dataset (and class subset) at most once per run.
@@ -64,23 +66,35 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
-    let mut out = Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0 };
+    let mut out = Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0, interrupted: false };
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     for p in &plan.points {
+        if crate::interrupt::requested() {
+            out.interrupted = true;
+            break;
+        }
         for (rep, eval, why) in &p.skipped {
             out.skipped.push(Failure { representation: rep.clone(), evaluation: eval.clone(), seed: p.point.suite.seed, params: p.point.params(), stage: "plan".into(), error: format!("not applicable: {why}") });
         }
         let mut test_feats: HashMap<String, Tensor> = HashMap::new();
         for r in &p.reps {
+            if crate::interrupt::requested() {
+                break;
+            }
             if let Some(t) = run_rep(ctx, p, r, &mut memo, progress, &mut out) {
                 if !p.cross.is_empty() {
                     test_feats.insert(r.name.clone(), t);
                 }
             }
         }
-        for e in &p.cross {
+        for e in p.cross.iter().take_while(|_| !crate::interrupt::requested()) {
             run_cross(ctx, p, e, &mut memo, &mut test_feats, progress, &mut out);
         }
+    }
+    out.interrupted |= crate::interrupt::requested();
+    // Cells that were stopped are not failures: a re-run computes them.
+    if out.interrupted {
+        out.failures.retain(|f| f.error != Error::Interrupted.to_string());
     }
     out
 }
@@ -110,13 +124,13 @@ fn load_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, nee
         }
     }
     let fit_ds = memo.get(p.fit_data())?;
-    let fit_splits = stages::splits(ctx, p.fit_data(), &fit_ds)?;
+    let fit_splits = stages::splits(ctx, &p.point.suite.suite, p.fit_data(), &fit_ds)?;
     let (fitted, fit_s) = stages::fit(ctx, p, r, &fit_ds, &fit_splits)?;
     let ds = memo.get(&p.data)?;
-    let splits = if p.pretrain.is_some() { stages::splits(ctx, &p.data, &ds)? } else { fit_splits };
+    let splits = if p.pretrain.is_some() { stages::splits(ctx, &p.point.suite.suite, &p.data, &ds)? } else { fit_splits };
     let (features, embed_s) = match cached {
         Some(c) => c,
-        None => stages::embed(ctx, r, &ds, &splits, fitted.as_ref())?,
+        None => stages::embed(ctx, p, r, &ds, &splits, fitted.as_ref())?,
     };
     let images = need_model.then(|| SplitImages {
         train: ds.train.select(&splits.train),
@@ -167,19 +181,19 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
         out.train_logs.push(TrainLogRecord { representation: r.name.clone(), seed, params: p.point.params(), log });
     }
     for (i, e) in r.evals.iter().enumerate() {
-        let (result, was_cached) = match (cached[i].take(), &loaded) {
-            (Some(o), _) => (Ok(o), true),
+        let result = match (cached[i].take(), &loaded) {
+            (Some((o, secs)), _) => Ok((o, secs, true)),
             (None, Some(l)) => {
                 let model = match (&l.fitted, &l.images) {
                     (Some(f), Some(images)) => Some(ModelInputs { fitted: f.as_ref(), spec: &r.spec, images }),
                     _ => None,
                 };
-                (guarded(|| stages::evaluate(ctx, p, r, e, &l.features, model.as_ref())), false)
+                guarded(|| stages::evaluate(ctx, p, r, e, &l.features, model.as_ref()))
             }
-            (None, None) => (Err(Error::stage("features were not loaded")), false),
+            (None, None) => Err(Error::stage("features were not loaded")),
         };
         match result {
-            Ok((o, secs)) => {
+            Ok((o, secs, was_cached)) => {
                 if was_cached {
                     out.cached_cells += 1;
                 } else {
@@ -239,8 +253,7 @@ fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &Eva
 /// A cross-representation evaluation (CKA) of one matrix point.
 fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, test: &mut HashMap<String, Tensor>, progress: &Progress, out: &mut Outcome) {
     let label = label(p, "all");
-    let hit = ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds)));
-    let was_cached = hit.is_some();
+    let hit = ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds, true)));
     let result = match hit {
         Some(h) => Ok(h),
         None => guarded(|| {
@@ -264,7 +277,7 @@ fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, t
         }),
     };
     match result {
-        Ok((o, secs)) => {
+        Ok((o, secs, was_cached)) => {
             if was_cached {
                 out.cached_cells += 1;
             } else {

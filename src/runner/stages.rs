@@ -1,6 +1,7 @@
 //! The four stages, each "read from the cache or compute and store":
 //! data split → representation fit → embeddings → evaluation.
 use super::plan::{DataPlan, EvalPlan, PointPlan, RepPlan};
+use crate::cache::lock::KeyLock;
 use crate::cache::store::{Entry, Store};
 use crate::data::split::{make_splits, SplitPlan, Splits};
 use crate::data::Dataset;
@@ -29,6 +30,13 @@ impl StageCtx<'_> {
         }
         self.store.get(key)
     }
+
+    /// Takes the key's lock, then looks again: a process sharing the cache may
+    /// have computed the entry while this one waited.
+    pub fn lock_then_cached(&self, key: &crate::cache::key::Key) -> Result<(KeyLock, Option<Entry>)> {
+        let lock = self.store.lock(key)?;
+        Ok((lock, self.cached(key)?))
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -42,8 +50,12 @@ fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
 }
 
 /// Train/val/test indices of a matrix point's data (or its pretraining data).
-pub fn splits(ctx: &StageCtx, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
+pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
     if let Some(e) = ctx.cached(&dp.key)? {
+        return read_json(&e.file("splits.json"));
+    }
+    let (_lock, hit) = ctx.lock_then_cached(&dp.key)?;
+    if let Some(e) = hit {
         return read_json(&e.file("splits.json"));
     }
     let d = &dp.spec;
@@ -52,7 +64,9 @@ pub fn splits(ctx: &StageCtx, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
     if s.train.is_empty() || s.test.is_empty() {
         return Err(Error::stage(format!("dataset {}: the split leaves {} train and {} test samples", data.name, s.train.len(), s.test.len())));
     }
-    ctx.store.put(&dp.key, "data", dp.config.clone(), ctx.force, |dir| {
+    let mut info = serde_json::json!({ "config": dp.config, "upstream": [], "suite": suite });
+    info["dataset"] = serde_json::json!(data.name);
+    ctx.store.put(&dp.key, "data", info, ctx.force, |dir| {
         write_json(&dir.join("splits.json"), &s)?;
         Ok(0.0)
     })?;
@@ -61,10 +75,18 @@ pub fn splits(ctx: &StageCtx, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
 
 /// The fitted representation and the seconds its fit took (then or now).
 pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Splits) -> Result<(Box<dyn Fitted>, f64)> {
-    if let Some(e) = ctx.cached(&r.fit_key)? {
+    let restore = |e: Entry| -> Result<(Box<dyn Fitted>, f64)> {
         let path = e.file("state.safetensors");
         let state = if path.exists() { Tensor::read_safetensors(&path)? } else { Vec::new() };
-        return Ok((r.spec.restore(state, ctx.device)?, e.meta.seconds));
+        Ok((r.spec.restore(state, ctx.device)?, e.meta.seconds))
+    };
+    if let Some(e) = ctx.cached(&r.fit_key)? {
+        return restore(e);
+    }
+    // One trainer per fit key across processes: they would share checkpoints.
+    let (_lock, hit) = ctx.lock_then_cached(&r.fit_key)?;
+    if let Some(e) = hit {
+        return restore(e);
     }
     let (train, labels) = data.train.select(&s.train);
     let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
@@ -82,7 +104,7 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     let t = Instant::now();
     let fitted = r.spec.fit(&train, &fctx)?;
     let secs = t.elapsed().as_secs_f64();
-    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.fit_data().key] });
+    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.fit_data().key], "representation": r.name, "suite": p.point.suite.suite });
     ctx.store.put(&r.fit_key, "fit", info, ctx.force, |dir| {
         let state = fitted.state();
         if !state.is_empty() {
@@ -100,7 +122,12 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
 }
 
 /// Features of the three splits, from the cache or by embedding.
-pub fn embed(ctx: &StageCtx, r: &RepPlan, data: &Dataset, s: &Splits, fitted: &dyn Fitted) -> Result<(Features, f64)> {
+pub fn embed(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Splits, fitted: &dyn Fitted) -> Result<(Features, f64)> {
+    let (_lock, hit) = ctx.lock_then_cached(&r.embed_key)?;
+    if let Some(e) = hit {
+        let tensors = Tensor::read_safetensors(e.file("embeddings.safetensors"))?;
+        return Ok((features_from(tensors)?, e.meta.seconds));
+    }
     let t = Instant::now();
     let mut tensors = Vec::new();
     for (name, idx, set) in [("train", &s.train, &data.train), ("val", &s.val, &data.train), ("test", &s.test, &data.test)] {
@@ -111,7 +138,8 @@ pub fn embed(ctx: &StageCtx, r: &RepPlan, data: &Dataset, s: &Splits, fitted: &d
     }
     tensors.push(("num_classes".into(), Tensor::from_slice(&[data.num_classes as i64])));
     let secs = t.elapsed().as_secs_f64();
-    let info = serde_json::json!({ "upstream": [r.fit_key], "representation": r.name });
+    let upstream = if p.pretrain.is_some() { vec![&r.fit_key, &p.data.key] } else { vec![&r.fit_key] };
+    let info = serde_json::json!({ "upstream": upstream, "representation": r.name, "suite": p.point.suite.suite });
     ctx.store.put(&r.embed_key, "embed", info, ctx.force, |dir| {
         Tensor::write_safetensors(&tensors, dir.join("embeddings.safetensors"))?;
         Ok(secs)
@@ -147,21 +175,28 @@ fn features_from(mut tensors: Vec<(String, Tensor)>) -> Result<Features> {
     })
 }
 
-/// Runs one evaluation and stores its metrics.
-pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Features, model: Option<&ModelInputs>) -> Result<(EvalOutput, f64)> {
+/// Runs one evaluation and stores its metrics; the flag says whether another
+/// process sharing the cache stored it first (while this one waited for the lock).
+pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Features, model: Option<&ModelInputs>) -> Result<(EvalOutput, f64, bool)> {
     let ectx = EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", r.name, e.name)) };
+    let (_lock, hit) = ctx.lock_then_cached(&e.key)?;
+    if let Some(h) = hit {
+        return Ok((read_eval(&h)?, h.meta.seconds, true));
+    }
     let t = Instant::now();
     let out = e.spec.evaluate(f, &ectx, model)?;
     let secs = t.elapsed().as_secs_f64();
-    store_eval(ctx, r, e, out, secs)
+    let (out, secs) = store_eval(ctx, p, r, e, out, secs)?;
+    Ok((out, secs, false))
 }
 
 /// Stores an evaluation's output under its key.
-pub fn store_eval(ctx: &StageCtx, r: &RepPlan, e: &EvalPlan, out: EvalOutput, secs: f64) -> Result<(EvalOutput, f64)> {
+pub fn store_eval(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, out: EvalOutput, secs: f64) -> Result<(EvalOutput, f64)> {
     if let Some((m, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite() && !v.is_nan()) {
         return Err(Error::stage(format!("metric {m} is not finite ({v})")));
     }
-    let info = serde_json::json!({ "config": e.config, "upstream": [r.embed_key], "representation": r.name, "evaluation": e.name });
+    let upstream = if e.spec.needs_model() { vec![&r.embed_key, &p.data.key] } else { vec![&r.embed_key] };
+    let info = serde_json::json!({ "config": e.config, "upstream": upstream, "representation": r.name, "evaluation": e.name, "suite": p.point.suite.suite });
     ctx.store.put(&e.key, "eval", info, ctx.force, |dir| {
         write_json(&dir.join("metrics.json"), &out)?;
         Ok(secs)
@@ -171,7 +206,11 @@ pub fn store_eval(ctx: &StageCtx, r: &RepPlan, e: &EvalPlan, out: EvalOutput, se
 
 /// Linear CKA between every pair of representations of a point, on the first
 /// `samples` test embeddings; one metric `cka:<other>` per pair.
-pub fn similarity(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, samples: usize, test: &[Tensor]) -> Result<(EvalOutput, f64)> {
+pub fn similarity(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, samples: usize, test: &[Tensor]) -> Result<(EvalOutput, f64, bool)> {
+    let (_lock, hit) = ctx.lock_then_cached(&e.key)?;
+    if let Some(h) = hit {
+        return Ok((read_eval(&h)?, h.meta.seconds, true));
+    }
     let t = Instant::now();
     let n = test.iter().map(|x| x.size()[0]).min().unwrap_or(0).min(samples as i64);
     let feats: Vec<Tensor> = test.iter().map(|x| x.narrow(0, 0, n).to_device(ctx.device)).collect();
@@ -185,12 +224,12 @@ pub fn similarity(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, samples: usize, t
     }
     let out = EvalOutput { metrics, details: serde_json::json!({ "representations": names, "cka": m, "samples": n }) };
     let secs = t.elapsed().as_secs_f64();
-    let info = serde_json::json!({ "config": e.config, "upstream": p.reps.iter().map(|r| &r.embed_key).collect::<Vec<_>>(), "evaluation": e.name });
+    let info = serde_json::json!({ "config": e.config, "upstream": p.reps.iter().map(|r| &r.embed_key).collect::<Vec<_>>(), "evaluation": e.name, "suite": p.point.suite.suite });
     ctx.store.put(&e.key, "eval", info, ctx.force, |dir| {
         write_json(&dir.join("metrics.json"), &out)?;
         Ok(secs)
     })?;
-    Ok((out, secs))
+    Ok((out, secs, false))
 }
 
 /// The training log stored with a fitted representation, if it has one.

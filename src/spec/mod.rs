@@ -77,6 +77,10 @@ pub struct Suite {
     pub seed: u64,
     #[serde(default)]
     pub device: DeviceChoice,
+    /// libtorch's deterministic algorithms and deterministic cuDNN (for CUDA;
+    /// CPU runs are deterministic already). Not part of cache keys.
+    #[serde(default)]
+    pub deterministic: bool,
     /// libtorch intra-op threads (default: all cores).
     #[serde(default)]
     pub threads: Option<usize>,

@@ -170,6 +170,9 @@ fn train_with(
             let x = data.images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
             let y = data.labels.index_select(0, &idx);
             let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || tch::autocast(use_bf16, || obj.loss(&x, &y, &info)));
+            if crate::interrupt::requested() {
+                return Err(Error::Interrupted);
+            }
             let lv = loss.double_value(&[]);
             if !lv.is_finite() {
                 return Err(Error::stage(format!("diverged at epoch {}, step {} (loss = {lv})", epoch + 1, s + 1)));

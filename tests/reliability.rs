@@ -1,0 +1,155 @@
+//! Crash and concurrency safety with the real binary: processes killed with
+//! SIGKILL at many points, interrupted with SIGINT, or run three at once on one
+//! cache must end with exactly the results of one uninterrupted run.
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_repbench");
+
+/// A suite with a learned representation that trains for a few seconds (so
+/// kills land in training, embedding, evaluation and cache writes alike).
+fn suite() -> String {
+    "suite: tiny
+dataset: {path: tiny, format: idx, val_fraction: 0.2}
+representations:
+  raw: {kind: raw}
+  pca: {kind: pca, components: 8}
+  mlp:
+    kind: supervised
+    encoder: {arch: mlp, hidden: [64, 32]}
+    train: {epochs: 80, batch_size: 16, warmup_epochs: 0}
+evaluations:
+  linear: {kind: linear_probe, epochs: 10, batch_size: 64}
+  knn: {kind: knn, k: [5]}
+  clusters: {kind: clustering}
+matrix:
+  seed: [0, 1]
+"
+    .into()
+}
+
+fn setup() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    common::make_dataset(tmp.path(), 240, 60);
+    std::fs::write(tmp.path().join("tiny.yaml"), suite()).unwrap();
+    tmp
+}
+
+fn spawn(dir: &Path, cache: &str, out: &str) -> Child {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(["run", "tiny.yaml", "--device", "cpu", "-q", "--cache", cache, "--out", out])
+        .env("OMP_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// (representation/evaluation/metric/seed, value) sorted, from a run directory.
+fn results(dir: &Path) -> Vec<(String, f64)> {
+    let rows = repbench::report::table::read_results(&dir.join("results.parquet")).unwrap();
+    let mut v: Vec<(String, f64)> = rows.iter().map(|r| (format!("{}/{}/{}/{}", r.representation, r.evaluation, r.metric, r.seed), r.value)).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn run_to_end(dir: &Path, cache: &str, out: &str) -> String {
+    let o = spawn(dir, cache, out).wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    err
+}
+
+/// "N computed, M cached" from the summary line.
+fn counts(stderr: &str) -> (usize, usize) {
+    let line = stderr.lines().find(|l| l.contains(" computed, ")).unwrap_or_else(|| panic!("{stderr}"));
+    let num = |s: &str| s.split_whitespace().last().unwrap().trim_start_matches('(').parse::<usize>().unwrap();
+    let parts: Vec<&str> = line.split(',').collect();
+    (num(parts[0].split(" computed").next().unwrap()), num(parts[1].split(" cached").next().unwrap()))
+}
+
+#[test]
+fn sigkill_at_many_points_then_rerun_equals_an_uninterrupted_run() {
+    let tmp = setup();
+    let dir = tmp.path();
+    let t = Instant::now();
+    run_to_end(dir, "ref-cache", "ref");
+    let full = t.elapsed();
+    let reference = results(&dir.join("ref"));
+    assert_eq!(reference.len(), 3 * 2 * 7);
+    // Kill at 12 points spread over one uninterrupted run's duration; each
+    // restart continues from what the previous ones left.
+    let kills = 12;
+    let mut killed = 0;
+    for i in 0..kills {
+        let mut c = spawn(dir, "cache", "out");
+        std::thread::sleep(full.mul_f64(0.1 + 0.07 * i as f64).min(Duration::from_secs(20)));
+        if c.try_wait().unwrap().is_none() {
+            c.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        let _ = c.wait();
+    }
+    assert!(killed >= kills / 2, "only {killed} of {kills} runs were still running when killed");
+    run_to_end(dir, "cache", "out");
+    assert_eq!(results(&dir.join("out")), reference, "resumed results must equal the uninterrupted run's, bit for bit");
+    // Nothing corrupt in the cache; temp folders of killed writers are never entries.
+    let v = Command::new(BIN).args(["cache", "verify", "--cache"]).arg(dir.join("cache")).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+#[test]
+fn sigint_stops_cleanly_and_keeps_finished_work() {
+    let tmp = setup();
+    let dir = tmp.path();
+    let t = Instant::now();
+    run_to_end(dir, "ref-cache", "ref");
+    let full = t.elapsed();
+    let reference = results(&dir.join("ref"));
+    let c = spawn(dir, "cache", "out");
+    // Halfway: the first representations are done, the MLP is training.
+    std::thread::sleep(full.mul_f64(0.5));
+    let pid = c.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let o = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(130), "a SIGINT mid-run exits with 130: {err}");
+    // The report covers what finished and says so; nothing failed.
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(md.contains("Interrupted") && !md.contains("## Failures"), "{md}");
+    assert!(err.contains("interrupted"), "{err}");
+    let partial = results(&dir.join("out"));
+    assert!(!partial.is_empty() && partial.len() < reference.len(), "{} of {} results before the interrupt", partial.len(), reference.len());
+    assert!(partial.iter().all(|p| reference.contains(p)));
+    let after = run_to_end(dir, "cache", "out");
+    assert_eq!(results(&dir.join("out")), reference);
+    let (computed, cached) = counts(&after);
+    assert_eq!(computed + cached, 3 * 2 * 3);
+}
+
+#[test]
+fn three_concurrent_runs_compute_each_cell_once_and_agree() {
+    let tmp = setup();
+    let dir = tmp.path();
+    let children: Vec<Child> = (0..3).map(|i| spawn(dir, "cache", &format!("out{i}"))).collect();
+    let mut computed = 0;
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{err}");
+        let (c, k) = counts(&err);
+        assert_eq!(c + k, 18, "{err}");
+        computed += c;
+    }
+    assert_eq!(computed, 18, "each of the 18 cells is computed by exactly one process");
+    let r0 = results(&dir.join("out0"));
+    assert_eq!(results(&dir.join("out1")), r0);
+    assert_eq!(results(&dir.join("out2")), r0);
+    // And the same as a run on a fresh cache.
+    run_to_end(dir, "fresh", "fresh");
+    assert_eq!(results(&dir.join("fresh")), r0);
+}
