@@ -152,3 +152,28 @@ fn cache_verify_quarantines_a_corrupt_entry_and_the_next_run_recomputes_it() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("1 computed, 5 cached"), "{stderr}");
 }
+
+#[test]
+fn alias_bombs_and_huge_matrices_are_refused_with_located_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut bomb = String::from("suite: bomb\ndataset: {name: fashion-mnist}\nrepresentations: {raw: {kind: raw}}\nevaluations: {linear: {kind: linear_probe}}\nmatrix:\n  x0: &a0 [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        bomb.push_str(&format!("  x{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"));
+    }
+    bomb.push_str("  seed: [*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8]\n");
+    std::fs::write(dir.join("bomb.yaml"), bomb).unwrap();
+    let out = repbench(dir).args(["validate", "bomb.yaml"]).assert().failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("bomb.yaml:7:") && err.contains("alias bomb"), "{err}");
+
+    // 20 × 20 × 20 × 20 = 160,000 cells: refused before expanding.
+    let values: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    let list = format!("[{}]", values.join(", "));
+    let huge = format!("suite: huge\ndataset: {{name: fashion-mnist}}\nrepresentations: {{pca: {{kind: pca, components: 8}}}}\nevaluations: {{knn: {{kind: knn}}}}\nmatrix:\n  seed: {list}\n  representations.pca.components: {list}\n  evaluations.knn.temperature: {list}\n  dataset.val_fraction: {list}\n");
+    std::fs::write(dir.join("huge.yaml"), huge).unwrap();
+    let out = repbench(dir).args(["validate", "huge.yaml"]).assert().failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("huge.yaml:5:") && err.contains("more than 10000 cells") && err.contains("seed: 20 × "), "{err}");
+}

@@ -94,7 +94,9 @@ fn sigkill_at_many_points_then_rerun_equals_an_uninterrupted_run() {
         }
         let _ = c.wait();
     }
-    assert!(killed >= kills / 2, "only {killed} of {kills} runs were still running when killed");
+    // Each restart resumes, so the later ones may finish before their kill time.
+    assert!(killed >= 4, "only {killed} of {kills} runs were still running when killed");
+    eprintln!("{killed} of {kills} runs killed mid-run");
     run_to_end(dir, "cache", "out");
     assert_eq!(results(&dir.join("out")), reference, "resumed results must equal the uninterrupted run's, bit for bit");
     // Nothing corrupt in the cache; temp folders of killed writers are never entries.
@@ -152,4 +154,77 @@ fn three_concurrent_runs_compute_each_cell_once_and_agree() {
     // And the same as a run on a fresh cache.
     run_to_end(dir, "fresh", "fresh");
     assert_eq!(results(&dir.join("fresh")), r0);
+}
+
+/// Mounts a tmpfs of `kb` KiB at `dir` (root in a VM or CI machine); None where
+/// mounting is not permitted (the test then says it was skipped).
+fn tmpfs(dir: &Path, kb: u32) -> Option<()> {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={kb}k"), "tmpfs"]).arg(dir).status().map(|s| s.success()).unwrap_or(false);
+    ok.then_some(())
+}
+
+fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
+
+#[test]
+fn full_or_read_only_cache_fails_clearly_and_leaves_no_partial_entry() {
+    let tmp = setup();
+    let dir = tmp.path();
+    let mnt = dir.join("small");
+    if tmpfs(&mnt, 4096).is_none() {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        // Leave about 24 KiB free: enough for the first entries, not for all.
+        let free = Command::new("df").args(["--output=avail", "-B1"]).arg(&mnt).output().unwrap();
+        let avail: u64 = String::from_utf8_lossy(&free.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+        std::fs::write(mnt.join("filler"), vec![0u8; avail.saturating_sub(24 << 10) as usize]).unwrap();
+        let o = spawn(dir, mnt.join("cache").to_str().unwrap(), "out").wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!o.status.success());
+        assert!(err.contains("No space left on device") && err.contains(mnt.to_str().unwrap()), "{err}");
+        let v = Command::new(BIN).args(["cache", "verify", "--cache"]).arg(mnt.join("cache")).output().unwrap();
+        assert!(v.status.success(), "no corrupt entry after a full disk: {}", String::from_utf8_lossy(&v.stdout));
+        // Read-only: a clear error naming the cache, nothing written.
+        std::fs::remove_file(mnt.join("filler")).unwrap();
+        assert!(Command::new("mount").args(["-o", "remount,ro"]).arg(&mnt).status().unwrap().success());
+        let o = spawn(dir, mnt.join("cache").to_str().unwrap(), "out").wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!o.status.success() && err.contains("Read-only file system") && err.contains(mnt.to_str().unwrap()), "{err}");
+        assert!(Command::new("mount").args(["-o", "remount,rw"]).arg(&mnt).status().unwrap().success());
+        // With space again the run completes and matches a run on a fresh cache.
+        run_to_end(dir, mnt.join("cache").to_str().unwrap(), "out");
+        run_to_end(dir, "fresh", "fresh");
+        assert_eq!(results(&dir.join("out")), results(&dir.join("fresh")));
+    });
+    umount(&mnt);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn a_changed_dataset_file_recomputes_everything_downstream() {
+    let tmp = setup();
+    let dir = tmp.path();
+    run_to_end(dir, "cache", "out");
+    let err = run_to_end(dir, "cache", "out");
+    assert_eq!(counts(&err), (0, 18));
+    // Flip one pixel: same size, new content (and mtime) → new fingerprint.
+    let f = dir.join("tiny/train-images-idx3-ubyte");
+    let mut b = std::fs::read(&f).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 0xff;
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&f, b).unwrap();
+    let err = run_to_end(dir, "cache", "out");
+    assert_eq!(counts(&err), (18, 0), "every cell depends on the data: {err}");
+    // A missing dataset is an error naming the folder.
+    std::fs::remove_dir_all(dir.join("tiny")).unwrap();
+    let o = spawn(dir, "cache", "out").wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success() && err.contains("tiny"), "{err}");
 }

@@ -26,6 +26,20 @@ fn class_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Decodes one image file's bytes (PNG or JPEG, by content), with the image
+/// crate's allocation limits, so a header declaring a gigantic image fails
+/// cleanly instead of allocating (`path` only names errors).
+pub fn decode_image(path: &Path, bytes: &[u8]) -> Result<image::DynamicImage> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::io(path, e))?;
+    let mut limits = image::Limits::default();
+    // 64 megapixels and 512 MiB are far above any dataset image.
+    limits.max_image_width = Some(8192);
+    limits.max_image_height = Some(8192);
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits);
+    reader.decode().map_err(|e| Error::data(path, format!("cannot decode image: {e}")))
+}
+
 /// Reads one split folder. `classes` fixes the class order (the train split's).
 pub fn read_split(dir: &Path, classes: &[String], files: &mut Vec<PathBuf>) -> Result<ImageSet> {
     let mut set: Option<ImageSet> = None;
@@ -46,7 +60,8 @@ pub fn read_split(dir: &Path, classes: &[String], files: &mut Vec<PathBuf>) -> R
             return Err(Error::data(&cdir, "empty folder: no .png/.jpg/.jpeg images"));
         }
         for p in paths {
-            let img = image::open(&p).map_err(|e| Error::data(&p, format!("cannot decode image: {e}")))?;
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            let img = decode_image(&p, &bytes)?;
             let s = set.get_or_insert_with(|| ImageSet {
                 images: Vec::new(),
                 labels: Vec::new(),

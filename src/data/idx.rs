@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 /// Decompressed size is capped (`max_bytes`) so a gzip bomb fails cleanly.
 pub fn read_maybe_gz(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).at(path)?;
+    decompress_maybe_gz(path, raw, max_bytes)
+}
+
+/// The bytes of a file as read, gunzipped when they start with the gzip magic
+/// (`path` only names errors).
+pub fn decompress_maybe_gz(path: &Path, raw: Vec<u8>, max_bytes: u64) -> Result<Vec<u8>> {
     if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
         let mut out = Vec::new();
         let mut dec = GzDecoder::new(&raw[..]).take(max_bytes + 1);

@@ -172,7 +172,7 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
                     out.failures.push(failure(p, &r.name, &e.name, "fit/embed", &err));
                     progress.step(&format!("{label} {} FAILED", e.name));
                 }
-                progress.line(&format!("error: {label}: {err}"));
+                progress.error(&format!("error: {label}: {err}"));
                 return None;
             }
         }
@@ -226,7 +226,7 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
                 progress.step(&format!("{label} {} (not applicable)", e.name));
             }
             Err(err) => {
-                progress.line(&format!("error: {label} {}: {err}", e.name));
+                progress.error(&format!("error: {label} {}: {err}", e.name));
                 out.failures.push(failure(p, &r.name, &e.name, "eval", &err));
                 progress.step(&format!("{label} {} FAILED", e.name));
             }
@@ -307,7 +307,7 @@ fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, t
             progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
         }
         Err(err) => {
-            progress.line(&format!("error: {label} {}: {err}", e.name));
+            progress.error(&format!("error: {label} {}: {err}", e.name));
             out.failures.push(failure(p, "*", &e.name, "eval", &err));
             progress.step(&format!("{label} {} FAILED", e.name));
         }

@@ -46,6 +46,14 @@ impl Progress {
         }
     }
 
+    /// An error line: printed even with `--quiet` (a failed cell must be seen).
+    pub fn error(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();

@@ -62,6 +62,15 @@ pub fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> Error {
             None => format!("{prefix}unknown {what} `{bad}`; valid: {}", valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
         };
     }
+    else if msg.contains("repetition limit exceeded") || msg.contains("recursion limit exceeded") {
+        // serde_yaml's guard against alias bombs ("billion laughs") and deep nesting.
+        let first_alias = text.find('*').map(|i| {
+            let line = text[..i].matches('\n').count() + 1;
+            (line, i - text[..i].rfind('\n').map(|j| j + 1).unwrap_or(0) + 1)
+        });
+        loc = loc.or(first_alias);
+        msg = format!("{msg}: the YAML aliases (`*name`) or nesting expand too far (an alias bomb?); repbench refuses such files");
+    }
     else if let Some(bad) = quoted_value(&msg) {
         // "invalid value: integer `-3`, expected usize": serde_yaml points at the
         // enclosing entry; move to the line holding the value.

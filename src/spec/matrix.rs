@@ -53,10 +53,23 @@ fn set_path(root: &mut Value, path: &str, value: Value) -> std::result::Result<(
     Ok(())
 }
 
+/// The most matrix points a suite may expand to: far beyond any real study, and
+/// small enough that a hostile matrix cannot exhaust memory.
+pub const MAX_POINTS: usize = 10_000;
+
 /// Expands `base.matrix` into its cells. A suite without a matrix is one cell.
 pub fn expand(file: &Path, text: &str, base: &Suite) -> Result<Vec<MatrixPoint>> {
     let mut template = base.clone();
     let axes: Vec<(String, Vec<Value>)> = std::mem::take(&mut template.matrix).into_iter().collect();
+    let total = axes.iter().try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()));
+    if total.is_none_or(|n| n > MAX_POINTS) {
+        let sizes: Vec<String> = axes.iter().map(|(k, v)| format!("{k}: {}", v.len())).collect();
+        return Err(super::load::spec_err(
+            file,
+            super::load::find_path(text, "matrix"),
+            format!("matrix expands to more than {MAX_POINTS} cells ({}); split the suite", sizes.join(" × ")),
+        ));
+    }
     let tvalue = serde_yaml::to_value(&template).map_err(|e| super::load::spec_err(file, None, e.to_string()))?;
     let mut points: Vec<Vec<(String, Value)>> = vec![Vec::new()];
     for (key, values) in &axes {
