@@ -20,6 +20,10 @@ pub struct RunOptions {
     pub cache: Option<PathBuf>,
     pub quiet: bool,
     pub command: Vec<String>,
+    /// Worker processes for independent cells (1: all in this process).
+    pub jobs: usize,
+    /// Only read the cache (see `StageCtx::cached_only`).
+    pub cached_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -67,9 +71,17 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     }
     let (device, device_note) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
     let device_note = if suite.deterministic { format!("{device_note}; deterministic algorithms") } else { device_note };
+    let dir = run_dir(opts, &suite.suite);
+    let mut cached_only = opts.cached_only;
+    if opts.jobs > 1 && !opts.cached_only {
+        run_workers(spec, &plan, &store, opts, device, &dir)?;
+        // The workers computed every unit; this pass reads them, computes the
+        // cross-representation evaluations and reports units that failed.
+        cached_only = true;
+    }
     let progress = Progress::new(plan.cell_count() as u64, opts.quiet);
     let log = |line: &str| progress.line(line);
-    let ctx = StageCtx { store: &store, device, force: opts.force, log: &log };
+    let ctx = StageCtx { store: &store, device, force: opts.force && !cached_only, cached_only, log: &log };
     let outcome = crate::runner::execute::run(&plan, &ctx, &progress);
     progress.finish();
     let manifest = Manifest {
@@ -109,7 +121,6 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         skipped: outcome.skipped.clone(),
         interrupted: outcome.interrupted,
     };
-    let dir = run_dir(opts, &suite.suite);
     let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;
     Ok(RunResult {
@@ -121,6 +132,79 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         seconds: t0.elapsed().as_secs_f64(),
         interrupted: data.manifest.interrupted,
     })
+}
+
+/// Runs the suite's units that are not fully cached in `opts.jobs` worker
+/// processes (`repbench run-cell`), logging to `<run dir>/logs/`.
+fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, device: tch::Device, dir: &Path) -> Result<()> {
+    use crate::runner::{execute, parallel};
+    let all = execute::units(plan);
+    let todo: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, (pi, ri))| opts.force || plan.points[*pi].reps[*ri].evals.iter().any(|e| store.get(&e.key).ok().flatten().is_none()))
+        .map(|(i, _)| i)
+        .collect();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let jobs = opts.jobs.min(todo.len().max(1));
+    // A suite's `threads` is per cell whatever the number of workers, so
+    // results stay bit-identical across --jobs settings; otherwise the cores
+    // are split between the workers.
+    let threads = plan.loaded.suite.threads.unwrap_or_else(|| parallel::threads_per_worker(cores, jobs));
+    let cfg = parallel::PoolConfig {
+        exe: parallel::current_exe()?,
+        spec: spec.to_path_buf(),
+        cache: store.root.clone(),
+        device: opts.device.map(|d| format!("{d:?}").to_lowercase()),
+        jobs,
+        threads_per_worker: threads,
+        gpus: if device.is_cuda() { tch::Cuda::device_count().max(0) as usize } else { 0 },
+        log_dir: dir.join("logs"),
+    };
+    if !opts.quiet {
+        eprintln!("{} of {} units to compute with {} workers × {} threads{}", todo.len(), all.len(), cfg.jobs, cfg.threads_per_worker, if cfg.gpus > 1 { format!(" over {} GPUs", cfg.gpus) } else { String::new() });
+    }
+    let quiet = opts.quiet;
+    let describe = |u: usize| {
+        let (pi, ri) = all[u];
+        let p = &plan.points[pi];
+        format!("{} seed={}{}", p.reps[ri].name, p.point.suite.seed, if p.point.params().is_empty() { String::new() } else { format!(" {}", p.point.params()) })
+    };
+    let results = parallel::run_pool(&cfg, &todo, &|k, n, r| {
+        if !quiet || !r.ok {
+            eprintln!("[{k}/{n}] unit {} ({}): {} (log {})", r.unit, describe(r.unit), if r.ok { "done" } else { "FAILED" }, r.log.display());
+        }
+    })?;
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        eprintln!("{failed} worker(s) failed; their cells are listed as failures in the report");
+    }
+    Ok(())
+}
+
+/// `repbench run-cell SPEC --unit I`: one unit (a representation of a matrix
+/// point: fit, embed, evaluations), as a parallel or Slurm worker runs it.
+/// Returns (computed, cached, failed) cells.
+pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usize>) -> Result<(usize, usize, usize)> {
+    let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
+    let suite = &plan.loaded.suite;
+    if let Some(t) = threads.or(suite.threads) {
+        tch::set_num_threads(t as i32);
+    }
+    if suite.deterministic {
+        crate::determinism::set_deterministic(true)?;
+    }
+    let (device, _) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
+    let (pi, ri) = *crate::runner::execute::units(&plan).get(unit).ok_or_else(|| crate::error::Error::stage(format!("unit {unit} does not exist in {}", spec.display())))?;
+    let progress = Progress::new(plan.points[pi].reps[ri].evals.len() as u64, opts.quiet);
+    let log = |line: &str| progress.line(line);
+    let ctx = StageCtx { store: &store, device, force: opts.force, cached_only: false, log: &log };
+    let out = crate::runner::execute::run_unit(&plan, &ctx, &progress, unit)?;
+    progress.finish();
+    if out.interrupted {
+        return Err(crate::error::Error::Interrupted);
+    }
+    Ok((out.computed_cells, out.cached_cells, out.failures.len()))
 }
 
 /// `repbench plan`: one line per cell with the state of each stage.

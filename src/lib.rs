@@ -8,6 +8,7 @@
 pub mod app;
 pub mod augment;
 pub mod cache;
+pub mod cluster;
 pub mod data;
 pub mod determinism;
 pub mod device;

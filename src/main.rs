@@ -52,6 +52,67 @@ enum Command {
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
+        /// Run independent cells in N worker processes (threads split between them;
+        /// with several GPUs, one GPU per worker).
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+        /// Compute nothing but cross-representation evaluations; report cells
+        /// missing from the cache as failed (the last step after workers).
+        #[arg(long)]
+        cached_only: bool,
+    },
+    /// Run one unit of a suite (a representation of one matrix point: fit,
+    /// embed, evaluations) — what `--jobs` workers and Slurm tasks run.
+    RunCell {
+        spec: PathBuf,
+        #[arg(long)]
+        unit: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        /// libtorch intra-op threads for this worker.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Submit a suite to a cluster scheduler: one array task per unit against
+    /// the shared cache, then a dependent job that writes the report.
+    Submit {
+        spec: PathBuf,
+        /// Use Slurm (sbatch job arrays); the only scheduler so far.
+        #[arg(long, required = true)]
+        slurm: bool,
+        #[arg(long)]
+        partition: Option<String>,
+        #[arg(long)]
+        gpus_per_task: Option<u32>,
+        #[arg(long)]
+        cpus_per_task: Option<u32>,
+        /// Time limit per task, e.g. 4:00:00.
+        #[arg(long)]
+        time: Option<String>,
+        /// At most this many array tasks running at once.
+        #[arg(long)]
+        max_parallel: Option<u32>,
+        /// Extra #SBATCH option, verbatim (repeatable), e.g. --sbatch=--account=abc.
+        #[arg(long = "sbatch", allow_hyphen_values = true)]
+        sbatch: Vec<String>,
+        /// Shared cache folder, visible from every node (default $REPBENCH_CACHE or .repbench/cache, made absolute).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Run directory for the report and the job scripts/logs (default reports/<suite>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Largest array (default: MaxArraySize from `scontrol show config`).
+        #[arg(long)]
+        max_array_size: Option<usize>,
+        /// Write and print the scripts without submitting.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Check suites without running anything.
     Validate {
@@ -115,7 +176,10 @@ enum CacheAction {
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { specs, out, device, force, cache, quiet } => {
+        Command::Run { specs, out, device, force, cache, quiet, jobs, cached_only } => {
+            if jobs == 0 {
+                anyhow::bail!("--jobs must be at least 1");
+            }
             let opts = RunOptions {
                 several: specs.len() > 1,
                 out,
@@ -124,6 +188,8 @@ fn run() -> Result<ExitCode> {
                 cache,
                 quiet,
                 command: std::env::args().collect(),
+                jobs,
+                cached_only,
             };
             repbench::interrupt::install();
             let mut failed = false;
@@ -161,6 +227,35 @@ fn run() -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::RunCell { spec, unit, cache, device, threads, force, quiet } => {
+            repbench::interrupt::install();
+            let opts = RunOptions { cache, device: device.map(Into::into), force, quiet, ..Default::default() };
+            let (computed, cached, failed) = app::run_cell(&spec, unit, &opts, threads)?;
+            eprintln!("{} unit {unit}: {computed} computed, {cached} cached, {failed} failed", spec.display());
+            Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Submit { spec, slurm: _, partition, gpus_per_task, cpus_per_task, time, max_parallel, sbatch, cache, out, max_array_size, dry_run } => {
+            let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            let cache = abs(&cache.unwrap_or_else(repbench::cache::store::Store::default_root));
+            let (plan, _) = app::plan_suite(&spec, Some(&cache))?;
+            let suite = plan.loaded.suite.suite.clone();
+            let out = abs(&out.unwrap_or_else(|| PathBuf::from("reports").join(&suite)));
+            let units = repbench::runner::execute::units(&plan).len();
+            let opts = repbench::cluster::SlurmOptions { partition, gpus_per_task, cpus_per_task, time, max_parallel, extra: sbatch };
+            let max_array = max_array_size.unwrap_or_else(repbench::cluster::max_array_size);
+            let exe = repbench::runner::parallel::current_exe()?;
+            let scripts = repbench::cluster::scripts(&exe, &abs(&spec), &cache, &out, &suite, units, max_array, &opts);
+            let (paths, ids) = repbench::cluster::submit(&scripts, &out, dry_run)?;
+            if dry_run {
+                for (p, s) in paths.iter().zip(&scripts) {
+                    println!("# {}\n{}", p.display(), s.text);
+                }
+            } else {
+                eprintln!("{}: {units} units in {} array job(s) and a report job: {}", spec.display(), scripts.len() - 1, ids.join(" "));
+                println!("{}", out.join("report.md").display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { specs } => {
             let mut ok = true;

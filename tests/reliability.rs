@@ -228,3 +228,22 @@ fn a_changed_dataset_file_recomputes_everything_downstream() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(!o.status.success() && err.contains("tiny"), "{err}");
 }
+
+#[test]
+fn two_workers_give_the_sequential_results_bit_for_bit() {
+    let tmp = setup();
+    let dir = tmp.path();
+    run_to_end(dir, "seq-cache", "seq");
+    let o = Command::new(BIN)
+        .current_dir(dir)
+        .args(["run", "tiny.yaml", "--device", "cpu", "-q", "--cache", "par-cache", "--out", "par", "--jobs", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    // 6 units (3 representations × 2 seeds) ran in workers with 1 thread each
+    // (2 threads in the sequential run); the final pass only read the cache.
+    assert_eq!(counts(&err), (0, 18), "{err}");
+    assert_eq!(std::fs::read_dir(dir.join("par/logs")).unwrap().count(), 6);
+    assert_eq!(results(&dir.join("par")), results(&dir.join("seq")));
+}

@@ -65,8 +65,30 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(Error::stage(panic_text(p))))
 }
 
+/// The independent units of work, in plan order: one (matrix point,
+/// representation) each — its fit, embedding and evaluations run in stage
+/// order inside the unit. Cross-representation evaluations come after all units.
+pub fn units(plan: &SuitePlan) -> Vec<(usize, usize)> {
+    plan.points.iter().enumerate().flat_map(|(i, p)| (0..p.reps.len()).map(move |j| (i, j))).collect()
+}
+
+fn empty_outcome() -> Outcome {
+    Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0, interrupted: false }
+}
+
+/// Runs one unit (see `units`): what a parallel or Slurm worker does.
+pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usize) -> crate::error::Result<Outcome> {
+    let all = units(plan);
+    let &(pi, ri) = all.get(unit).ok_or_else(|| Error::stage(format!("unit {unit} does not exist: the suite has {} units (0..{})", all.len(), all.len().saturating_sub(1))))?;
+    let mut out = empty_outcome();
+    let mut memo = DataMemo { plan, loaded: HashMap::new() };
+    let _ = run_rep(ctx, &plan.points[pi], &plan.points[pi].reps[ri], &mut memo, progress, &mut out);
+    out.interrupted = crate::interrupt::requested();
+    Ok(out)
+}
+
 pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
-    let mut out = Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0, interrupted: false };
+    let mut out = empty_outcome();
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     for p in &plan.points {
         if crate::interrupt::requested() {
@@ -156,6 +178,22 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
         cached.push(hit.and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds))));
     }
     let missing: Vec<&EvalPlan> = r.evals.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(e, _)| e).collect();
+    if ctx.cached_only && !missing.is_empty() {
+        let err = Error::stage("not computed: its worker did not finish (see the worker's log); run without --cached-only to compute it here");
+        for e in &missing {
+            out.failures.push(failure(p, &r.name, &e.name, "worker", &err));
+            progress.step(&format!("{label} {} NOT COMPUTED", e.name));
+        }
+        for (i, e) in r.evals.iter().enumerate() {
+            if let Some((o, secs)) = cached[i].take() {
+                out.cached_cells += 1;
+                push_rows(out, p, r, e, &o, secs, true, f64::NAN, f64::NAN);
+                push_artifact(out, p, &r.name, e, o.details);
+                progress.step(&format!("{label} {} (cached)", e.name));
+            }
+        }
+        return None;
+    }
     let mut loaded: Option<Loaded> = None;
     let (fit_s, embed_s);
     if missing.is_empty() {
@@ -199,25 +237,7 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
                 } else {
                     out.computed_cells += 1;
                 }
-                let row = |metric: String, value: f64, representation: &str| ResultRow {
-                    suite: p.point.suite.suite.clone(),
-                    representation: representation.to_string(),
-                    kind: r.spec.kind().into(),
-                    evaluation: e.name.clone(),
-                    eval_kind: e.spec.kind().into(),
-                    metric,
-                    value,
-                    seed,
-                    params: p.point.params(),
-                    cell_key: e.key.0.clone(),
-                    cached: was_cached,
-                    fit_seconds: fit_s,
-                    embed_seconds: embed_s,
-                    eval_seconds: secs,
-                };
-                for (metric, value) in &o.metrics {
-                    out.rows.push(row(metric.clone(), *value, &r.name));
-                }
+                push_rows(out, p, r, e, &o, secs, was_cached, fit_s, embed_s);
                 push_artifact(out, p, &r.name, e, o.details);
                 progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
             }
@@ -233,6 +253,28 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
         }
     }
     loaded.map(|l| l.features.test_x)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_rows(out: &mut Outcome, p: &PointPlan, r: &RepPlan, e: &EvalPlan, o: &EvalOutput, secs: f64, was_cached: bool, fit_s: f64, embed_s: f64) {
+    for (metric, value) in &o.metrics {
+        out.rows.push(ResultRow {
+            suite: p.point.suite.suite.clone(),
+            representation: r.name.clone(),
+            kind: r.spec.kind().into(),
+            evaluation: e.name.clone(),
+            eval_kind: e.spec.kind().into(),
+            metric: metric.clone(),
+            value: *value,
+            seed: p.point.suite.seed,
+            params: p.point.params(),
+            cell_key: e.key.0.clone(),
+            cached: was_cached,
+            fit_seconds: fit_s,
+            embed_seconds: embed_s,
+            eval_seconds: secs,
+        });
+    }
 }
 
 fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &EvalPlan, details: serde_json::Value) {

@@ -2,6 +2,7 @@
 //! touching the data; `execute` walks the plan, reusing what the cache holds and
 //! computing the rest, one representation at a time.
 pub mod execute;
+pub mod parallel;
 pub mod plan;
 pub mod progress;
 pub mod stages;

@@ -18,6 +18,9 @@ pub struct StageCtx<'a> {
     pub device: Device,
     /// Recompute and replace entries even when they exist.
     pub force: bool,
+    /// Compute nothing but cross-representation evaluations (the final pass
+    /// after parallel or Slurm workers); missing cells are reported as failed.
+    pub cached_only: bool,
     /// Progress lines from inside a stage (training epochs).
     pub log: &'a dyn Fn(&str),
 }
