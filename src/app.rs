@@ -188,7 +188,9 @@ fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, 
 pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usize>) -> Result<(usize, usize, usize)> {
     let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
     let suite = &plan.loaded.suite;
-    if let Some(t) = threads.or(suite.threads) {
+    // The suite's `threads` wins over the worker's share: it is what makes
+    // results bit-identical across --jobs and Slurm settings.
+    if let Some(t) = suite.threads.or(threads) {
         tch::set_num_threads(t as i32);
     }
     if suite.deterministic {
