@@ -11,6 +11,8 @@ secs=${1:-600}; shift || true
 targets=${*:-spec idx cifar image}
 bash scripts/setup.sh >/dev/null
 python3 scripts/fuzz_seeds.py fuzz/corpus
+# The fuzz binaries link libtorch (through repbench) without repbench's rpath.
+export LD_LIBRARY_PATH="$(realpath .libtorch)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cd fuzz
 cargo +nightly fuzz build -O --sanitizer none
 for t in $targets; do

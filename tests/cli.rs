@@ -177,3 +177,46 @@ fn alias_bombs_and_huge_matrices_are_refused_with_located_errors() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("huge.yaml:5:") && err.contains("more than 10000 cells") && err.contains("seed: 20 × "), "{err}");
 }
+
+#[test]
+fn names_that_would_escape_the_run_directory_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("esc.yaml"), "suite: ../evil\ndataset: {name: fashion-mnist}\nrepresentations: {\"a/b\": {kind: raw}}\nevaluations: {\"../x\": {kind: knn}}\n").unwrap();
+    let out = repbench(dir).args(["validate", "esc.yaml"]).assert().failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for bad in ["suite: `../evil`", "representations.a/b: `a/b`", "evaluations.../x: `../x`"] {
+        assert!(err.contains(bad), "{bad} not refused: {err}");
+    }
+    repbench(dir).args(["run", "esc.yaml"]).assert().failure();
+    assert!(!dir.join("evil").exists() && !dir.join("reports").exists());
+}
+
+#[test]
+fn cache_gc_keeps_what_a_suite_or_run_needs_and_deletes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 240, 60);
+    std::fs::write(dir.join("a.yaml"), common::suite(5)).unwrap();
+    std::fs::write(dir.join("b.yaml"), common::suite(7).replace("suite: tiny", "suite: other")).unwrap();
+    repbench(dir).args(["run", "a.yaml", "--device", "cpu", "-q"]).assert().success();
+    repbench(dir).args(["run", "b.yaml", "--device", "cpu", "-q"]).assert().success();
+    let before = count_entries(&dir.join("cache"));
+    // Without roots gc refuses; a dry run deletes nothing.
+    repbench(dir).args(["cache", "gc"]).assert().failure();
+    let out = repbench(dir).args(["cache", "gc", "--keep", "a.yaml", "--dry-run"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    // b differs from a only in its k-NN: 2 seeds × 3 representations of knn cells go.
+    assert!(text.contains("would delete 6 entries"), "{text}");
+    assert_eq!(count_entries(&dir.join("cache")), before);
+    // Keeping b's run directory keeps its cells (and, through upstream keys, their fits).
+    repbench(dir).args(["cache", "gc", "--keep", "a.yaml", "--keep", "reports/other"]).assert().success();
+    assert_eq!(count_entries(&dir.join("cache")), before);
+    repbench(dir).args(["cache", "gc", "--keep", "a.yaml"]).assert().success();
+    assert_eq!(count_entries(&dir.join("cache")), before - 6);
+    // a is still fully cached; b recomputes only its k-NN cells.
+    let out = repbench(dir).args(["run", "a.yaml", "--device", "cpu"]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("0 computed, 12 cached"));
+    let out = repbench(dir).args(["run", "b.yaml", "--device", "cpu"]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("6 computed, 6 cached"));
+}

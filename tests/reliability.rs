@@ -135,9 +135,25 @@ fn sigint_stops_cleanly_and_keeps_finished_work() {
 
 #[test]
 fn three_concurrent_runs_compute_each_cell_once_and_agree() {
+    concurrent_runs("flock");
+}
+
+/// The fallback for filesystems without flock(2).
+#[test]
+fn three_concurrent_runs_with_mkdir_locks() {
+    concurrent_runs("mkdir");
+}
+
+fn concurrent_runs(lock: &str) {
     let tmp = setup();
     let dir = tmp.path();
-    let children: Vec<Child> = (0..3).map(|i| spawn(dir, "cache", &format!("out{i}"))).collect();
+    let children: Vec<Child> = (0..3)
+        .map(|i| {
+            let mut c = Command::new(BIN);
+            c.current_dir(dir).args(["run", "tiny.yaml", "--device", "cpu", "-q", "--cache", "cache", "--out", &format!("out{i}")]);
+            c.env("REPBENCH_LOCK", lock).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
     let mut computed = 0;
     for c in children {
         let o = c.wait_with_output().unwrap();
