@@ -65,7 +65,8 @@ RANDOM=$SEED
 # Segments of 10 kills from an empty cache, so kills land early and late alike;
 # after each segment the run is finished and checked against the reference.
 for i in $(seq 1 "$N"); do
-  delay=$(echo "scale=3; $full * ($RANDOM % 1000) / 1000" | bc)
+  r=$((RANDOM % 1000))
+  delay=$(echo "scale=3; $full * $r / 1000" | bc)
   "$BIN" run tiny.yaml --cache cache --out out -q >/dev/null 2>&1 &
   pid=$!
   sleep "$delay"

@@ -68,3 +68,28 @@ mod tests {
         assert!(!super::is_deterministic().unwrap());
     }
 }
+
+/// Keeps MKL and OpenMP from choosing fewer threads than asked for when the
+/// machine is busy (`MKL_DYNAMIC` / `OMP_DYNAMIC` default to true): a matrix
+/// product split over a different number of threads rounds differently, so a
+/// run on a loaded machine (or beside a build) would not reproduce one on an
+/// idle machine bit for bit. Called once at start-up, before any libtorch work;
+/// the environment variables also reach worker processes.
+pub fn fix_thread_counts() {
+    for var in ["MKL_DYNAMIC", "OMP_DYNAMIC"] {
+        if std::env::var_os(var).is_none() {
+            std::env::set_var(var, "FALSE");
+        }
+    }
+    type SetDynamic = unsafe extern "C" fn(i32);
+    let lib = libloading::os::unix::Library::this();
+    // `MKL_Set_Dynamic` is MKL's C interface (by value); the lower-case
+    // `mkl_set_dynamic` exported by libtorch_cpu is the Fortran one (by pointer).
+    for name in [&b"MKL_Set_Dynamic\0"[..], &b"omp_set_dynamic\0"[..]] {
+        // SAFETY: both take one int flag by value; they exist in libtorch_cpu
+        // (MKL) and libgomp, looked up by name in the already-loaded libraries.
+        if let Ok(f) = unsafe { lib.get::<SetDynamic>(name) } {
+            unsafe { f(0) };
+        }
+    }
+}

@@ -175,6 +175,7 @@ enum CacheAction {
 
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    repbench::determinism::fix_thread_counts();
     match cli.command {
         Command::Run { specs, out, device, force, cache, quiet, jobs, cached_only } => {
             if jobs == 0 {
