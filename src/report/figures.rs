@@ -34,6 +34,10 @@ fn curve_chart(dir: &Path, name: &str, section: &str, title: &str, caption: &str
     let vals = series.iter().flat_map(|s| s.points.iter().flat_map(|p| [p.1, p.2, p.3])).filter(|v| v.is_finite());
     let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    // Accuracies stay on [0, 1] even when a 2-seed CI reaches beyond it (its
+    // whisker is then cut at the axis).
+    let unit = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).all(|m| (0.0..=1.0).contains(&m));
+    let (lo, hi) = if unit { (lo.max(0.0), hi.min(1.0)) } else { (lo, hi) };
     let pad = ((hi - lo) * 0.08).max(0.01);
     let (ymin, ymax) = ((lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY }), hi + pad);
     let (png, svg) = render_figure!(dir, name, (140 * k as u32 + 420, 440), true, |root| {
@@ -64,7 +68,8 @@ fn curve_chart(dir: &Path, name: &str, section: &str, title: &str, caption: &str
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
             chart.draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled())))?;
             for p in s.points.iter().filter(|p| p.3 > p.2) {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(p.0, p.2), (p.0, p.3)], c.stroke_width(1))))?;
+                let (a, b) = (p.2.clamp(ymin, ymax), p.3.clamp(ymin, ymax));
+                chart.draw_series(std::iter::once(PathElement::new(vec![(p.0, a), (p.0, b)], c.stroke_width(1))))?;
             }
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 14)).position(SeriesLabelPosition::LowerRight).draw()?;

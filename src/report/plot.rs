@@ -79,9 +79,15 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
     let (rows, cols) = layout(evals.len());
     let panels = root.split_evenly((rows, cols));
     for (panel, ev) in panels.iter().zip(evals) {
-        let bars = bars_for(summary, manifest, &ev.name, &ev.headline);
+        let mut bars = bars_for(summary, manifest, &ev.name, &ev.headline);
+        // Accuracy-like metrics keep a [0, 1] axis; a wide 2-seed CI is cut at 1.
+        if bars.iter().all(|b| (0.0..=1.0).contains(&b.mean)) {
+            for b in &mut bars {
+                (b.lo, b.hi) = (b.lo.max(0.0), b.hi.min(1.0));
+            }
+        }
         let ymax = bars.iter().map(|b| b.hi.max(b.mean)).fold(0.0f64, f64::max);
-        let ymax = if ymax <= 1.0 { 1.0 } else { ymax * 1.1 };
+        let ymax = if ymax <= 1.0 { 1.08 } else { ymax * 1.1 };
         let n = bars.len();
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{} — {}", ev.name, ev.headline), ("sans-serif", 22))
