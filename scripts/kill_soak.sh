@@ -8,25 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50}; SEED=${2:-1}
 BIN=$(realpath target/release/repbench)
+repo=$(pwd)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
-python3 - <<'PY'
-import os, random, struct
-r = random.Random(0); os.makedirs("tiny")
-def idx(name, dims, data):
-    open(os.path.join("tiny", name), "wb").write(bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + bytes(data))
-def images(n):
-    out = []
-    for i in range(n):
-        c = i % 3
-        for y in range(8):
-            for x in range(8):
-                on = (3 <= y < 5) if c == 0 else (3 <= x < 5) if c == 1 else (x == y)
-                out.append(200 if on else r.randrange(40))
-    return out
-idx("train-images-idx3-ubyte", [240, 8, 8], images(240)); idx("train-labels-idx1-ubyte", [240], [i % 3 for i in range(240)])
-idx("t10k-images-idx3-ubyte", [60, 8, 8], images(60)); idx("t10k-labels-idx1-ubyte", [60], [i % 3 for i in range(60)])
-PY
+python3 "$repo/scripts/tiny_dataset.py" .
 cat > tiny.yaml <<'YAML'
 suite: soak
 dataset: {path: tiny, format: idx, val_fraction: 0.2}

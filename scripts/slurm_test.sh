@@ -66,24 +66,7 @@ for i in $(seq 1 60); do
 done
 sinfo
 # A tiny IDX dataset and a suite with 3 representations × 2 seeds = 6 units.
-python3 - "$work" <<'PY'
-import os, random, struct, sys
-d = os.path.join(sys.argv[1], "tiny"); os.makedirs(d)
-r = random.Random(0)
-def idx(name, dims, data):
-    open(os.path.join(d, name), "wb").write(bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + bytes(data))
-def images(n):
-    out = []
-    for i in range(n):
-        c = i % 3
-        for y in range(8):
-            for x in range(8):
-                on = (3 <= y < 5) if c == 0 else (3 <= x < 5) if c == 1 else (x == y)
-                out.append(200 if on else r.randrange(40))
-    return out
-idx("train-images-idx3-ubyte", [240, 8, 8], images(240)); idx("train-labels-idx1-ubyte", [240], [i % 3 for i in range(240)])
-idx("t10k-images-idx3-ubyte", [60, 8, 8], images(60)); idx("t10k-labels-idx1-ubyte", [60], [i % 3 for i in range(60)])
-PY
+python3 scripts/tiny_dataset.py "$work"
 cat > "$work/tiny.yaml" <<'YAML'
 suite: slurm_tiny
 threads: 1          # per cell, whatever the task's CPUs: bit-identical to a local run
