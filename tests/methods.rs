@@ -101,6 +101,29 @@ fn dino_learns() {
     );
 }
 
+/// DINO with learned last-layer norms (`norm_last_layer: false`): the norms stay at 1
+/// while the last layer is frozen (epoch 1), then move; every epoch logs the collapse
+/// diagnostics, in range.
+#[test]
+fn dino_learned_norms_and_diagnostics() {
+    let extra = "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 1\nlocal_crop_size: 8\nnorm_last_layer: false";
+    let g_of = |f: &learned::FittedLearned| {
+        let st = f.state();
+        let (_, g) = st.iter().find(|(n, _)| n == "vs/head.last_layer_g").expect("student last_layer_g in the state");
+        g.shallow_clone()
+    };
+    let one = fit(&spec("dino", VIT, extra, 1), None, &|_| {});
+    assert!(g_of(&one).eq(1.0).all().int64_value(&[]) == 1, "norms moved while the last layer was frozen");
+    let three = fit(&spec("dino", VIT, extra, 3), None, &|_| {});
+    assert!(g_of(&three).ne(1.0).any().int64_value(&[]) == 1, "norms never trained");
+    for l in &three.logs {
+        let h = l.diagnostics["teacher_entropy"];
+        let kl = l.diagnostics["teacher_student_kl"];
+        assert!(h > 0.0 && h <= 1.0 + 1e-6, "entropy / ln K out of range: {h}");
+        assert!(kl >= -1e-4, "KL is negative: {kl}");
+    }
+}
+
 #[test]
 fn mae_learns() {
     assert_loss_goes_down("mae", VIT, "decoder_dim: 32\ndecoder_depth: 1\ndecoder_heads: 2");
@@ -148,6 +171,7 @@ fn resume_from_checkpoint_matches_uninterrupted_run() {
         // Losses of every epoch, restored or recomputed, equal the uninterrupted run's.
         for e in 0..4 {
             assert_eq!(full.logs[e].loss, resumed.logs[e].loss, "{kind} epoch {}", e + 1);
+            assert_eq!(full.logs[e].diagnostics, resumed.logs[e].diagnostics, "{kind} epoch {}", e + 1);
         }
     }
 }

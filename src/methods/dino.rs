@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -40,6 +41,11 @@ pub struct DinoParams {
     /// Epochs at the start during which the last head layer gets no gradient
     /// (DINO's `freeze_last_layer`, which it reports stabilises early training).
     pub freeze_last_layer_epochs: usize,
+    /// Fix the norm of each last-layer row to 1 (DINO's `norm_last_layer`, default
+    /// true). With false the row norms are learned: logits are then no longer bounded
+    /// by 1/temperature, which the DINO authors use for ViT-S ("better performance
+    /// but can make the training unstable").
+    pub norm_last_layer: bool,
 }
 
 impl Default for DinoParams {
@@ -62,29 +68,46 @@ impl Default for DinoParams {
             center_momentum: 0.9,
             base_momentum: 0.996,
             freeze_last_layer_epochs: 1,
+            norm_last_layer: true,
         }
     }
 }
 
-/// MLP (GELU) → L2 normalisation → weight-normalised linear layer with its norm
-/// fixed to 1 (DINO's `norm_last_layer=True`).
+/// MLP (GELU) → L2 normalisation → weight-normalised linear layer, w = g · v / ‖v‖
+/// per output row, g starting at 1 and fixed there unless `learn_norm` (DINO's
+/// `norm_last_layer=False`).
 pub struct DinoHead {
     l1: nn::Linear,
     l2: nn::Linear,
     l3: nn::Linear,
     last_v: Tensor,
+    /// Row norms [out, 1]; `None` when fixed to 1.
+    last_g: Option<Tensor>,
 }
 
 impl DinoHead {
-    pub fn new(p: &nn::Path, d_in: i64, hidden: i64, bottleneck: i64, out: i64) -> DinoHead {
+    pub fn new(p: &nn::Path, d_in: i64, hidden: i64, bottleneck: i64, out: i64, learn_norm: bool) -> DinoHead {
         let lin = |n: &str, i, o| crate::nn::vit::linear(p / n, i, o);
-        DinoHead { l1: lin("mlp0", d_in, hidden), l2: lin("mlp1", hidden, hidden), l3: lin("mlp2", hidden, bottleneck), last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }) }
+        DinoHead {
+            l1: lin("mlp0", d_in, hidden),
+            l2: lin("mlp1", hidden, hidden),
+            l3: lin("mlp2", hidden, bottleneck),
+            last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
+            last_g: learn_norm.then(|| p.var("last_layer_g", &[out, 1], nn::Init::Const(1.0))),
+        }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let h = self.l3.forward(&self.l2.forward(&self.l1.forward(x).gelu("none")).gelu("none"));
         let h = &h / h.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        let w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        let mut w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        if let Some(g) = &self.last_g {
+            w = w * g;
+        }
         h.matmul(&w.transpose(0, 1))
+    }
+    /// The last layer's parameters (what `freeze_last_layer` holds still).
+    fn last_layer(&self) -> impl Iterator<Item = &Tensor> {
+        std::iter::once(&self.last_v).chain(self.last_g.as_ref())
     }
 }
 
@@ -99,18 +122,22 @@ pub struct Dino {
     center: Tensor,
     batch_center: Option<Tensor>,
     local_size: i64,
+    /// Sums over the epoch's steps of the teacher's normalised entropy and of
+    /// KL(teacher ‖ student): DINO's collapse diagnostics (paper, Fig. 7) —
+    /// entropy → 1 is collapse to uniform, → 0 with KL → 0 is collapse to one dimension.
+    diag: (Tensor, Tensor, i64),
     p: DinoParams,
 }
 
 pub fn build(p: &DinoParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
     let root = vs.root();
     let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64);
+    let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer);
     let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
     let mut built = None;
     let teacher_vs = frozen_copy(vs, |t| {
         built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64);
+            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer);
             (e, h)
         }));
     })?;
@@ -128,6 +155,7 @@ pub fn build(p: &DinoParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult 
         center: Tensor::zeros([1, p.out_dim as i64], (Kind::Float, vs.device())),
         batch_center: None,
         local_size,
+        diag: (Tensor::zeros([], (Kind::Float, vs.device())), Tensor::zeros([], (Kind::Float, vs.device())), 0),
         p: p.clone(),
     }))
 }
@@ -160,13 +188,34 @@ impl Objective for Dino {
         self.batch_center = Some(t_out.mean_dim(0, true, Kind::Float));
         let t_out: Vec<Tensor> = t_out.chunk(2, 0);
         let _ = b;
-        losses::dino(&s_out, &t_out, &self.center, self.p.student_temp, self.teacher_temp(s))
+        let temp = self.teacher_temp(s);
+        let loss = losses::dino(&s_out, &t_out, &self.center, self.p.student_temp, temp);
+        tch::no_grad(|| {
+            // Every pair's cross-entropy is H(teacher) + KL(teacher ‖ student), and each
+            // teacher view appears in the same number of pairs, so the mean KL is the
+            // loss minus the teacher views' mean entropy.
+            let h = losses::mean_entropy(&t_out, &self.center, temp);
+            let _ = self.diag.0.g_add_(&(&h / (self.p.out_dim as f64).ln()));
+            let _ = self.diag.1.g_add_(&(loss.detach() - h));
+            self.diag.2 += 1;
+        });
+        loss
+    }
+    fn epoch_diagnostics(&mut self) -> BTreeMap<String, f64> {
+        let n = self.diag.2.max(1) as f64;
+        let out = BTreeMap::from([("teacher_entropy".to_string(), self.diag.0.double_value(&[]) / n), ("teacher_student_kl".to_string(), self.diag.1.double_value(&[]) / n)]);
+        let _ = self.diag.0.zero_();
+        let _ = self.diag.1.zero_();
+        self.diag.2 = 0;
+        out
     }
     fn before_step(&mut self, s: &StepInfo) {
         if s.epoch < self.p.freeze_last_layer_epochs {
-            let mut g = self.head.last_v.grad();
-            if g.defined() {
-                let _ = g.zero_();
+            for t in self.head.last_layer() {
+                let mut g = t.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
             }
         }
     }

@@ -68,6 +68,19 @@ pub fn dino(student: &[Tensor], teacher: &[Tensor], center: &Tensor, student_tem
     total / terms.max(1) as f64
 }
 
+/// Mean entropy (nats) of the teacher's centred, sharpened distributions, over
+/// views and images — what the DINO loss's targets look like.
+pub fn mean_entropy(teacher: &[Tensor], center: &Tensor, teacher_temp: f64) -> Tensor {
+    let hs: Vec<Tensor> = teacher
+        .iter()
+        .map(|t| {
+            let logq = ((t - center) / teacher_temp).log_softmax(-1, Kind::Float);
+            (-(logq.exp() * &logq).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)).mean(Kind::Float)
+        })
+        .collect();
+    Tensor::stack(&hs, 0).mean(Kind::Float)
+}
+
 #[cfg(test)]
 mod tests {
     //! Reference values from tests/reference/losses.py (numpy transcriptions of the
@@ -116,5 +129,19 @@ mod tests {
         let s = [z1(), z2(), z1() * 0.5];
         let tt = [z2(), z1()];
         close(&dino(&s, &tt, &center, 0.1, 0.04), 0.022_580_14);
+    }
+
+    #[test]
+    fn teacher_entropy_hand_cases() {
+        // Uniform teacher: ln K. Logits [0, ln 3] at temperature 1: q = [1/4, 3/4].
+        let k = 7;
+        let flat = Tensor::zeros([4, k], (Kind::Float, tch::Device::Cpu));
+        close(&mean_entropy(&[flat.shallow_clone(), flat], &Tensor::zeros([1, k], (Kind::Float, tch::Device::Cpu)), 0.04), (k as f64).ln());
+        let two = t(&[0.0, 3f32.ln(), 0.0, 3f32.ln()], 2, 2);
+        let h = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
+        close(&mean_entropy(&[two], &Tensor::zeros([1, 2], (Kind::Float, tch::Device::Cpu)), 1.0), h);
+        // A centre equal to the logits makes any teacher uniform: the collapse centring can cause.
+        let z = z1();
+        close(&mean_entropy(&[z.shallow_clone()], &z, 0.04), 3f64.ln());
     }
 }

@@ -133,8 +133,9 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     Ok(out)
 }
 
-/// Loss per epoch (one panel per learned representation, every seed a line) and
-/// the learning-rate schedule.
+/// Loss per epoch (one panel per learned representation, every seed a line), the
+/// learning-rate schedule, and a panel per method diagnostic (DINO's teacher entropy
+/// and teacher–student KL, which show collapse).
 pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut reps: Vec<&String> = Vec::new();
     for t in &data.train_logs {
@@ -148,41 +149,56 @@ pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
         return Ok(Vec::new());
     }
     let curve = |log: &serde_json::Value, key: &str| -> Vec<(f64, f64)> {
-        log.as_array().map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, e.get(key)?.as_f64()?))).collect()).unwrap_or_default()
+        let value = |e: &serde_json::Value| e.get(key).or_else(|| e.get("diagnostics")?.get(key))?.as_f64();
+        log.as_array().map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, value(e)?))).collect()).unwrap_or_default()
     };
-    let (rows, cols) = grid(reps.len() + 1, 4);
+    // Panels: (representation or None for all, key in the log, caption).
+    let mut panels: Vec<(Option<&String>, String, String)> = reps.iter().map(|r| (Some(*r), "loss".to_string(), format!("{r} — loss"))).collect();
+    panels.push((None, "lr".into(), "learning rate".into()));
+    for r in &reps {
+        let mut keys: Vec<String> = Vec::new();
+        for t in data.train_logs.iter().filter(|t| &&t.representation == r) {
+            for e in t.log.as_array().into_iter().flatten() {
+                for k in e.get("diagnostics").and_then(|d| d.as_object()).into_iter().flat_map(|d| d.keys()) {
+                    if !keys.contains(k) {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+        }
+        panels.extend(keys.into_iter().map(|k| (Some(*r), k.clone(), format!("{r} — {}", k.replace('_', " ")))));
+    }
+    let (rows, cols) = grid(panels.len(), 4);
     let title = "Training curves: loss and learning rate per epoch".to_string();
     let (png, svg) = render_figure!(dir, "training_curves", (330 * cols as u32, 280 * rows as u32 + 40), true, |root| {
         root.fill(&WHITE)?;
         let root = root.titled(&title, ("sans-serif", 22))?;
         let areas = root.split_evenly((rows, cols));
-        for (k, area) in areas.iter().enumerate().take(reps.len() + 1) {
-            let lr_panel = k == reps.len();
+        for (area, (rep, key, caption)) in areas.iter().zip(&panels) {
             let logs: Vec<(&String, Vec<(f64, f64)>)> = data
                 .train_logs
                 .iter()
-                .filter(|t| lr_panel || &t.representation == reps[k])
-                .map(|t| (&t.representation, curve(&t.log, if lr_panel { "lr" } else { "loss" })))
+                .filter(|t| rep.map_or(true, |r| &t.representation == r))
+                .map(|t| (&t.representation, curve(&t.log, key)))
                 .filter(|(_, c)| !c.is_empty())
                 .collect();
             let xmax = logs.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(1.0f64, f64::max);
             let (lo, hi) = logs.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
             let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else if lo.is_finite() { (lo - 0.5 * lo.abs().max(1e-3), hi + 0.5 * hi.abs().max(1e-3)) } else { (0.0, 1.0) };
             let pad = (hi - lo) * 0.08;
-            let caption = if lr_panel { "learning rate".to_string() } else { format!("{} — loss", reps[k]) };
             let mut chart = ChartBuilder::on(area).caption(caption, ("sans-serif", 15)).margin(8).x_label_area_size(30).y_label_area_size(60).build_cartesian_2d(0.5f64..xmax + 0.5, (lo - pad)..(hi + pad))?;
             chart.configure_mesh().x_desc("epoch").x_labels(6).y_labels(5).y_label_formatter(&|v| if v.abs() < 1e-2 && *v != 0.0 { format!("{v:.1e}") } else { format!("{v:.3}") }).draw()?;
             let mut seen: Vec<&String> = Vec::new();
-            for (rep, c) in &logs {
-                if lr_panel && seen.contains(rep) {
+            for (r, c) in &logs {
+                if rep.is_none() && seen.contains(r) {
                     continue;
                 }
-                seen.push(rep);
-                let col = color_of(&data.manifest, rep);
+                seen.push(r);
+                let col = color_of(&data.manifest, r);
                 chart.draw_series(LineSeries::new(c.iter().copied(), col.stroke_width(2)))?;
                 chart.draw_series(c.iter().map(|p| Circle::new(*p, 3, col.filled())))?;
             }
         }
     });
-    Ok(vec![Figure { section: "training".into(), title, png, svg, caption: "Mean training loss of each epoch (every seed is a line) and the per-iteration schedule's value at each epoch's end.".into() }])
+    Ok(vec![Figure { section: "training".into(), title, png, svg, caption: "Mean training loss of each epoch (every seed is a line), the per-iteration schedule's value at each epoch's end, and method diagnostics (DINO: teacher entropy / ln K — 1 means the teacher collapsed to uniform — and KL(teacher ‖ student) in nats).".into() }])
 }

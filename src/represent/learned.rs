@@ -68,7 +68,8 @@ pub fn fit(spec: &RepresentationSpec, images: &Tensor, ctx: &FitContext) -> Resu
     };
     let ckpt = ctx.checkpoint_dir.as_deref().map(Checkpointer::new).transpose()?;
     let mut on_epoch = |l: &EpochLog| {
-        (ctx.log)(&format!("  epoch {}/{}: loss {:.4}, lr {:.2e}, {:.1} s, {:.0} img/s", l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s));
+        let diag: String = l.diagnostics.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect();
+        (ctx.log)(&format!("  epoch {}/{}: loss {:.4}{diag}, lr {:.2e}, {:.1} s, {:.0} img/s", l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s));
     };
     let logs = trainer::train(learner.as_mut(), &vs, TrainData { images: &images, labels: &labels }, tp, crate::seeding::derive(ctx.seed, "train"), ckpt.as_ref(), &mut on_epoch)?;
     Ok(FittedLearned { vs, learner, info, logs })

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::seeding;
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Instant;
 use tch::{nn, Kind, Tensor};
 
@@ -53,6 +54,10 @@ pub struct EpochLog {
     pub lr: f64,
     pub seconds: f64,
     pub images_per_s: f64,
+    /// Method-specific means over the epoch's steps (e.g. DINO's teacher entropy),
+    /// by name; empty for most methods.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub diagnostics: BTreeMap<String, f64>,
 }
 
 /// Where in training a step is.
@@ -78,6 +83,11 @@ pub trait Objective {
     fn before_step(&mut self, _s: &StepInfo) {}
     /// Called after each optimizer step (EMA teachers, centres).
     fn after_step(&mut self, _s: &StepInfo) {}
+    /// Means of the method's own diagnostics over the epoch that just ended (and
+    /// resets them). Accumulated on the device, read once per epoch.
+    fn epoch_diagnostics(&mut self) -> BTreeMap<String, f64> {
+        BTreeMap::new()
+    }
     /// State outside the var store that a checkpoint must keep.
     fn extra_state(&self) -> Vec<(String, Tensor)> {
         Vec::new()
@@ -186,7 +196,8 @@ fn train_with(
             tch::no_grad(|| obj.after_step(&info));
         }
         let secs = t0.elapsed().as_secs_f64();
-        let log = EpochLog { epoch: epoch + 1, loss: loss_sum / spe as f64, lr, seconds: secs, images_per_s: (spe * bs) as f64 / secs };
+        let diagnostics = obj.epoch_diagnostics();
+        let log = EpochLog { epoch: epoch + 1, loss: loss_sum / spe as f64, lr, seconds: secs, images_per_s: (spe * bs) as f64 / secs, diagnostics };
         logs.push(log.clone());
         if let Some(c) = ckpt {
             let mut tensors: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(k, v)| (format!("vs/{k}"), v)).collect();
