@@ -124,6 +124,22 @@ fn dino_learned_norms_and_diagnostics() {
     }
 }
 
+/// `bn_in_head: true` puts batch norms in the student's and the teacher's heads; the
+/// student's move away from their initial scale of 1 and the embedding stays finite.
+#[test]
+fn dino_bn_in_head_trains() {
+    let extra = "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 1\nlocal_crop_size: 8\nbn_in_head: true\nfreeze_last_layer_epochs: 0";
+    let f = fit(&spec("dino", VIT, extra, 2), None, &|_| {});
+    let st = f.state();
+    for name in ["vs/head.bn0.weight", "vs/head.bn1.weight", "target/head.bn0.weight"] {
+        assert!(st.iter().any(|(n, _)| n == name), "{name} missing from the state");
+    }
+    let w = &st.iter().find(|(n, _)| n == "vs/head.bn0.weight").unwrap().1;
+    assert!(w.ne(1.0).any().int64_value(&[]) == 1, "head batch norm never trained");
+    let e = f.embed(&data().0, Device::Cpu).unwrap();
+    assert!(e.isfinite().all().int64_value(&[]) == 1);
+}
+
 #[test]
 fn mae_learns() {
     assert_loss_goes_down("mae", VIT, "decoder_dim: 32\ndecoder_depth: 1\ndecoder_heads: 2");

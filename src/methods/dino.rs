@@ -13,7 +13,7 @@ use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tch::nn::{self, Module};
+use tch::nn::{self, Module, ModuleT};
 use tch::{Kind, Tensor};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +46,10 @@ pub struct DinoParams {
     /// by 1/temperature, which the DINO authors use for ViT-S ("better performance
     /// but can make the training unstable").
     pub norm_last_layer: bool,
+    /// Batch norm after the head's hidden layers (DINO's `use_bn_in_head`, default
+    /// false). It takes the shared component out of the features before the
+    /// bottleneck, so image-to-image differences reach the logits from the first step.
+    pub bn_in_head: bool,
 }
 
 impl Default for DinoParams {
@@ -69,6 +73,7 @@ impl Default for DinoParams {
             base_momentum: 0.996,
             freeze_last_layer_epochs: 1,
             norm_last_layer: true,
+            bn_in_head: false,
         }
     }
 }
@@ -80,24 +85,32 @@ pub struct DinoHead {
     l1: nn::Linear,
     l2: nn::Linear,
     l3: nn::Linear,
+    bn: Option<(nn::BatchNorm, nn::BatchNorm)>,
     last_v: Tensor,
     /// Row norms [out, 1]; `None` when fixed to 1.
     last_g: Option<Tensor>,
 }
 
 impl DinoHead {
-    pub fn new(p: &nn::Path, d_in: i64, hidden: i64, bottleneck: i64, out: i64, learn_norm: bool) -> DinoHead {
+    pub fn new(p: &nn::Path, d_in: i64, hidden: i64, bottleneck: i64, out: i64, learn_norm: bool, bn: bool) -> DinoHead {
         let lin = |n: &str, i, o| crate::nn::vit::linear(p / n, i, o);
         DinoHead {
             l1: lin("mlp0", d_in, hidden),
             l2: lin("mlp1", hidden, hidden),
             l3: lin("mlp2", hidden, bottleneck),
+            bn: bn.then(|| (nn::batch_norm1d(p / "bn0", hidden, Default::default()), nn::batch_norm1d(p / "bn1", hidden, Default::default()))),
             last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
             last_g: learn_norm.then(|| p.var("last_layer_g", &[out, 1], nn::Init::Const(1.0))),
         }
     }
+    /// Always in training mode (batch statistics), for the student and the teacher alike, as in DINO.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let h = self.l3.forward(&self.l2.forward(&self.l1.forward(x).gelu("none")).gelu("none"));
+        let bn = |h: Tensor, i: usize| match &self.bn {
+            Some(b) => (if i == 0 { &b.0 } else { &b.1 }).forward_t(&h, true),
+            None => h,
+        };
+        let h = bn(self.l1.forward(x), 0).gelu("none");
+        let h = self.l3.forward(&bn(self.l2.forward(&h), 1).gelu("none"));
         let h = &h / h.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
         let mut w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
         if let Some(g) = &self.last_g {
@@ -132,12 +145,12 @@ pub struct Dino {
 pub fn build(p: &DinoParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
     let root = vs.root();
     let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer);
+    let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
     let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
     let mut built = None;
     let teacher_vs = frozen_copy(vs, |t| {
         built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer);
+            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
             (e, h)
         }));
     })?;
