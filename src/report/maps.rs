@@ -155,19 +155,17 @@ pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     // Panels: (representation or None for all, key in the log, caption).
     let mut panels: Vec<(Option<&String>, String, String)> = reps.iter().map(|r| (Some(*r), "loss".to_string(), format!("{r} — loss"))).collect();
     panels.push((None, "lr".into(), "learning rate".into()));
-    for r in &reps {
-        let mut keys: Vec<String> = Vec::new();
-        for t in data.train_logs.iter().filter(|t| &&t.representation == r) {
-            for e in t.log.as_array().into_iter().flatten() {
-                for k in e.get("diagnostics").and_then(|d| d.as_object()).into_iter().flat_map(|d| d.keys()) {
-                    if !keys.contains(k) {
-                        keys.push(k.clone());
-                    }
-                }
+    // One panel per diagnostic, every representation that logs it a line, so
+    // variants of a method can be compared at a glance.
+    let mut keys: Vec<String> = Vec::new();
+    for e in data.train_logs.iter().flat_map(|t| t.log.as_array().into_iter().flatten()) {
+        for k in e.get("diagnostics").and_then(|d| d.as_object()).into_iter().flat_map(|d| d.keys()) {
+            if !keys.contains(k) {
+                keys.push(k.clone());
             }
         }
-        panels.extend(keys.into_iter().map(|k| (Some(*r), k.clone(), format!("{r} — {}", k.replace('_', " ")))));
     }
+    panels.extend(keys.into_iter().map(|k| (None, k.clone(), k.replace('_', " "))));
     let (rows, cols) = grid(panels.len(), 4);
     let title = "Training curves: loss and learning rate per epoch".to_string();
     let (png, svg) = render_figure!(dir, "training_curves", (330 * cols as u32, 280 * rows as u32 + 40), true, |root| {
@@ -189,14 +187,23 @@ pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             let mut chart = ChartBuilder::on(area).caption(caption, ("sans-serif", 15)).margin(8).x_label_area_size(30).y_label_area_size(60).build_cartesian_2d(0.5f64..xmax + 0.5, (lo - pad)..(hi + pad))?;
             chart.configure_mesh().x_desc("epoch").x_labels(6).y_labels(5).y_label_formatter(&|v| if v.abs() < 1e-2 && *v != 0.0 { format!("{v:.1e}") } else { format!("{v:.3}") }).draw()?;
             let mut seen: Vec<&String> = Vec::new();
+            let shared = rep.is_none() && key != "lr";
             for (r, c) in &logs {
-                if rep.is_none() && seen.contains(r) {
+                let first = !seen.contains(r);
+                if key == "lr" && !first {
                     continue;
                 }
                 seen.push(r);
                 let col = color_of(&data.manifest, r);
-                chart.draw_series(LineSeries::new(c.iter().copied(), col.stroke_width(2)))?;
+                let line = chart.draw_series(LineSeries::new(c.iter().copied(), col.stroke_width(2)))?;
+                if shared && first {
+                    let name = r.to_string();
+                    line.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], col.stroke_width(2)));
+                }
                 chart.draw_series(c.iter().map(|p| Circle::new(*p, 3, col.filled())))?;
+            }
+            if shared {
+                chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 10)).draw()?;
             }
         }
     });
