@@ -85,7 +85,7 @@ fn fixture(shift: f64) -> ReportData {
             });
         }
     }
-    let logs = vec![TrainLogRecord { representation: "simclr".into(), seed: 0, params: String::new(), log: json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0}]) }];
+    let logs = vec![TrainLogRecord { representation: "simclr".into(), seed: 0, params: String::new(), log: json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.9}}]) }];
     ReportData::new(rows, manifest("fixture"), artifacts, logs)
 }
 
@@ -106,6 +106,9 @@ fn report_from_fixture_has_every_section_figure_and_test() {
         assert!(dir.join(f).is_file(), "missing {f}");
         assert!(md.contains(f), "report.md does not show {f}");
     }
+    // A method diagnostic in the training log gets its own panel, titled by its name.
+    let curves = std::fs::read_to_string(dir.join("figures/training_curves.svg")).unwrap();
+    assert!(curves.contains("teacher entropy"), "no diagnostic panel in the training curves");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<table>") && html.contains("data:image/png;base64,"));
     assert!(!html.contains("src=\"figures/"), "every image is inlined");
