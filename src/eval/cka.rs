@@ -93,7 +93,6 @@ pub fn cka_matrix(feats: &[Tensor]) -> Result<Vec<Vec<f64>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
 
     fn randn(n: i64, d: i64, seed: u64) -> Tensor {
         crate::seeding::randn(&[n, d], seed)

@@ -164,8 +164,11 @@ impl Validate for RepresentationSpec {
             RepresentationSpec::Dino(p) => {
                 learned_common(path, &p.encoder, &p.train, c);
                 p.augment.validate(&format!("{path}.augment"), c);
-                for (n, v) in [("out_dim", p.out_dim), ("hidden_dim", p.hidden_dim), ("bottleneck_dim", p.bottleneck_dim)] {
+                for (n, v) in [("hidden_dim", p.hidden_dim), ("bottleneck_dim", p.bottleneck_dim)] {
                     c.positive(&format!("{path}.{n}"), v);
+                }
+                if p.out_dim < 2 {
+                    c.push(&format!("{path}.out_dim"), format!("must be at least 2: the teacher and student distributions are over out_dim prototypes (got {})", p.out_dim));
                 }
                 for (n, v) in [("student_temp", p.student_temp), ("teacher_temp", p.teacher_temp), ("warmup_teacher_temp", p.warmup_teacher_temp)] {
                     c.positive_f(&format!("{path}.{n}"), v);
@@ -196,5 +199,22 @@ fn learned_common(path: &str, encoder: &crate::nn::EncoderSpec, train: &crate::t
 fn momentum(path: &str, name: &str, v: f64, c: &mut Checker) {
     if !(0.0..=1.0).contains(&v) {
         c.push(&format!("{path}.{name}"), format!("must be in [0, 1] (got {v})"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::validate::{Checker, Validate};
+
+    /// A DINO head with one prototype has a constant softmax: refused, by field.
+    #[test]
+    fn dino_needs_two_prototypes() {
+        let spec: RepresentationSpec = serde_yaml::from_str("kind: dino\nout_dim: 1").unwrap();
+        let mut c = Checker::default();
+        spec.validate("representations.d", &mut c);
+        assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+        assert_eq!(c.errors[0].path, "representations.d.out_dim");
+        assert!(c.errors[0].msg.contains("at least 2"), "{}", c.errors[0].msg);
     }
 }
