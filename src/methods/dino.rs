@@ -85,7 +85,7 @@ pub struct DinoHead {
     l1: nn::Linear,
     l2: nn::Linear,
     l3: nn::Linear,
-    bn: Option<(nn::BatchNorm, nn::BatchNorm)>,
+    bn: Option<[nn::BatchNorm; 2]>,
     last_v: Tensor,
     /// Row norms [out, 1]; `None` when fixed to 1.
     last_g: Option<Tensor>,
@@ -98,7 +98,7 @@ impl DinoHead {
             l1: lin("mlp0", d_in, hidden),
             l2: lin("mlp1", hidden, hidden),
             l3: lin("mlp2", hidden, bottleneck),
-            bn: bn.then(|| (nn::batch_norm1d(p / "bn0", hidden, Default::default()), nn::batch_norm1d(p / "bn1", hidden, Default::default()))),
+            bn: bn.then(|| [0, 1].map(|i| nn::batch_norm1d(p / format!("bn{i}"), hidden, Default::default()))),
             last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
             last_g: learn_norm.then(|| p.var("last_layer_g", &[out, 1], nn::Init::Const(1.0))),
         }
@@ -106,7 +106,7 @@ impl DinoHead {
     /// Always in training mode (batch statistics), for the student and the teacher alike, as in DINO.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let bn = |h: Tensor, i: usize| match &self.bn {
-            Some(b) => (if i == 0 { &b.0 } else { &b.1 }).forward_t(&h, true),
+            Some(b) => b[i].forward_t(&h, true),
             None => h,
         };
         let h = bn(self.l1.forward(x), 0).gelu("none");
@@ -188,7 +188,6 @@ impl Dino {
 impl Objective for Dino {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, s: &StepInfo) -> Tensor {
         let (h, w) = (x.size()[2], x.size()[3]);
-        let b = x.size()[0];
         let a = &self.p.augment;
         let globals = Tensor::cat(&[a.view(x, (h, w), self.p.global_crop_scale), a.view(x, (h, w), self.p.global_crop_scale)], 0);
         let student = |v: &Tensor| self.head.forward(&self.encoder.forward(&self.norm.apply(v), true));
@@ -200,7 +199,6 @@ impl Objective for Dino {
         let t_out = tch::no_grad(|| self.t_head.forward(&self.t_encoder.forward(&self.norm.apply(&globals), true)));
         self.batch_center = Some(t_out.mean_dim(0, true, Kind::Float));
         let t_out: Vec<Tensor> = t_out.chunk(2, 0);
-        let _ = b;
         let temp = self.teacher_temp(s);
         let loss = losses::dino(&s_out, &t_out, &self.center, self.p.student_temp, temp);
         tch::no_grad(|| {
