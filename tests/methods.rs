@@ -62,6 +62,22 @@ fn assert_loss_goes_down_lr(kind: &str, encoder: &str, extra: &str, lr: f64) {
 }
 
 #[test]
+fn bf16_on_cpu_says_it_computes_in_f32() {
+    let lines = std::sync::Mutex::new(Vec::<String>::new());
+    let s = spec("supervised", CONV, "", 1);
+    let mut s_bf16 = s.clone();
+    if let RepresentationSpec::Supervised(p) = &mut s_bf16 {
+        p.train.bf16 = true;
+    }
+    let f = fit(&s_bf16, None, &|l| lines.lock().unwrap().push(l.to_string()));
+    let lines = lines.into_inner().unwrap();
+    assert!(lines.iter().any(|l| l.contains("bf16") && l.contains("f32")), "no bf16 note in {lines:?}");
+    // On a CPU the bf16 run is the f32 run, bit for bit.
+    let plain = fit(&s, None, &|_| {});
+    assert_eq!(f.logs[0].loss, plain.logs[0].loss);
+}
+
+#[test]
 fn supervised_learns() {
     assert_loss_goes_down("supervised", CONV, "label_smoothing: 0.1");
 }

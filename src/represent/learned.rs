@@ -67,6 +67,11 @@ pub fn fit(spec: &RepresentationSpec, images: &Tensor, ctx: &FitContext) -> Resu
         None => Tensor::zeros([s[0]], (Kind::Int64, ctx.device)),
     };
     let ckpt = ctx.checkpoint_dir.as_deref().map(Checkpointer::new).transpose()?;
+    // bf16 autocast exists only on CUDA; a suite written for a GPU still runs on a
+    // CPU (f32), but says so rather than falling back silently.
+    if tp.bf16 && !ctx.device.is_cuda() {
+        (ctx.log)(&format!("  note: train.bf16 is set but training runs on {:?}: bf16 autocast is CUDA-only, computing in f32", ctx.device));
+    }
     let mut on_epoch = |l: &EpochLog| {
         let diag: String = l.diagnostics.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect();
         (ctx.log)(&format!("  epoch {}/{}: loss {:.4}{diag}, lr {:.2e}, {:.1} s, {:.0} img/s", l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s));
