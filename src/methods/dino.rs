@@ -206,7 +206,7 @@ impl Objective for Dino {
             // teacher view appears in the same number of pairs, so the mean KL is the
             // loss minus the teacher views' mean entropy.
             let h = losses::mean_entropy(&t_out, &self.center, temp);
-            let _ = self.diag.0.g_add_(&(&h / (self.p.out_dim.max(2) as f64).ln()));
+            let _ = self.diag.0.g_add_(&(&h / (self.p.out_dim as f64).ln()));
             let _ = self.diag.1.g_add_(&(loss.detach() - h));
             self.diag.2 += 1;
         });

@@ -205,7 +205,6 @@ fn momentum(path: &str, name: &str, v: f64, c: &mut Checker) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::validate::{Checker, Validate};
 
     /// A DINO head with one prototype has a constant softmax: refused, by field.
     #[test]
