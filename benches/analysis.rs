@@ -4,7 +4,7 @@
 //! `benches/reference_analysis.py` does the same with numpy / scikit-learn.
 //!
 //! `cargo bench --bench analysis`; results go to docs/benchmarks.md.
-use repbench::eval::cka::linear_cka;
+use repbench::eval::similarity::linear_cka;
 use repbench::eval::tsne::{map_knn_accuracy, tsne, TsneConfig};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -16,7 +16,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     println!("threads: {}", tch::get_num_threads());
-    let (x, y) = repbench::seeding::with_torch_seed(0, || {
+    let (x, y) = repbench::runtime::seeding::with_torch_seed(0, || {
         let x = Tensor::randn([10_000, 512], (Kind::Float, Device::Cpu));
         let y = x.matmul(&Tensor::randn([512, 512], (Kind::Float, Device::Cpu))) + Tensor::randn([10_000, 512], (Kind::Float, Device::Cpu));
         (x, y)

@@ -44,7 +44,7 @@ fn main() {
     let both = Tensor::cat(&[&train, &test], 0);
 
     // HOG over all 70k images (9 orientations, 4×4 cells, 2×2 blocks).
-    let hog = HogParams::default().fit(&train).unwrap();
+    let hog = HogParams::default().fit_hog(&train).unwrap();
     let _ = hog.embed(&both.narrow(0, 0, 1000), Device::Cpu).unwrap(); // warm-up
     let mut times = Vec::new();
     for _ in 0..3 {
@@ -62,10 +62,10 @@ fn main() {
     let raw = RepresentationSpec::Raw(Default::default()).fit(&train, &FitContext::simple(Device::Cpu, 0)).unwrap();
     let fr = features(raw.as_ref(), &train, &test, &ty, &sy, 6000);
     let t = Instant::now();
-    let out = LinearProbeParams::default().evaluate(&fr, &ctx).unwrap();
+    let out = LinearProbeParams::default().run(&fr, &ctx).unwrap();
     println!("raw + linear probe (54k train, 4-point L2 grid, 30 epochs): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
     let t = Instant::now();
-    let out = KnnParams::default().evaluate(&fr).unwrap();
+    let out = KnnParams::default().run(&fr).unwrap();
     println!("raw + knn k=20 (bank: all 60k train, 10k test): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
 
     // Linear probe on all 60k × 784 (one L2 value, as scikit-learn's single fit).
@@ -83,8 +83,8 @@ fn main() {
 
     let fh = features(&hog, &train, &test, &ty, &sy, 6000);
     let t = Instant::now();
-    let out = LinearProbeParams::default().evaluate(&fh, &ctx).unwrap();
+    let out = LinearProbeParams::default().run(&fh, &ctx).unwrap();
     println!("hog + linear probe (54k train): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
-    let out = KnnParams::default().evaluate(&fh).unwrap();
+    let out = KnnParams::default().run(&fh).unwrap();
     println!("hog + knn k=20: {:?}", out.metrics);
 }

@@ -38,7 +38,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let dev = match args.first().map(String::as_str) {
         Some("cuda") => {
-            repbench::device::resolve(repbench::spec::DeviceChoice::Cuda).expect("CUDA").0
+            repbench::runtime::device::resolve(repbench::spec::DeviceChoice::Cuda).expect("CUDA").0
         }
         _ => Device::Cpu,
     };

@@ -192,16 +192,16 @@ mod tests {
     use super::*;
 
     fn batch() -> Tensor {
-        crate::seeding::with_torch_seed(7, || Tensor::rand([8, 3, 16, 16], (Kind::Float, Device::Cpu)))
+        crate::runtime::seeding::with_torch_seed(7, || Tensor::rand([8, 3, 16, 16], (Kind::Float, Device::Cpu)))
     }
 
     #[test]
     fn same_seed_same_views_other_seed_other_views() {
         let p = AugmentParams { blur_p: 0.5, solarize_p: 0.3, ..Default::default() };
         let x = batch();
-        let a = crate::seeding::with_torch_seed(1, || p.apply(&x));
-        let b = crate::seeding::with_torch_seed(1, || p.apply(&x));
-        let c = crate::seeding::with_torch_seed(2, || p.apply(&x));
+        let a = crate::runtime::seeding::with_torch_seed(1, || p.apply(&x));
+        let b = crate::runtime::seeding::with_torch_seed(1, || p.apply(&x));
+        let c = crate::runtime::seeding::with_torch_seed(2, || p.apply(&x));
         assert_eq!(a.size(), vec![8, 3, 16, 16]);
         assert!(a.equal(&b));
         assert!(!a.equal(&c));
@@ -216,11 +216,11 @@ mod tests {
         let x = batch();
         // Every draw from libtorch's global generator goes through the seed lock, or it
         // would interleave with the seeded test running beside this one and break it.
-        let y = crate::seeding::with_torch_seed(3, || p.apply(&x));
+        let y = crate::runtime::seeding::with_torch_seed(3, || p.apply(&x));
         assert!((y - &x).abs().max().double_value(&[]) < 1e-5);
         // With flip always on, the result is the mirror image.
         let p = AugmentParams { flip_p: 1.0, ..p };
-        let y = crate::seeding::with_torch_seed(4, || p.apply(&x));
+        let y = crate::runtime::seeding::with_torch_seed(4, || p.apply(&x));
         assert!((y - x.flip([3])).abs().max().double_value(&[]) < 1e-5);
     }
 
@@ -228,7 +228,7 @@ mod tests {
     fn multi_crop_sizes_and_blur_keeps_constant_images() {
         let p = AugmentParams::default();
         let x = batch();
-        assert_eq!(crate::seeding::with_torch_seed(5, || p.view(&x, (8, 8), [0.05, 0.4])).size(), vec![8, 3, 8, 8]);
+        assert_eq!(crate::runtime::seeding::with_torch_seed(5, || p.view(&x, (8, 8), [0.05, 0.4])).size(), vec![8, 3, 8, 8]);
         let c = Tensor::full([2, 1, 12, 12], 0.3, (Kind::Float, Device::Cpu));
         let b = blur(&c, [1.0, 2.0]);
         assert!((b - 0.3).abs().max().double_value(&[]) < 1e-5);

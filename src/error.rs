@@ -33,6 +33,10 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
+    /// A command-line request that cannot be carried out as asked.
+    #[error("{0}")]
+    Usage(String),
+
     /// Anything from the cache store.
     #[error("cache {path}: {msg}")]
     Cache { path: PathBuf, msg: String },
@@ -57,6 +61,9 @@ impl Error {
     }
     pub fn stage(msg: impl Into<String>) -> Self {
         Error::Stage(msg.into())
+    }
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error::Usage(msg.into())
     }
 }
 

@@ -8,21 +8,18 @@
 pub mod app;
 pub mod augment;
 pub mod cache;
-pub mod cluster;
 pub mod data;
-pub mod determinism;
-pub mod device;
-pub mod environment;
 pub mod error;
 pub mod eval;
-pub mod interrupt;
+pub mod files;
 pub mod methods;
 pub mod nn;
 pub mod report;
 pub mod represent;
 pub mod runner;
-pub mod seeding;
+pub mod runtime;
 pub mod spec;
+pub mod state;
 pub mod train;
 
 pub use error::{Error, Result};

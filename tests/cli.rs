@@ -1,24 +1,11 @@
 //! Runs the real `repbench` binary in a temp dir on a tiny generated dataset.
 mod common;
 
-use assert_cmd::Command;
+use common::repbench;
 use std::path::Path;
 
-fn repbench(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("repbench").unwrap();
-    c.current_dir(dir).env("REPBENCH_CACHE", dir.join("cache")).env_remove("CUDA_VISIBLE_DEVICES");
-    c
-}
-
-/// (representation, evaluation, metric, seed) → value, plus the cached flags.
 fn results(dir: &Path) -> (Vec<(String, f64)>, Vec<bool>) {
-    let rows = repbench::report::table::read_results(&dir.join("reports/tiny/results.parquet")).unwrap();
-    let mut vals: Vec<(String, f64)> = rows
-        .iter()
-        .map(|r| (format!("{}/{}/{}/{}", r.representation, r.evaluation, r.metric, r.seed), r.value))
-        .collect();
-    vals.sort_by(|a, b| a.0.cmp(&b.0));
-    (vals, rows.iter().map(|r| r.cached).collect())
+    common::results(&dir.join("reports/tiny"))
 }
 
 fn count_entries(cache: &Path) -> usize {
@@ -32,8 +19,8 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
     common::make_dataset(dir, 240, 60);
     std::fs::write(dir.join("tiny.yaml"), common::suite(5)).unwrap();
 
-    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
+    let stdout = out.stdout.clone();
     assert!(stdout.trim().ends_with("report.md"), "{stdout}");
     for f in ["results.csv", "results.parquet", "summary.csv", "manifest.json", "report.md", "summary.png", "summary.svg"] {
         assert!(dir.join("reports/tiny").join(f).is_file(), "missing {f}");
@@ -50,8 +37,8 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
     }
     let entries = count_entries(&dir.join("cache"));
 
-    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
+    let stderr = out.stderr.clone();
     assert!(stderr.contains("0 computed, 12 cached"), "{stderr}");
     let (second, cached) = results(dir);
     assert_eq!(first, second, "cached results must be identical");
@@ -60,8 +47,8 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
 
     // Changing k re-runs only the k-NN evaluations: 3 reps × 2 seeds.
     std::fs::write(dir.join("tiny.yaml"), common::suite(3)).unwrap();
-    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
+    let stderr = out.stderr.clone();
     assert!(stderr.contains("6 computed, 6 cached"), "{stderr}");
     assert_eq!(count_entries(&dir.join("cache")), entries + 6, "only new evaluation entries");
     let (third, _) = results(dir);
@@ -71,13 +58,13 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
 
     // `report` rebuilds from stored results without running anything.
     std::fs::remove_file(dir.join("reports/tiny/report.md")).unwrap();
-    repbench(dir).args(["report", "reports/tiny"]).assert().success();
+    repbench(dir, &["report", "reports/tiny"]).ok();
     let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
     assert!(md.contains("## linear (linear_probe)") && md.contains("## Provenance"), "{md}");
 
     // `plan` sees everything cached.
-    let out = repbench(dir).args(["plan", "tiny.yaml"]).assert().success();
-    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let out = repbench(dir, &["plan", "tiny.yaml"]).ok();
+    let text = out.stdout.clone();
     assert!(!text.contains("to run"), "{text}");
 }
 
@@ -87,16 +74,16 @@ fn bad_spec_reports_file_line_and_suggestion() {
     let dir = tmp.path();
     let spec = common::suite(5).replace("epochs: 10", "epoch: 10");
     std::fs::write(dir.join("bad.yaml"), &spec).unwrap();
-    let out = repbench(dir).args(["validate", "bad.yaml"]).assert().code(2);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["validate", "bad.yaml"]).code(2);
+    let err = out.stderr.clone();
     let line = spec.lines().position(|l| l.contains("epoch:")).unwrap() + 1;
     assert!(err.contains(&format!("bad.yaml:{line}:")), "{err}");
     assert!(err.contains("unknown field `epoch`, did you mean `epochs`?"), "{err}");
 
     let spec = common::suite(0);
     std::fs::write(dir.join("range.yaml"), &spec).unwrap();
-    let out = repbench(dir).args(["validate", "range.yaml"]).assert().code(2);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["validate", "range.yaml"]).code(2);
+    let err = out.stderr.clone();
     assert!(err.contains("evaluations.knn.k[0]: must be at least 1"), "{err}");
 }
 
@@ -110,8 +97,8 @@ fn corrupt_dataset_fails_with_file_name_and_leaves_no_cache_entry() {
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() - 100]).unwrap();
     std::fs::write(dir.join("tiny.yaml"), common::suite(5)).unwrap();
-    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().code(1);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).code(1);
+    let err = out.stderr.clone();
     assert!(err.contains("train-images-idx3-ubyte") && err.contains("truncated"), "{err}");
     assert_eq!(count_entries(&dir.join("cache")), 0);
     let manifest = std::fs::read_to_string(dir.join("reports/tiny/manifest.json")).unwrap();
@@ -121,8 +108,8 @@ fn corrupt_dataset_fails_with_file_name_and_leaves_no_cache_entry() {
 #[test]
 fn env_reports_libtorch() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = repbench(tmp.path()).args(["env"]).assert().success();
-    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let out = repbench(tmp.path(), &["env"]).ok();
+    let text = out.stdout.clone();
     assert!(text.contains("libtorch 2.11.0"), "{text}");
 }
 
@@ -132,10 +119,10 @@ fn cache_verify_quarantines_a_corrupt_entry_and_the_next_run_recomputes_it() {
     let dir = tmp.path();
     common::make_dataset(dir, 120, 30);
     std::fs::write(dir.join("tiny.yaml"), common::suite(5).replace("seed: [0, 1]", "seed: [0]")).unwrap();
-    repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
-    let out = repbench(dir).args(["cache", "ls"]).assert().success();
-    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("eval"));
-    repbench(dir).args(["cache", "verify"]).assert().success();
+    repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
+    let out = repbench(dir, &["cache", "ls"]).ok();
+    assert!(out.stdout.contains("eval"));
+    repbench(dir, &["cache", "verify"]).ok();
     // Corrupt one evaluation's metrics.
     let metrics = walkdir::WalkDir::new(dir.join("cache/objects"))
         .into_iter()
@@ -144,12 +131,12 @@ fn cache_verify_quarantines_a_corrupt_entry_and_the_next_run_recomputes_it() {
         .unwrap()
         .into_path();
     std::fs::write(&metrics, b"{\"metrics\": [[\"top1\", 1.0]]}").unwrap();
-    let out = repbench(dir).args(["cache", "verify"]).assert().code(1);
-    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let out = repbench(dir, &["cache", "verify"]).code(1);
+    let text = out.stdout.clone();
     assert!(text.contains("1 corrupt") && text.contains("quarantined"), "{text}");
     assert!(!metrics.exists());
-    let out = repbench(dir).args(["run", "tiny.yaml", "--device", "cpu"]).assert().success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
+    let stderr = out.stderr.clone();
     assert!(stderr.contains("1 computed, 5 cached"), "{stderr}");
 }
 
@@ -164,8 +151,8 @@ fn alias_bombs_and_huge_matrices_are_refused_with_located_errors() {
     }
     bomb.push_str("  seed: [*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8]\n");
     std::fs::write(dir.join("bomb.yaml"), bomb).unwrap();
-    let out = repbench(dir).args(["validate", "bomb.yaml"]).assert().failure();
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["validate", "bomb.yaml"]).failed();
+    let err = out.stderr.clone();
     assert!(err.contains("bomb.yaml:7:") && err.contains("alias bomb"), "{err}");
 
     // 20 × 20 × 20 × 20 = 160,000 cells: refused before expanding.
@@ -173,8 +160,8 @@ fn alias_bombs_and_huge_matrices_are_refused_with_located_errors() {
     let list = format!("[{}]", values.join(", "));
     let huge = format!("suite: huge\ndataset: {{name: fashion-mnist}}\nrepresentations: {{pca: {{kind: pca, components: 8}}}}\nevaluations: {{knn: {{kind: knn}}}}\nmatrix:\n  seed: {list}\n  representations.pca.components: {list}\n  evaluations.knn.temperature: {list}\n  dataset.val_fraction: {list}\n");
     std::fs::write(dir.join("huge.yaml"), huge).unwrap();
-    let out = repbench(dir).args(["validate", "huge.yaml"]).assert().failure();
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["validate", "huge.yaml"]).failed();
+    let err = out.stderr.clone();
     assert!(err.contains("huge.yaml:5:") && err.contains("more than 10000 cells") && err.contains("seed: 20 × "), "{err}");
 }
 
@@ -183,12 +170,12 @@ fn names_that_would_escape_the_run_directory_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(dir.join("esc.yaml"), "suite: ../evil\ndataset: {name: fashion-mnist}\nrepresentations: {\"a/b\": {kind: raw}}\nevaluations: {\"../x\": {kind: knn}}\n").unwrap();
-    let out = repbench(dir).args(["validate", "esc.yaml"]).assert().failure();
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let out = repbench(dir, &["validate", "esc.yaml"]).failed();
+    let err = out.stderr.clone();
     for bad in ["suite: `../evil`", "representations.a/b: `a/b`", "evaluations.../x: `../x`"] {
         assert!(err.contains(bad), "{bad} not refused: {err}");
     }
-    repbench(dir).args(["run", "esc.yaml"]).assert().failure();
+    repbench(dir, &["run", "esc.yaml"]).failed();
     assert!(!dir.join("evil").exists() && !dir.join("reports").exists());
 }
 
@@ -199,24 +186,24 @@ fn cache_gc_keeps_what_a_suite_or_run_needs_and_deletes_the_rest() {
     common::make_dataset(dir, 240, 60);
     std::fs::write(dir.join("a.yaml"), common::suite(5)).unwrap();
     std::fs::write(dir.join("b.yaml"), common::suite(7).replace("suite: tiny", "suite: other")).unwrap();
-    repbench(dir).args(["run", "a.yaml", "--device", "cpu", "-q"]).assert().success();
-    repbench(dir).args(["run", "b.yaml", "--device", "cpu", "-q"]).assert().success();
+    repbench(dir, &["run", "a.yaml", "--device", "cpu", "-q"]).ok();
+    repbench(dir, &["run", "b.yaml", "--device", "cpu", "-q"]).ok();
     let before = count_entries(&dir.join("cache"));
     // Without roots gc refuses; a dry run deletes nothing.
-    repbench(dir).args(["cache", "gc"]).assert().failure();
-    let out = repbench(dir).args(["cache", "gc", "--keep", "a.yaml", "--dry-run"]).assert().success();
-    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    repbench(dir, &["cache", "gc"]).failed();
+    let out = repbench(dir, &["cache", "gc", "--keep", "a.yaml", "--dry-run"]).ok();
+    let text = out.stdout.clone();
     // b differs from a only in its k-NN: 2 seeds × 3 representations of knn cells go.
     assert!(text.contains("would delete 6 entries"), "{text}");
     assert_eq!(count_entries(&dir.join("cache")), before);
     // Keeping b's run directory keeps its cells (and, through upstream keys, their fits).
-    repbench(dir).args(["cache", "gc", "--keep", "a.yaml", "--keep", "reports/other"]).assert().success();
+    repbench(dir, &["cache", "gc", "--keep", "a.yaml", "--keep", "reports/other"]).ok();
     assert_eq!(count_entries(&dir.join("cache")), before);
-    repbench(dir).args(["cache", "gc", "--keep", "a.yaml"]).assert().success();
+    repbench(dir, &["cache", "gc", "--keep", "a.yaml"]).ok();
     assert_eq!(count_entries(&dir.join("cache")), before - 6);
     // a is still fully cached; b recomputes only its k-NN cells.
-    let out = repbench(dir).args(["run", "a.yaml", "--device", "cpu"]).assert().success();
-    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("0 computed, 12 cached"));
-    let out = repbench(dir).args(["run", "b.yaml", "--device", "cpu"]).assert().success();
-    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("6 computed, 6 cached"));
+    let out = repbench(dir, &["run", "a.yaml", "--device", "cpu"]).ok();
+    assert!(out.stderr.contains("0 computed, 12 cached"));
+    let out = repbench(dir, &["run", "b.yaml", "--device", "cpu"]).ok();
+    assert!(out.stderr.contains("6 computed, 6 cached"));
 }

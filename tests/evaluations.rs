@@ -1,29 +1,16 @@
 //! Model-based evaluations on a tiny synthetic dataset: fine-tuning trains
 //! exactly the parameters its mode says, probes by depth cover every block,
 //! attention maps exist only for ViTs.
-use repbench::error::Error;
-use repbench::eval::{EvalContext, EvaluationSpec, Features, ModelInputs, SplitImages};
-use repbench::represent::{learned, FitContext, Fitted, RepresentationSpec};
-use tch::{Device, Kind, Tensor};
+mod common;
 
-/// 150 images 1×16×16 in 3 classes (horizontal bar, vertical bar, square).
+use repbench::error::Error;
+use repbench::eval::{EvalContext, EvaluationSpec, Features, Input, ModelInputs, SplitImages};
+use repbench::represent::{learned, FitContext, Fitted, RepresentationSpec};
+use tch::{Device, Tensor};
+
+/// 150 images 1×16×16 in 3 classes (see `common::bar_images`).
 fn images() -> (Tensor, Tensor) {
-    repbench::seeding::with_torch_seed(5, || {
-        let n = 150;
-        let imgs = Tensor::rand([n, 1, 16, 16], (Kind::Float, Device::Cpu)) * 60.0;
-        let y = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
-        for i in 0..n {
-            let o = (i * 7 % 10) as i64;
-            let img = imgs.get(i);
-            let mut region = match i % 3 {
-                0 => img.narrow(1, o, 4),
-                1 => img.narrow(2, o, 4),
-                _ => img.narrow(1, o / 2 + 3, 6).narrow(2, o / 2 + 3, 6),
-            };
-            let _ = region.fill_(230.0);
-        }
-        (imgs.to_kind(Kind::Uint8), y)
-    })
+    common::bar_images(150, 5)
 }
 
 fn split() -> SplitImages {
@@ -34,7 +21,7 @@ fn split() -> SplitImages {
 fn fitted(yaml: &str, s: &SplitImages) -> (RepresentationSpec, learned::FittedLearned) {
     let spec: RepresentationSpec = serde_yaml::from_str(yaml).unwrap();
     let ctx = FitContext { device: Device::Cpu, seed: 1, labels: Some(&s.train.1), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
-    let f = learned::fit(&spec, &s.train.0, &ctx).unwrap();
+    let f = learned::fit(spec.method().unwrap(), &s.train.0, &ctx).unwrap();
     (spec, f)
 }
 
@@ -57,7 +44,7 @@ fn finetune_modes_train_head_last_block_or_everything() {
     let run = |mode: &str| {
         let e: EvaluationSpec = serde_yaml::from_str(&format!("kind: finetune\nmode: {mode}\nblocks: 1\ntrain: {{epochs: 8, batch_size: 30, warmup_epochs: 0, optimizer: {{lr: 0.005}}}}")).unwrap();
         let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
-        e.evaluate(&feats, &EvalContext { device: Device::Cpu, seed: 3 }, Some(&m)).unwrap()
+        e.evaluate(&Input::Model(&feats, &m), &EvalContext { device: Device::Cpu, seed: 3 }).unwrap()
     };
     let (frozen, last, full) = (run("frozen"), run("last-n"), run("full"));
     // Head: BatchNorm without affine + Linear(16 → 3) = 16·3 + 3 parameters.
@@ -79,7 +66,7 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
     let ctx = EvalContext { device: Device::Cpu, seed: 0 };
     let depth: EvaluationSpec = serde_yaml::from_str("kind: depth_probe\nprobe: {epochs: 10}").unwrap();
-    let out = depth.evaluate(&feats, &ctx, Some(&m)).unwrap();
+    let out = depth.evaluate(&Input::Model(&feats, &m), &ctx).unwrap();
     let blocks: Vec<&String> = out.metrics.iter().map(|(k, _)| k).filter(|k| k.starts_with("top1_block")).collect();
     assert_eq!(blocks, ["top1_block1", "top1_block2"]);
     let cka: Vec<Vec<f64>> = serde_json::from_value(out.details["layer_cka"].clone()).unwrap();
@@ -87,12 +74,12 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
 
     let attention: EvaluationSpec = serde_yaml::from_str("kind: attention_maps\nimages: 3").unwrap();
     assert!(attention.applies_to(&spec).is_err(), "a ConvNet has no attention maps");
-    assert!(matches!(attention.evaluate(&feats, &ctx, Some(&m)), Err(Error::NotApplicable(_))));
+    assert!(matches!(attention.evaluate(&Input::Model(&feats, &m), &ctx), Err(Error::NotApplicable(_))));
 
     let (vspec, vf) = fitted("kind: supervised\nencoder: {arch: vit, patch_size: 4, dim: 16, depth: 2, heads: 2}\ntrain: {epochs: 1, batch_size: 30}", &s);
     assert!(attention.applies_to(&vspec).is_ok());
     let vm = ModelInputs { fitted: &vf, spec: &vspec, images: &s };
-    let out = attention.evaluate(&features(&vf, &s), &ctx, Some(&vm)).unwrap();
+    let out = attention.evaluate(&Input::Model(&features(&vf, &s), &vm), &ctx).unwrap();
     // 3 images (one per class) × 2 heads × a 4×4 patch grid.
     assert_eq!(out.details["attention"].as_array().unwrap().len(), 3 * 2 * 16);
     assert_eq!(out.details["labels"], serde_json::json!([0, 1, 2]));

@@ -1,30 +1,15 @@
 //! Every learned method trains on a tiny synthetic dataset and its loss goes
 //! down; a run killed mid-training resumes from its checkpoint to the same
 //! weights as an uninterrupted run (CPU).
+mod common;
+
 use repbench::represent::{learned, FitContext, Fitted, RepresentationSpec};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::{Device, Kind, Tensor};
 
-/// 96 images 1×16×16 in 3 classes: a bright horizontal bar, a vertical bar, or a
-/// bright square, at a random place, plus noise.
+/// 96 images 1×16×16 in 3 classes (see `common::bar_images`).
 fn data() -> (Tensor, Tensor) {
-    repbench::seeding::with_torch_seed(3, || {
-        let n = 96;
-        let imgs = Tensor::rand([n, 1, 16, 16], (Kind::Float, Device::Cpu)) * 60.0;
-        let y = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
-        for i in 0..n {
-            let c = i % 3;
-            let o = (i * 7 % 10) as i64;
-            let img = imgs.get(i);
-            let mut region = match c {
-                0 => img.narrow(1, o, 4),
-                1 => img.narrow(2, o, 4),
-                _ => img.narrow(1, o / 2 + 3, 6).narrow(2, o / 2 + 3, 6),
-            };
-            let _ = region.fill_(230.0);
-        }
-        (imgs.to_kind(Kind::Uint8), y)
-    })
+    common::bar_images(96, 3)
 }
 
 const VIT: &str = "{arch: vit, patch_size: 4, dim: 32, depth: 2, heads: 2}";
@@ -43,7 +28,7 @@ fn spec_lr(kind: &str, encoder: &str, extra: &str, epochs: usize, lr: f64) -> Re
 fn fit(s: &RepresentationSpec, ckpt: Option<std::path::PathBuf>, log: &dyn Fn(&str)) -> learned::FittedLearned {
     let (x, y) = data();
     let ctx = FitContext { device: Device::Cpu, seed: 11, labels: Some(&y), num_classes: 3, checkpoint_dir: ckpt, log };
-    learned::fit(s, &x, &ctx).unwrap()
+    learned::fit(s.method().unwrap(), &x, &ctx).unwrap()
 }
 
 fn assert_loss_goes_down(kind: &str, encoder: &str, extra: &str) {
@@ -214,7 +199,7 @@ fn divergence_is_reported_with_epoch_and_step() {
     let s = spec_lr("supervised", CONV, "", 3, 1e30);
     let (x, y) = data();
     let ctx = FitContext { device: Device::Cpu, seed: 11, labels: Some(&y), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
-    let err = match learned::fit(&s, &x, &ctx) {
+    let err = match learned::fit(s.method().unwrap(), &x, &ctx) {
         Ok(_) => panic!("a learning rate of 1e30 must diverge"),
         Err(e) => e.to_string(),
     };

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_repbench");
+use common::BIN;
 
 /// A suite with a learned representation that trains for a few seconds (so
 /// kills land in training, embedding, evaluation and cache writes alike).
@@ -51,10 +51,7 @@ fn spawn(dir: &Path, cache: &str, out: &str) -> Child {
 
 /// (representation/evaluation/metric/seed, value) sorted, from a run directory.
 fn results(dir: &Path) -> Vec<(String, f64)> {
-    let rows = repbench::report::table::read_results(&dir.join("results.parquet")).unwrap();
-    let mut v: Vec<(String, f64)> = rows.iter().map(|r| (format!("{}/{}/{}/{}", r.representation, r.evaluation, r.metric, r.seed), r.value)).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+    common::results(dir).0
 }
 
 fn run_to_end(dir: &Path, cache: &str, out: &str) -> String {

@@ -6,7 +6,11 @@ use repbench::runner::{Artifact, ResultRow, TrainLogRecord};
 use serde_json::json;
 
 fn manifest(suite: &str) -> Manifest {
-    let ev = |name: &str, kind: &str, headline: &str, ranks: bool| EvaluationRecord { name: name.into(), kind: kind.into(), headline: headline.into(), ranks };
+    let ev = |name: &str, kind: &str, headline: &str, ranks: bool| {
+        let spec: repbench::eval::EvaluationSpec = serde_json::from_value(json!({ "kind": kind })).unwrap();
+        let figures = Some(spec.as_dyn().figures().to_vec());
+        EvaluationRecord { name: name.into(), kind: kind.into(), headline: headline.into(), ranks, higher_is_better: true, figures }
+    };
     Manifest {
         suite: suite.into(),
         description: Some("fixture".into()),
@@ -17,7 +21,7 @@ fn manifest(suite: &str) -> Manifest {
         started_unix: 0,
         device: "cpu".into(),
         cache_dir: "/nonexistent".into(),
-        environment: repbench::environment::collect(),
+        environment: repbench::runtime::environment::collect(),
         datasets: vec![DatasetRecord { name: "fixture".into(), format: "idx".into(), root: "/data".into(), files: 4, fingerprint: "ab".repeat(32), note: None }],
         representations: vec!["raw".into(), "hog".into(), "simclr".into()],
         evaluations: vec![ev("linear", "linear_probe", "top1", true), ev("labels", "label_efficiency", "top1@0.1", true), ev("cka", "similarity", "cka", false), ev("map", "embedding_map", "map_knn5", true)],

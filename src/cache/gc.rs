@@ -63,7 +63,7 @@ pub fn gc(store: &Store, roots: &[Key], keep_newer_than: Option<Duration>, dry_r
     let all = list(store)?;
     let by_key: HashMap<String, &Listed> = all.iter().map(|l| (l.meta.key.0.clone(), l)).collect();
     let live = reachable(&by_key, roots);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = crate::files::unix_now();
     let mut report = GcReport::default();
     let tmp = store.root.join("tmp");
     for l in &all {

@@ -48,7 +48,7 @@ pub fn verify(store: &Store) -> Result<Verified> {
         for (name, sha) in &l.meta.files {
             v.files += 1;
             let path = l.dir.join(name);
-            match crate::data::fingerprint::sha256_file(&path) {
+            match crate::files::sha256_file(&path) {
                 Ok(actual) if &actual == sha => {}
                 Ok(actual) => problem = Some(format!("{name}: sha256 {actual} ≠ recorded {sha}")),
                 Err(e) => problem = Some(format!("{name}: {e}")),

@@ -69,7 +69,7 @@ fn lock_dir(d: &Path) -> Result<KeyLock> {
     loop {
         match std::fs::create_dir(d) {
             Ok(()) => {
-                let me = format!("{} pid {}\n", crate::environment::hostname(), std::process::id());
+                let me = format!("{} pid {}\n", crate::runtime::environment::hostname(), std::process::id());
                 std::fs::write(&owner, me).at(&owner)?;
                 let stop = Arc::new(AtomicBool::new(false));
                 let (s, o) = (stop.clone(), owner.clone());

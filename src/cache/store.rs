@@ -39,26 +39,6 @@ pub struct Store {
     pub root: PathBuf,
 }
 
-/// Writes `bytes` to `path` through a temp file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).at(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).at(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes).at(tmp.path())?;
-    // Temp files are created 0600; results are meant to be shared.
-    set_mode(tmp.path(), 0o644)?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).at(path)
-}
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 impl Store {
     /// `$REPBENCH_CACHE`, else `.repbench/cache` under the working directory.
@@ -120,9 +100,9 @@ impl Store {
         for e in std::fs::read_dir(tmp.path()).at(tmp.path())? {
             let e = e.at(tmp.path())?;
             let name = e.file_name().to_string_lossy().into_owned();
-            files.insert(name, crate::data::fingerprint::sha256_file(&e.path())?);
+            files.insert(name, crate::files::sha256_file(&e.path())?);
         }
-        let meta = EntryMeta { format: CACHE_FORMAT, key: key.clone(), stage: stage.to_string(), created_unix: now_unix(), seconds, files, info };
+        let meta = EntryMeta { format: CACHE_FORMAT, key: key.clone(), stage: stage.to_string(), created_unix: crate::files::unix_now(), seconds, files, info };
         let meta_path = tmp.path().join("meta.json");
         let meta_bytes = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Cache { path: meta_path.clone(), msg: e.to_string() })?;
         std::fs::write(&meta_path, meta_bytes).at(&meta_path)?;
@@ -140,7 +120,7 @@ impl Store {
             std::fs::rename(&dest, &old_path).at(&dest)?;
         }
         // tempdir makes 0700 folders; a cache may be shared by a group.
-        set_mode(tmp.path(), 0o755)?;
+        crate::files::set_mode(tmp.path(), 0o755)?;
         let tmp_path = tmp.keep();
         if let Err(e) = std::fs::rename(&tmp_path, &dest) {
             let _ = std::fs::remove_dir_all(&tmp_path);

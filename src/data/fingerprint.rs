@@ -7,7 +7,6 @@
 use crate::error::{IoContext, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Serialize, Deserialize, PartialEq)]
@@ -16,21 +15,6 @@ struct Memo {
     size: u64,
     mtime_ns: i128,
     sha256: String,
-}
-
-/// sha256 of a file's bytes, hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).at(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).at(path)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
@@ -56,12 +40,12 @@ pub fn file_hash(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
             }
         }
     }
-    let sha = sha256_file(&abs)?;
+    let sha = crate::files::sha256_file(&abs)?;
     if let (Some(mf), Some(dir)) = (&memo_file, memo_dir) {
         // The memo is only an optimisation: failing to write it is not an error.
         let memo = Memo { path: abs, size, mtime_ns: mtime, sha256: sha.clone() };
         if std::fs::create_dir_all(dir).is_ok() {
-            let _ = crate::cache::store::write_atomic(mf, serde_json::to_vec(&memo).unwrap_or_default().as_slice());
+            let _ = crate::files::write_atomic(mf, serde_json::to_vec(&memo).unwrap_or_default().as_slice());
         }
     }
     Ok(sha)
@@ -102,6 +86,6 @@ mod tests {
         std::fs::write(&f, b"hello world").unwrap();
         let h2 = fingerprint(d.path(), &[f.clone()], Some(&memo)).unwrap();
         assert_ne!(h1, h2);
-        assert_eq!(file_hash(&f, Some(&memo)).unwrap(), sha256_file(&f).unwrap());
+        assert_eq!(file_hash(&f, Some(&memo)).unwrap(), crate::files::sha256_file(&f).unwrap());
     }
 }

@@ -7,6 +7,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// Version of the split arithmetic (which indices a seed selects); it enters
+/// the data stage's key, so bump it when the same settings would select other
+/// images.
+pub const VERSION: u32 = 1;
+
 /// Indices into the dataset's train part (train, val) and test part (test).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Splits {

@@ -2,7 +2,7 @@
 //! so neither the representation nor the training bank has seen it; each test
 //! image is scored by its mean distance to the k nearest training embeddings
 //! (L2-normalised), and the score's AUROC for "is the held-out class" is reported.
-use super::{EvalOutput, Features};
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -56,8 +56,24 @@ pub fn auroc(scores: &[f64], is_pos: &[bool]) -> f64 {
     (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for AnomalyParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(&input.features()?.to_device(ctx.device))
+    }
+    fn headline(&self) -> Headline {
+        Headline::ranked("auroc")
+    }
+}
+
 impl AnomalyParams {
-    pub fn evaluate(&self, f: &Features) -> Result<EvalOutput> {
+    pub fn run(&self, f: &Features) -> Result<EvalOutput> {
         let bank = Tensor::cat(&[&f.train_x, &f.val_x], 0);
         let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
         let leaked = bank_y.eq(self.class as i64).sum(Kind::Int64).int64_value(&[]);
@@ -108,7 +124,7 @@ mod tests {
     fn held_out_cluster_is_detected_and_leaks_are_refused() {
         let c = Tensor::from_slice(&[3.0f32, 0., 0., 3., -3., -3.]).view([3, 2]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = c.index_select(0, &y) + crate::seeding::randn(&[300, 2], 0) * 0.3;
+        let x = c.index_select(0, &y) + crate::runtime::seeding::randn(&[300, 2], 0) * 0.3;
         let normal = y.ne(2).nonzero().squeeze_dim(1);
         let f = Features {
             train_x: x.index_select(0, &normal),
@@ -119,8 +135,8 @@ mod tests {
             test_y: y.shallow_clone(),
             num_classes: 3,
         };
-        let out = AnomalyParams { class: 2, k: 5 }.evaluate(&f).unwrap();
+        let out = AnomalyParams { class: 2, k: 5 }.run(&f).unwrap();
         assert!(out.metrics[0].1 > 0.95, "{out:?}");
-        assert!(AnomalyParams { class: 0, k: 5 }.evaluate(&f).is_err());
+        assert!(AnomalyParams { class: 0, k: 5 }.run(&f).is_err());
     }
 }

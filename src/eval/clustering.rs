@@ -2,7 +2,7 @@
 //! several seeded k-means++ restarts, the lowest inertia kept), scored against the
 //! labels with NMI (arithmetic normalisation, scikit-learn's default) and ARI.
 //! Features are L2-normalised first, the geometry the k-NN protocol uses too.
-use super::{EvalOutput, Features};
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -121,8 +121,24 @@ pub fn ari(truth: &[i64], pred: &[i64]) -> f64 {
     (sum_ij - expected) / (max - expected)
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for ClusteringParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(&input.features()?.to_device(ctx.device), ctx.seed)
+    }
+    fn headline(&self) -> Headline {
+        Headline::ranked("nmi")
+    }
+}
+
 impl ClusteringParams {
-    pub fn evaluate(&self, f: &Features, seed: u64) -> Result<EvalOutput> {
+    pub fn run(&self, f: &Features, seed: u64) -> Result<EvalOutput> {
         let k = self.k.map(|k| k as i64).unwrap_or(f.num_classes);
         let n = f.test_x.size()[0];
         if k > n {
@@ -131,7 +147,7 @@ impl ClusteringParams {
         let x = &f.test_x / f.test_x.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
         let mut best: Option<(Tensor, f64)> = None;
         for r in 0..self.restarts {
-            let (a, inertia) = crate::seeding::with_torch_seed(crate::seeding::derive(seed, &format!("kmeans/{r}")), || kmeans(&x, k, self.max_iter));
+            let (a, inertia) = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, &format!("kmeans/{r}")), || kmeans(&x, k, self.max_iter));
             if best.as_ref().is_none_or(|b| inertia < b.1) {
                 best = Some((a, inertia));
             }
@@ -165,7 +181,7 @@ mod tests {
     fn kmeans_finds_separated_blobs() {
         let c = Tensor::from_slice(&[5.0f32, 0., 0., 5., -5., -5.]).view([3, 2]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = c.index_select(0, &y) + crate::seeding::randn(&[300, 2], 0) * 0.3;
+        let x = c.index_select(0, &y) + crate::runtime::seeding::randn(&[300, 2], 0) * 0.3;
         let f = Features {
             train_x: x.shallow_clone(),
             train_y: y.shallow_clone(),
@@ -175,7 +191,7 @@ mod tests {
             test_y: y,
             num_classes: 3,
         };
-        let out = ClusteringParams::default().evaluate(&f, 1).unwrap();
+        let out = ClusteringParams::default().run(&f, 1).unwrap();
         assert!(out.metrics[0].1 > 0.95 && out.metrics[1].1 > 0.95, "{out:?}");
     }
 }

@@ -2,8 +2,9 @@
 //! image) gets its own linear probe, so a curve of accuracy against depth shows
 //! where class information appears; the linear CKA between the blocks (on test
 //! images) shows how much each block changes the representation.
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind, Features, ModelInputs};
+use crate::represent::RepresentationSpec;
 use super::linear_probe::LinearProbeParams;
-use super::{cka, EvalContext, EvalOutput, Features, ModelInputs};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,33 @@ impl Validate for DepthProbeParams {
     }
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for DepthProbeParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn scope(&self) -> Scope {
+        Scope::Model
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(input.model()?, ctx)
+    }
+    fn headline(&self) -> Headline {
+        Headline::ranked("best_block_top1")
+    }
+    fn figures(&self) -> &'static [FigureKind] {
+        &[FigureKind::DepthCurve, FigureKind::BlockCka]
+    }
+    fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
+        super::needs_encoder(rep, false)
+    }
+}
+
 impl DepthProbeParams {
-    pub fn evaluate(&self, m: &ModelInputs, ctx: &EvalContext) -> Result<EvalOutput> {
+    pub fn run(&self, m: &ModelInputs, ctx: &EvalContext) -> Result<EvalOutput> {
         let img = m.images;
         let embed = |x: &tch::Tensor| -> Result<Vec<tch::Tensor>> {
             m.fitted.embed_blocks(x, ctx.device)?.ok_or_else(|| Error::NotApplicable(format!("{} has no blocks to probe", m.spec.kind())))
@@ -49,7 +75,7 @@ impl DepthProbeParams {
                 test_y: img.test.1.to_device(ctx.device),
                 num_classes: img.num_classes,
             };
-            let out = self.probe.evaluate(&f, &EvalContext { device: ctx.device, seed: crate::seeding::derive(ctx.seed, &format!("block{i}")) })?;
+            let out = self.probe.run(&f, &EvalContext { device: ctx.device, seed: crate::runtime::seeding::derive(ctx.seed, &format!("block{i}")) })?;
             let top1 = out.metrics.iter().find(|(k, _)| k == "top1").map(|(_, v)| *v).unwrap_or(f64::NAN);
             metrics.push((format!("top1_block{}", i + 1), top1));
             per_block.push(serde_json::json!({ "block": i + 1, "dim": tr.size()[1], "top1": top1 }));
@@ -59,7 +85,7 @@ impl DepthProbeParams {
         let layer_cka = if self.cka_samples > 0 {
             let n = (self.cka_samples as i64).min(img.test.0.size()[0]);
             let feats: Vec<tch::Tensor> = test.iter().map(|t| t.narrow(0, 0, n).to_device(Device::Cpu)).collect();
-            Some(cka::cka_matrix(&feats)?)
+            Some(super::similarity::cka_matrix(&feats)?)
         } else {
             None
         };

@@ -2,8 +2,8 @@
 //! of test embeddings, stored with the labels so the report draws one panel per
 //! representation coloured by class. The metric is the leave-one-out 5-NN
 //! accuracy inside the map — a number for what the picture shows.
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, FigureKind, Features};
 use super::tsne::{map_knn_accuracy, pca_scores, tsne, TsneConfig};
-use super::{EvalOutput, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -42,11 +42,31 @@ impl Validate for EmbeddingMapParams {
     }
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for EmbeddingMapParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(input.features()?, ctx.seed)
+    }
+    /// A 2-D map is a picture: its in-map k-NN accuracy describes, it does not rank.
+    fn headline(&self) -> Headline {
+        Headline::descriptive("map_knn5")
+    }
+    fn figures(&self) -> &'static [FigureKind] {
+        &[FigureKind::EmbeddingMap]
+    }
+}
+
 impl EmbeddingMapParams {
-    pub fn evaluate(&self, f: &Features, seed: u64) -> Result<EvalOutput> {
+    pub fn run(&self, f: &Features, seed: u64) -> Result<EvalOutput> {
         let labels: Vec<i64> = Vec::try_from(&f.test_y.to_device(tch::Device::Cpu))?;
         let pool: Vec<usize> = (0..labels.len()).collect();
-        let mut rng = crate::seeding::rng(seed, "embedding_map");
+        let mut rng = crate::runtime::seeding::rng(seed, "embedding_map");
         let (idx, _) = crate::data::split::stratified(&labels, &pool, self.points, &mut rng);
         if idx.len() < 4 {
             return Err(Error::stage(format!("embedding map: only {} test points", idx.len())));

@@ -14,7 +14,8 @@
 //! probing: features of different methods come at very different scales, and
 //! the BatchNorm lets one learning rate suit all of them. Test accuracy is that
 //! of the final epoch.
-use super::{accuracy, linear_probe::confusion_matrix, EvalOutput, ModelInputs};
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, accuracy, linear_probe::confusion_matrix, ModelInputs};
+use crate::represent::RepresentationSpec;
 use crate::augment::AugmentParams;
 use crate::error::{Error, Result};
 use crate::methods::Normalizer;
@@ -108,19 +109,41 @@ fn predict(net: &Net, images: &Tensor, dev: Device) -> Result<Tensor> {
     })
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for FinetuneParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn scope(&self) -> Scope {
+        Scope::Model
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(input.model()?, ctx.device, ctx.seed)
+    }
+    fn headline(&self) -> Headline {
+        Headline::ranked("top1")
+    }
+    fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
+        super::needs_encoder(rep, false)
+    }
+}
+
 impl FinetuneParams {
-    pub fn evaluate(&self, m: &ModelInputs, device: Device, seed: u64) -> Result<EvalOutput> {
-        let (enc_spec, prefix) = crate::represent::learned::backbone(m.spec)
-            .ok_or_else(|| Error::NotApplicable(format!("fine-tuning needs a learned encoder; {} has none", m.spec.kind())))?;
-        let state = m.fitted.state();
-        let get = |n: &str| state.iter().find(|(k, _)| k == n).map(|(_, t)| t.shallow_clone());
+    pub fn run(&self, m: &ModelInputs, device: Device, seed: u64) -> Result<EvalOutput> {
+        let method = m.spec.method().ok_or_else(|| Error::NotApplicable(format!("fine-tuning needs a learned encoder; {} has none", m.spec.kind())))?;
+        let (enc_spec, prefix) = (method.encoder(), method.backbone_prefix());
+        let state = crate::state::NamedTensors::from(m.fitted.state());
+        let get = |n: &str| state.get(n);
         let shape: Vec<i64> = get("info/shape").map(|t| Vec::try_from(t).unwrap_or_default()).unwrap_or_default();
         if shape.len() != 3 {
             return Err(Error::stage("fitted state lacks info/shape"));
         }
         let img = &m.images;
         let vs = nn::VarStore::new(device);
-        let mut net = crate::seeding::with_torch_seed(crate::seeding::derive(seed, "finetune/init"), || -> Result<Net> {
+        let mut net = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, "finetune/init"), || -> Result<Net> {
             let root = vs.root();
             let encoder = enc_spec.build(&(&root / "encoder"), (shape[0], shape[1], shape[2]))?;
             let bn = nn::BatchNormConfig { affine: false, ..Default::default() };
@@ -153,7 +176,7 @@ impl FinetuneParams {
         };
         let keep = |name: &str| name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")));
         let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
-        let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::seeding::derive(seed, "finetune/train"), &mut |_| {})?;
+        let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::runtime::seeding::derive(seed, "finetune/train"), &mut |_| {})?;
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
         let test_pred = predict(&net, &img.test.0, device)?;
         let val_pred = predict(&net, &img.val.0, device)?;

@@ -1,7 +1,7 @@
 //! Weighted k-NN on frozen features, the DINO `eval_knn.py` protocol:
 //! L2-normalised features, cosine similarity, the top-k training neighbours vote
 //! for their class with weight exp(sim / T), T = 0.07.
-use super::{accuracy, EvalOutput, Features};
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, accuracy, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -67,11 +67,27 @@ fn normalize(x: &Tensor) -> Tensor {
     x / norm
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for KnnParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(&input.features()?.to_device(ctx.device))
+    }
+    fn headline(&self) -> Headline {
+        Headline::ranked(format!("top1_k{}", self.k.first().copied().unwrap_or(20)))
+    }
+}
+
 impl KnnParams {
     /// The neighbour bank is train ∪ val: k-NN selects nothing on the validation
     /// split, so holding it out would only weaken the bank (DINO uses the whole
     /// training set).
-    pub fn evaluate(&self, f: &Features) -> Result<EvalOutput> {
+    pub fn run(&self, f: &Features) -> Result<EvalOutput> {
         let bank_x = Tensor::cat(&[&f.train_x, &f.val_x], 0);
         let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
         let preds = predict(&bank_x, &bank_y, &f.test_x, &self.k, self.temperature, f.num_classes)?;

@@ -3,9 +3,9 @@
 //! the whole test split. One metric per fraction: `top1@0.01` (linear) or
 //! `top1_k20@0.01` (k-NN). The linear probe still picks its L2 strength on the
 //! full validation split; the k-NN bank is the fraction of train ∪ val.
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, FigureKind, Features};
 use super::knn::KnnParams;
 use super::linear_probe::LinearProbeParams;
-use super::{EvalContext, EvalOutput, Features};
 use crate::data::split::stratified;
 use crate::error::Result;
 use crate::spec::validate::{Checker, Validate};
@@ -51,10 +51,33 @@ fn subset(x: &Tensor, y: &Tensor, fraction: f64, seed: u64) -> Result<(Tensor, T
     let labels: Vec<i64> = Vec::try_from(y.to_device(tch::Device::Cpu))?;
     let n = ((labels.len() as f64) * fraction).round().max(1.0) as usize;
     let pool: Vec<usize> = (0..labels.len()).collect();
-    let mut rng = crate::seeding::rng(seed, &format!("label_fraction/{fraction}"));
+    let mut rng = crate::runtime::seeding::rng(seed, &format!("label_fraction/{fraction}"));
     let (take, _) = stratified(&labels, &pool, n, &mut rng);
     let idx = Tensor::from_slice(&take.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(x.device());
     Ok((x.index_select(0, &idx), y.index_select(0, &idx)))
+}
+
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for LabelEfficiencyParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(&input.features()?.to_device(ctx.device), ctx)
+    }
+    fn headline(&self) -> Headline {
+        let f = self.fractions.first().copied().unwrap_or(1.0);
+        Headline::ranked(match self.probe {
+            Probe::LinearProbe => format!("top1@{f}"),
+            Probe::Knn => format!("top1_k{}@{f}", self.knn.k.first().copied().unwrap_or(20)),
+        })
+    }
+    fn figures(&self) -> &'static [FigureKind] {
+        &[FigureKind::LabelCurve]
+    }
 }
 
 impl LabelEfficiencyParams {
@@ -66,7 +89,7 @@ impl LabelEfficiencyParams {
         }
     }
 
-    pub fn evaluate(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
+    pub fn run(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
         let mut metrics = Vec::new();
         let mut sizes = Vec::new();
         for &frac in &self.fractions {
@@ -75,7 +98,7 @@ impl LabelEfficiencyParams {
                     let (tx, ty) = subset(&f.train_x, &f.train_y, frac, ctx.seed)?;
                     sizes.push(tx.size()[0]);
                     let sub = Features { train_x: tx, train_y: ty, val_x: f.val_x.shallow_clone(), val_y: f.val_y.shallow_clone(), test_x: f.test_x.shallow_clone(), test_y: f.test_y.shallow_clone(), num_classes: f.num_classes };
-                    let out = self.linear.evaluate(&sub, ctx)?;
+                    let out = self.linear.run(&sub, ctx)?;
                     let top1 = out.metrics.iter().find(|(m, _)| m == "top1").map(|m| m.1).unwrap_or(f64::NAN);
                     metrics.push((format!("top1@{frac}"), top1));
                 }
@@ -103,7 +126,7 @@ mod tests {
     fn more_labels_help_and_subsets_are_stratified() {
         let c = Tensor::from_slice(&[2.0f32, 0., 0., 2.]).view([2, 2]);
         let y = Tensor::arange(1000, (tch::Kind::Int64, tch::Device::Cpu)).remainder(2);
-        let x = c.index_select(0, &y) + crate::seeding::randn(&[1000, 2], 0);
+        let x = c.index_select(0, &y) + crate::runtime::seeding::randn(&[1000, 2], 0);
         let (sx, sy) = subset(&x, &y, 0.01, 3).unwrap();
         assert_eq!(sx.size()[0], 10);
         assert_eq!(sy.sum(tch::Kind::Int64).int64_value(&[]), 5, "5 of each class");
@@ -117,7 +140,7 @@ mod tests {
             num_classes: 2,
         };
         let p = LabelEfficiencyParams { fractions: vec![0.01, 1.0], probe: Probe::Knn, knn: KnnParams { k: vec![3], ..Default::default() }, ..Default::default() };
-        let out = p.evaluate(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
+        let out = p.run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
         assert_eq!(out.metrics.len(), 2);
         assert_eq!(out.metrics[0].0, "top1_k3@0.01");
         assert!(out.metrics[1].1 > 0.8, "{out:?}");

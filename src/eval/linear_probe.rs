@@ -4,7 +4,7 @@
 //! points train at once as one batched weight tensor [G, D, C] (one matmul per
 //! step instead of G). The test accuracy is that of the chosen model at the final
 //! iteration — never the best test epoch.
-use super::{accuracy, EvalContext, EvalOutput, Features};
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, accuracy, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,22 @@ impl Probe {
     }
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for LinearProbeParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(&input.features()?.to_device(ctx.device), ctx)
+    }
+    fn headline(&self) -> Headline {
+        Headline::ranked("top1")
+    }
+}
+
 impl LinearProbeParams {
     /// Trains the whole grid on (x, y). `seed` orders the mini-batches.
     pub fn train(&self, x: &Tensor, y: &Tensor, classes: i64, seed: u64) -> Result<Probe> {
@@ -84,7 +100,7 @@ impl LinearProbeParams {
         let yy = y.unsqueeze(0).expand([g, n], false);
         let mut step = 0f64;
         for epoch in 0..self.epochs {
-            let perm = crate::seeding::with_torch_seed(crate::seeding::derive(seed, &format!("probe/epoch{epoch}")), || {
+            let perm = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, &format!("probe/epoch{epoch}")), || {
                 Tensor::randperm(n, (Kind::Int64, tch::Device::Cpu))
             })
             .to_device(dev);
@@ -110,7 +126,7 @@ impl LinearProbeParams {
         Ok(Probe { mean, std, w: w.detach(), b: b.detach() })
     }
 
-    pub fn evaluate(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
+    pub fn run(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
         let probe = self.train(&f.train_x, &f.train_y, f.num_classes, ctx.seed)?;
         let val_pred = probe.predict(&f.val_x);
         let val_acc: Vec<f64> = (0..self.l2_grid.len() as i64).map(|i| accuracy(&val_pred.get(i), &f.val_y)).collect();
@@ -154,7 +170,7 @@ mod tests {
         // Three well-separated gaussian blobs in 5-D.
         let centers = Tensor::from_slice(&[4.0f32, 0., 0., 0., 0., 0., 4., 0., 0., 0., 0., 0., 4., 0., 0.]).view([3, 5]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = centers.index_select(0, &y) + crate::seeding::randn(&[300, 5], 0) * 0.5;
+        let x = centers.index_select(0, &y) + crate::runtime::seeding::randn(&[300, 5], 0) * 0.5;
         let f = Features {
             train_x: x.narrow(0, 0, 200),
             train_y: y.narrow(0, 0, 200),
@@ -165,7 +181,7 @@ mod tests {
             num_classes: 3,
         };
         let p = LinearProbeParams { epochs: 30, batch_size: 32, lr: 0.05, ..Default::default() };
-        let out = p.evaluate(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
+        let out = p.run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
         let top1 = out.metrics.iter().find(|m| m.0 == "top1").unwrap().1;
         assert!(top1 >= 0.98, "{out:?}");
         let conf = out.details["confusion"].as_array().unwrap();

@@ -1,41 +1,175 @@
 //! Evaluations of frozen features. Features are extracted once per
 //! representation and every evaluation reads them (the DINO way), so changing an
 //! evaluation's settings never re-fits or re-embeds.
-pub mod anomaly;
-pub mod attention;
-pub mod cka;
-pub mod clustering;
-pub mod depth_probe;
-pub mod embedding_map;
-pub mod finetune;
-pub mod knn;
-pub mod label_efficiency;
-pub mod linear_probe;
-pub mod tsne;
-
 use crate::error::{Error, Result};
 use crate::represent::{Fitted, RepresentationSpec};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-/// An evaluation as written in a suite, selected by `kind:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EvaluationSpec {
-    LinearProbe(linear_probe::LinearProbeParams),
-    Knn(knn::KnnParams),
-    LabelEfficiency(label_efficiency::LabelEfficiencyParams),
-    Clustering(clustering::ClusteringParams),
-    Anomaly(anomaly::AnomalyParams),
-    EmbeddingMap(embedding_map::EmbeddingMapParams),
-    Finetune(finetune::FinetuneParams),
-    DepthProbe(depth_probe::DepthProbeParams),
-    AttentionMaps(attention::AttentionMapsParams),
-    /// Linear CKA between every pair of representations (one cell per matrix
-    /// point, run after all representations are embedded).
-    Similarity(cka::SimilarityParams),
+/// What an evaluation reads; the runner loads it and caches the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The frozen features of one representation.
+    Features,
+    /// The features plus the fitted model and the split images.
+    Model,
+    /// The test features of every representation of a matrix point.
+    Cross,
 }
+
+/// An evaluation's input, as its scope asks.
+pub enum Input<'a> {
+    Features(&'a Features),
+    Model(&'a Features, &'a ModelInputs<'a>),
+    /// (representation name, test features), in suite order.
+    Cross(&'a [(String, Tensor)]),
+}
+
+impl<'a> Input<'a> {
+    pub fn features(&self) -> Result<&'a Features> {
+        match self {
+            Input::Features(f) | Input::Model(f, _) => Ok(f),
+            Input::Cross(_) => Err(Error::stage("this evaluation reads one representation's features")),
+        }
+    }
+    pub fn model(&self) -> Result<&'a ModelInputs<'a>> {
+        match self {
+            Input::Model(_, m) => Ok(m),
+            _ => Err(Error::stage("this evaluation needs the fitted model")),
+        }
+    }
+    pub fn cross(&self) -> Result<&'a [(String, Tensor)]> {
+        match self {
+            Input::Cross(c) => Ok(c),
+            _ => Err(Error::stage("this evaluation compares representations")),
+        }
+    }
+}
+
+/// The headline metric of an evaluation and what it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headline {
+    pub metric: String,
+    /// Larger is better (accuracy, NMI, AUROC); false for losses and errors.
+    pub higher_is_better: bool,
+    /// Whether representations are ranked and tested on it; descriptive
+    /// evaluations (CKA, embedding maps, attention statistics) are not.
+    pub ranked: bool,
+}
+
+impl Headline {
+    /// A metric where larger is better, ranked across representations.
+    pub fn ranked(metric: impl Into<String>) -> Headline {
+        Headline { metric: metric.into(), higher_is_better: true, ranked: true }
+    }
+    /// A metric that describes, ranks nothing and gets no tests.
+    pub fn descriptive(metric: impl Into<String>) -> Headline {
+        Headline { metric: metric.into(), higher_is_better: true, ranked: false }
+    }
+}
+
+/// The figures the report can draw for an evaluation, as it declares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureKind {
+    /// Metric vs labelled fraction (`metric@fraction`).
+    LabelCurve,
+    /// Probe accuracy vs block (`top1_blockN`).
+    DepthCurve,
+    /// CKA between an encoder's blocks (`layer_cka` in the details).
+    BlockCka,
+    /// CKA between representations (`cka:<other>` metrics), as heatmap and table.
+    CkaMatrix,
+    /// A 2-D map of the test points (`x`, `y`, `labels` in the details).
+    EmbeddingMap,
+    /// CLS attention per head (`maps` in the details).
+    AttentionGrid,
+}
+
+/// What every evaluation does: read its input, return metrics and details, and
+/// declare its headline, its figures and the version of its arithmetic.
+pub trait Evaluation: Validate {
+    /// The version of the evaluation's arithmetic; it enters the evaluation's
+    /// key. Bump it when a change alters what it computes for the same settings.
+    fn version(&self) -> u32;
+    fn scope(&self) -> Scope {
+        Scope::Features
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput>;
+    fn headline(&self) -> Headline;
+    fn figures(&self) -> &'static [FigureKind] {
+        &[]
+    }
+    /// Whether the evaluation applies to a representation; the reason when not
+    /// (decided from the suite alone, so inapplicable cells are never planned).
+    fn applies_to(&self, _rep: &RepresentationSpec) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Why a model-based evaluation does not apply to `rep`, if it does not: it
+/// needs a learned encoder (and, with `vit_only`, a ViT).
+pub fn needs_encoder(rep: &RepresentationSpec, vit_only: bool) -> std::result::Result<(), String> {
+    match rep.method() {
+        None if vit_only => Err(format!("{} has no attention maps", rep.kind())),
+        None => Err(format!("{} is not a learned encoder", rep.kind())),
+        Some(m) if vit_only && m.encoder().arch() != "vit" => Err(format!("a {} encoder has no attention maps", m.encoder().arch())),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Defines `EvaluationSpec` (strict serde parsing by `kind:`) and its modules
+/// from the registry below, with one dispatch arm per variant.
+macro_rules! define_evaluations {
+    ($($module:ident: $params:ident => $variant:ident,)*) => {
+        $(pub mod $module;)*
+
+        /// An evaluation as written in a suite, selected by `kind:`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum EvaluationSpec {
+            $($variant($module::$params),)*
+        }
+
+        impl EvaluationSpec {
+            /// The suite's `kind:` (the file that implements it).
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(EvaluationSpec::$variant(_) => stringify!($module),)*
+                }
+            }
+            /// The evaluation's implementation.
+            pub fn as_dyn(&self) -> &dyn Evaluation {
+                match self {
+                    $(EvaluationSpec::$variant(p) => p,)*
+                }
+            }
+            /// Every kind with its default settings (for tests and old manifests).
+            pub fn all_defaults() -> Vec<EvaluationSpec> {
+                vec![$(EvaluationSpec::$variant(Default::default()),)*]
+            }
+        }
+    };
+}
+
+// The registry: one line per evaluation (`file: ParamsType => Variant,`); the
+// file name is the suite's `kind:`.
+define_evaluations! {
+    linear_probe: LinearProbeParams => LinearProbe,
+    knn: KnnParams => Knn,
+    label_efficiency: LabelEfficiencyParams => LabelEfficiency,
+    clustering: ClusteringParams => Clustering,
+    anomaly: AnomalyParams => Anomaly,
+    embedding_map: EmbeddingMapParams => EmbeddingMap,
+    finetune: FinetuneParams => Finetune,
+    depth_probe: DepthProbeParams => DepthProbe,
+    attention_maps: AttentionMapsParams => AttentionMaps,
+    similarity: SimilarityParams => Similarity,
+}
+
+/// Helpers whose files are not evaluations themselves.
+pub mod tsne;
 
 /// Images and labels of the three splits (u8 N×C×H×W and i64 N, on the CPU), for
 /// evaluations that run the model itself.
@@ -94,102 +228,26 @@ pub struct EvalContext {
 }
 
 impl EvaluationSpec {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EvaluationSpec::LinearProbe(_) => "linear_probe",
-            EvaluationSpec::Knn(_) => "knn",
-            EvaluationSpec::LabelEfficiency(_) => "label_efficiency",
-            EvaluationSpec::Clustering(_) => "clustering",
-            EvaluationSpec::Anomaly(_) => "anomaly",
-            EvaluationSpec::EmbeddingMap(_) => "embedding_map",
-            EvaluationSpec::Finetune(_) => "finetune",
-            EvaluationSpec::DepthProbe(_) => "depth_probe",
-            EvaluationSpec::AttentionMaps(_) => "attention_maps",
-            EvaluationSpec::Similarity(_) => "similarity",
-        }
+    pub fn scope(&self) -> Scope {
+        self.as_dyn().scope()
     }
-
-    /// Whether the evaluation runs the fitted model on images (not only features).
-    pub fn needs_model(&self) -> bool {
-        matches!(self, EvaluationSpec::Finetune(_) | EvaluationSpec::DepthProbe(_) | EvaluationSpec::AttentionMaps(_))
+    pub fn headline(&self) -> Headline {
+        self.as_dyn().headline()
     }
-
-    /// Whether the evaluation applies to a representation; the reason when not
-    /// (decided from the suite alone, so inapplicable cells are never planned).
+    pub fn version(&self) -> u32 {
+        self.as_dyn().version()
+    }
     pub fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
-        let backbone = crate::represent::learned::backbone(rep);
-        match self {
-            EvaluationSpec::Finetune(_) | EvaluationSpec::DepthProbe(_) if backbone.is_none() => Err(format!("{} is not a learned encoder", rep.kind())),
-            EvaluationSpec::AttentionMaps(_) => match backbone {
-                Some((enc, _)) if enc.arch() == "vit" => Ok(()),
-                Some((enc, _)) => Err(format!("a {} encoder has no attention maps", enc.arch())),
-                None => Err(format!("{} has no attention maps", rep.kind())),
-            },
-            _ => Ok(()),
-        }
+        self.as_dyn().applies_to(rep)
     }
-
-    /// Whether the evaluation compares representations (one cell per matrix point).
-    pub fn is_cross(&self) -> bool {
-        matches!(self, EvaluationSpec::Similarity(_))
-    }
-
-    /// Whether a larger headline value is better (false for descriptive metrics
-    /// that rank nothing, like CKA or attention entropy).
-    pub fn ranks(&self) -> bool {
-        !matches!(self, EvaluationSpec::Similarity(_) | EvaluationSpec::AttentionMaps(_))
-    }
-
-    /// The metric shown in the summary chart.
-    pub fn headline_metric(&self) -> String {
-        match self {
-            EvaluationSpec::LinearProbe(_) => "top1".into(),
-            EvaluationSpec::Knn(p) => format!("top1_k{}", p.k.first().copied().unwrap_or(20)),
-            EvaluationSpec::LabelEfficiency(p) => p.headline(),
-            EvaluationSpec::Clustering(_) => "nmi".into(),
-            EvaluationSpec::Anomaly(_) => "auroc".into(),
-            EvaluationSpec::EmbeddingMap(_) => "map_knn5".into(),
-            EvaluationSpec::Finetune(_) => "top1".into(),
-            EvaluationSpec::DepthProbe(_) => "best_block_top1".into(),
-            EvaluationSpec::AttentionMaps(_) => "attention_entropy".into(),
-            EvaluationSpec::Similarity(_) => "cka".into(),
-        }
-    }
-
-    /// Runs a per-representation evaluation; `model` must be given when
-    /// `needs_model()` is true.
-    pub fn evaluate(&self, f: &Features, ctx: &EvalContext, model: Option<&ModelInputs>) -> Result<EvalOutput> {
-        let need = || model.ok_or_else(|| Error::stage(format!("{} needs the fitted model", self.kind())));
-        let on_device = || f.to_device(ctx.device);
-        match self {
-            EvaluationSpec::LinearProbe(p) => p.evaluate(&on_device(), ctx),
-            EvaluationSpec::Knn(p) => p.evaluate(&on_device()),
-            EvaluationSpec::LabelEfficiency(p) => p.evaluate(&on_device(), ctx),
-            EvaluationSpec::Clustering(p) => p.evaluate(&on_device(), ctx.seed),
-            EvaluationSpec::Anomaly(p) => p.evaluate(&on_device()),
-            EvaluationSpec::EmbeddingMap(p) => p.evaluate(f, ctx.seed),
-            EvaluationSpec::Finetune(p) => p.evaluate(need()?, ctx.device, ctx.seed),
-            EvaluationSpec::DepthProbe(p) => p.evaluate(need()?, ctx),
-            EvaluationSpec::AttentionMaps(p) => p.evaluate(need()?, ctx.device),
-            EvaluationSpec::Similarity(_) => Err(Error::stage("similarity compares representations; the runner calls cka::cka_matrix")),
-        }
+    pub fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.as_dyn().evaluate(input, ctx)
     }
 }
 
 impl Validate for EvaluationSpec {
     fn validate(&self, path: &str, c: &mut Checker) {
-        match self {
-            EvaluationSpec::LinearProbe(p) => p.validate(path, c),
-            EvaluationSpec::Knn(p) => p.validate(path, c),
-            EvaluationSpec::LabelEfficiency(p) => p.validate(path, c),
-            EvaluationSpec::Clustering(p) => p.validate(path, c),
-            EvaluationSpec::Anomaly(p) => p.validate(path, c),
-            EvaluationSpec::EmbeddingMap(p) => p.validate(path, c),
-            EvaluationSpec::Finetune(p) => p.validate(path, c),
-            EvaluationSpec::DepthProbe(p) => p.validate(path, c),
-            EvaluationSpec::AttentionMaps(p) => p.validate(path, c),
-            EvaluationSpec::Similarity(p) => p.validate(path, c),
-        }
+        self.as_dyn().validate(path, c)
     }
 }
 
@@ -199,4 +257,20 @@ pub fn accuracy(pred: &Tensor, y: &Tensor) -> f64 {
         return f64::NAN;
     }
     pred.eq_tensor(y).to_kind(tch::Kind::Double).mean(tch::Kind::Double).double_value(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's module name is the suite's `kind:` for every evaluation.
+    #[test]
+    fn kind_names_match_the_serde_tags() {
+        for spec in EvaluationSpec::all_defaults() {
+            let v = serde_json::to_value(&spec).unwrap();
+            assert_eq!(v["kind"], spec.kind(), "{spec:?}");
+            let back: EvaluationSpec = serde_json::from_value(v).unwrap();
+            assert_eq!(back, spec);
+        }
+    }
 }

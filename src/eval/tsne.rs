@@ -328,8 +328,8 @@ mod tests {
     fn separates_well_separated_clusters() {
         // Four gaussian clusters in 20-D, 10 standard deviations apart.
         let labels: Vec<i64> = (0..400).map(|i| i % 4).collect();
-        let centres = crate::seeding::randn(&[4, 20], 1) * 10.0;
-        let x = centres.index_select(0, &Tensor::from_slice(&labels)) + crate::seeding::randn(&[400, 20], 2);
+        let centres = crate::runtime::seeding::randn(&[4, 20], 1) * 10.0;
+        let x = centres.index_select(0, &Tensor::from_slice(&labels)) + crate::runtime::seeding::randn(&[400, 20], 2);
         let cfg = TsneConfig { iterations: 500, ..Default::default() };
         let y = tsne(&x, &cfg).unwrap();
         assert_eq!(y, tsne(&x, &cfg).unwrap(), "t-SNE is deterministic");
@@ -349,8 +349,8 @@ mod tests {
 
     #[test]
     fn pca_scores_find_the_main_axis() {
-        let t = crate::seeding::randn(&[300, 1], 3);
-        let x = Tensor::cat(&[&t * 10.0, crate::seeding::randn(&[300, 3], 4) * 0.1], 1);
+        let t = crate::runtime::seeding::randn(&[300, 1], 3);
+        let x = Tensor::cat(&[&t * 10.0, crate::runtime::seeding::randn(&[300, 3], 4) * 0.1], 1);
         let s = pca_scores(&x, 1);
         let corr = Tensor::stack(&[s.squeeze_dim(1), t.squeeze_dim(1)], 0).corrcoef().double_value(&[0, 1]);
         assert!(corr.abs() > 0.99, "{corr}");

@@ -2,9 +2,10 @@
 //! convolutions) → sigmoid pixels; MSE against the clean image, with optional
 //! gaussian input noise (a denoising autoencoder). The representation is the
 //! bottleneck.
-use super::{BuildInfo, BuildResult, Learner, Normalizer};
+use super::{Method, BuildInfo, BuildResult, Learner, Normalizer};
 use crate::nn::{Encoder, EncoderSpec, Shape};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::Checker;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -47,27 +48,47 @@ pub struct Autoencoder {
     noise_std: f64,
 }
 
-pub fn build(p: &AutoencoderParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let root = vs.root();
-    let (c, h, w) = info.shape;
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let z = p.bottleneck as i64;
-    let bottleneck = nn::linear(&root / "bottleneck", encoder.out_dim(), z, Default::default());
-    let d = &root / "decoder";
-    let decoder = match p.decoder {
-        DecoderKind::Mlp => Decoder::Mlp(nn::linear(&d / "fc1", z, 512, Default::default()), nn::linear(&d / "fc2", 512, c * h * w, Default::default())),
-        DecoderKind::Conv => {
-            let base = ((h + 3) / 4, (w + 3) / 4);
-            let cfg = nn::ConvTransposeConfig { stride: 2, padding: 1, output_padding: 1, ..Default::default() };
-            Decoder::Conv {
-                fc: nn::linear(&d / "fc", z, 64 * base.0 * base.1, Default::default()),
-                up1: nn::conv_transpose2d(&d / "up1", 64, 32, 3, cfg),
-                up2: nn::conv_transpose2d(&d / "up2", 32, c, 3, cfg),
-                base,
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for AutoencoderParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        c.positive(&format!("{path}.bottleneck"), self.bottleneck);
+        c.non_negative_f(&format!("{path}.noise_std"), self.noise_std);
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let root = vs.root();
+        let (c, h, w) = info.shape;
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let z = p.bottleneck as i64;
+        let bottleneck = nn::linear(&root / "bottleneck", encoder.out_dim(), z, Default::default());
+        let d = &root / "decoder";
+        let decoder = match p.decoder {
+            DecoderKind::Mlp => Decoder::Mlp(nn::linear(&d / "fc1", z, 512, Default::default()), nn::linear(&d / "fc2", 512, c * h * w, Default::default())),
+            DecoderKind::Conv => {
+                let base = ((h + 3) / 4, (w + 3) / 4);
+                let cfg = nn::ConvTransposeConfig { stride: 2, padding: 1, output_padding: 1, ..Default::default() };
+                Decoder::Conv {
+                    fc: nn::linear(&d / "fc", z, 64 * base.0 * base.1, Default::default()),
+                    up1: nn::conv_transpose2d(&d / "up1", 64, 32, 3, cfg),
+                    up2: nn::conv_transpose2d(&d / "up2", 32, c, 3, cfg),
+                    base,
+                }
             }
-        }
-    };
-    Ok(Box::new(Autoencoder { norm: Normalizer::new(&(&root / "norm"), c), encoder, bottleneck, decoder, shape: info.shape, noise_std: p.noise_std }))
+        };
+        Ok(Box::new(Autoencoder { norm: Normalizer::new(&(&root / "norm"), c), encoder, bottleneck, decoder, shape: info.shape, noise_std: p.noise_std }))
+    }
 }
 
 impl Autoencoder {

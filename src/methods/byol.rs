@@ -3,11 +3,12 @@
 //! EMA of the online encoder and projector, momentum 0.99 → 1 on a cosine
 //! schedule. Projector/predictor 4096 → 256 scaled to 512 → 128.
 use super::heads::{cosine_momentum, ema_update, frozen_copy, Mlp, Vars};
-use super::{losses, BuildInfo, BuildResult, Normalizer};
+use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -48,22 +49,44 @@ pub struct Byol {
     p: ByolParams,
 }
 
-pub fn build(p: &ByolParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let root = vs.root();
-    let dims = |d: i64| [d, p.projection_hidden as i64, p.projection_dim as i64];
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let projector = Mlp::new(&(&root / "projector"), &dims(encoder.out_dim()));
-    let predictor = Mlp::new(&(&root / "predictor"), &dims(p.projection_dim as i64));
-    let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
-    let mut built: Option<Result<(Box<dyn Encoder>, Mlp)>> = None;
-    let target_vs = frozen_copy(vs, |t| {
-        built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-            let proj = Mlp::new(&(t / "projector"), &dims(e.out_dim()));
-            (e, proj)
-        }));
-    })?;
-    let (target_encoder, target_projector) = built.expect("built in frozen_copy")?;
-    Ok(Box::new(Byol { norm, encoder, projector, predictor, target_vs, target_encoder, target_projector, online_vars: vs.variables(), p: p.clone() }))
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for ByolParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        self.augment.validate(&format!("{path}.augment"), c);
+        c.positive(&format!("{path}.projection_hidden"), self.projection_hidden);
+        c.positive(&format!("{path}.projection_dim"), self.projection_dim);
+        super::check_momentum(path, "base_momentum", self.base_momentum, c);
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let root = vs.root();
+        let dims = |d: i64| [d, p.projection_hidden as i64, p.projection_dim as i64];
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let projector = Mlp::new(&(&root / "projector"), &dims(encoder.out_dim()));
+        let predictor = Mlp::new(&(&root / "predictor"), &dims(p.projection_dim as i64));
+        let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
+        let mut built: Option<Result<(Box<dyn Encoder>, Mlp)>> = None;
+        let target_vs = frozen_copy(vs, |t| {
+            built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
+                let proj = Mlp::new(&(t / "projector"), &dims(e.out_dim()));
+                (e, proj)
+            }));
+        })?;
+        let (target_encoder, target_projector) = built.expect("built in frozen_copy")?;
+        Ok(Box::new(Byol { norm, encoder, projector, predictor, target_vs, target_encoder, target_projector, online_vars: vs.variables(), p: p.clone() }))
+    }
 }
 
 impl Objective for Byol {

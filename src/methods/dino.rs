@@ -6,11 +6,12 @@
 //! Teacher momentum 0.996 → 1 on a cosine schedule. Head 2048/256/65536 scaled to
 //! 512/128/4096 for small images; local crops 96/224 of the side → 4/7.
 use super::heads::{cosine_momentum, ema_update, frozen_copy, Vars};
-use super::{losses, BuildInfo, BuildResult, Learner, Normalizer};
+use super::{Method, losses, BuildInfo, BuildResult, Learner, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tch::nn::{self, Module, ModuleT};
@@ -142,35 +143,69 @@ pub struct Dino {
     p: DinoParams,
 }
 
-pub fn build(p: &DinoParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let root = vs.root();
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
-    let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
-    let mut built = None;
-    let teacher_vs = frozen_copy(vs, |t| {
-        built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
-            (e, h)
-        }));
-    })?;
-    let (t_encoder, t_head) = built.expect("built in frozen_copy")?;
-    let side = info.shape.1.min(info.shape.2);
-    let local_size = p.local_crop_size.map(|s| s as i64).unwrap_or_else(|| ((side * 4 / 7) / 4 * 4).max(4));
-    Ok(Box::new(Dino {
-        norm,
-        encoder,
-        head,
-        teacher_vs,
-        t_encoder,
-        t_head,
-        student_vars: vs.variables(),
-        center: Tensor::zeros([1, p.out_dim as i64], (Kind::Float, vs.device())),
-        batch_center: None,
-        local_size,
-        diag: (Tensor::zeros([], (Kind::Float, vs.device())), Tensor::zeros([], (Kind::Float, vs.device())), 0),
-        p: p.clone(),
-    }))
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for DinoParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn backbone_prefix(&self) -> &'static str {
+        "target/encoder"
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        self.augment.validate(&format!("{path}.augment"), c);
+        for (n, v) in [("hidden_dim", self.hidden_dim), ("bottleneck_dim", self.bottleneck_dim)] {
+            c.positive(&format!("{path}.{n}"), v);
+        }
+        if self.out_dim < 2 {
+            let msg = format!("must be at least 2: the teacher and student distributions are over out_dim prototypes (got {})", self.out_dim);
+            c.push(&format!("{path}.out_dim"), msg);
+        }
+        for (n, v) in [("student_temp", self.student_temp), ("teacher_temp", self.teacher_temp), ("warmup_teacher_temp", self.warmup_teacher_temp)] {
+            c.positive_f(&format!("{path}.{n}"), v);
+        }
+        super::check_momentum(path, "base_momentum", self.base_momentum, c);
+        super::check_momentum(path, "center_momentum", self.center_momentum, c);
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let root = vs.root();
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
+        let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
+        let mut built = None;
+        let teacher_vs = frozen_copy(vs, |t| {
+            built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
+                let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
+                (e, h)
+            }));
+        })?;
+        let (t_encoder, t_head) = built.expect("built in frozen_copy")?;
+        let side = info.shape.1.min(info.shape.2);
+        let local_size = p.local_crop_size.map(|s| s as i64).unwrap_or_else(|| ((side * 4 / 7) / 4 * 4).max(4));
+        Ok(Box::new(Dino {
+            norm,
+            encoder,
+            head,
+            teacher_vs,
+            t_encoder,
+            t_head,
+            student_vars: vs.variables(),
+            center: Tensor::zeros([1, p.out_dim as i64], (Kind::Float, vs.device())),
+            batch_center: None,
+            local_size,
+            diag: (Tensor::zeros([], (Kind::Float, vs.device())), Tensor::zeros([], (Kind::Float, vs.device())), 0),
+            p: p.clone(),
+        }))
+    }
 }
 
 impl Dino {

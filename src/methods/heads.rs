@@ -2,7 +2,7 @@
 //! EMA update of a teacher from its student.
 use tch::nn::{self, Module, ModuleT};
 use std::collections::HashMap;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 /// Variables by name (shallow clones share storage with the var store).
 pub type Vars = HashMap<String, Tensor>;
@@ -52,6 +52,17 @@ impl Mlp {
     }
 }
 
+/// Batch normalisation without affine parameters, in training mode: each
+/// feature standardized over the batch (biased variance, ε = 1e-5), as
+/// PyTorch's `BatchNorm1d(affine=False)` computes it while training. The
+/// projector outputs of SimSiam and MoCo v3 and Barlow Twins' cross-correlation
+/// use it; nothing embeds through it, so no running statistics are kept.
+pub fn batch_standardize(z: &Tensor) -> Tensor {
+    let mean = z.mean_dim(0, true, Kind::Float);
+    let var = z.var_dim(0, false, true);
+    (z - mean) / (var + 1e-5).sqrt()
+}
+
 /// teacher ← m·teacher + (1 − m)·student, for every variable of the teacher
 /// (parameters and batch-norm statistics), matched by name.
 pub fn ema_update(teacher: &Vars, student: &Vars, m: f64) {
@@ -73,6 +84,15 @@ pub fn ema_update(teacher: &Vars, student: &Vars, m: f64) {
 /// Cosine momentum schedule of BYOL / DINO: from `base` at the start to 1 at the end.
 pub fn cosine_momentum(base: f64, progress: f64) -> f64 {
     1.0 - (1.0 - base) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
+}
+
+/// Two fixed [6, 4] batches for the methods' loss tests; the same values are in
+/// tests/reference/ssl_losses_torch.py, which computes the reference losses.
+#[cfg(test)]
+pub fn reference_inputs() -> (Tensor, Tensor) {
+    let a: [f32; 24] = [0.9, -0.2, 0.4, 1.1, 0.3, 0.8, -0.5, 0.2, -0.7, 0.1, 0.6, -0.4, 1.2, 0.5, 0.0, -0.9, -0.3, -1.0, 0.7, 0.6, 0.5, 0.2, -0.8, 0.3];
+    let b: [f32; 24] = [1.0, -0.1, 0.3, 0.9, 0.2, 0.9, -0.4, 0.4, -0.6, 0.3, 0.5, -0.5, 1.0, 0.4, 0.2, -0.7, -0.2, -0.8, 0.9, 0.4, 0.6, 0.0, -0.9, 0.1];
+    (Tensor::from_slice(&a).view([6, 4]), Tensor::from_slice(&b).view([6, 4]))
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 //! per-patch normalised pixels (`norm_pix_loss`, the paper's better variant).
 //! Decoder 512-d × 8 blocks scaled to 128-d × 2 for small images. The
 //! representation is the encoder's CLS token on the full image.
-use super::{BuildInfo, BuildResult, Normalizer};
+use super::{Method, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::vit::{linear, Vit, VitBlock};
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::Checker;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -55,28 +56,54 @@ pub struct Mae {
     patch: i64,
 }
 
-pub fn build(p: &MaeParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let cfg = p.encoder.require_vit("mae")?;
-    let root = vs.root();
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let n = (info.shape.1 / cfg.patch) * (info.shape.2 / cfg.patch);
-    let dd = p.decoder_dim as i64;
-    if dd % p.decoder_heads as i64 != 0 {
-        return Err(crate::error::Error::stage(format!("mae: decoder_dim {dd} is not divisible by decoder_heads {}", p.decoder_heads)));
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for MaeParams {
+    fn version(&self) -> u32 {
+        VERSION
     }
-    let d = &root / "decoder";
-    Ok(Box::new(Mae {
-        norm: Normalizer::new(&(&root / "norm"), info.shape.0),
-        dec_embed: linear(&d / "embed", cfg.dim, dd),
-        mask_token: d.var("mask_token", &[1, 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-        dec_pos: d.var("pos_embed", &[1, n + 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-        dec_blocks: (0..p.decoder_depth).map(|i| VitBlock::new(&(&d / "blocks" / i), dd, p.decoder_heads as i64, 4.0)).collect(),
-        dec_norm: nn::layer_norm(&d / "norm", vec![dd], Default::default()),
-        dec_pred: linear(&d / "pred", dd, cfg.patch * cfg.patch * info.shape.0),
-        encoder,
-        p: p.clone(),
-        patch: cfg.patch,
-    }))
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        if !matches!(self.encoder, EncoderSpec::Vit(_)) {
+            c.push(&format!("{path}.encoder.arch"), "mae needs a ViT encoder (arch: vit)");
+        }
+        if !(self.mask_ratio > 0.0 && self.mask_ratio < 1.0) {
+            c.push(&format!("{path}.mask_ratio"), format!("must be in (0, 1) (got {})", self.mask_ratio));
+        }
+        c.positive(&format!("{path}.decoder_dim"), self.decoder_dim);
+        c.positive(&format!("{path}.decoder_heads"), self.decoder_heads);
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let cfg = p.encoder.require_vit("mae")?;
+        let root = vs.root();
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let n = (info.shape.1 / cfg.patch) * (info.shape.2 / cfg.patch);
+        let dd = p.decoder_dim as i64;
+        if dd % p.decoder_heads as i64 != 0 {
+            return Err(crate::error::Error::stage(format!("mae: decoder_dim {dd} is not divisible by decoder_heads {}", p.decoder_heads)));
+        }
+        let d = &root / "decoder";
+        Ok(Box::new(Mae {
+            norm: Normalizer::new(&(&root / "norm"), info.shape.0),
+            dec_embed: linear(&d / "embed", cfg.dim, dd),
+            mask_token: d.var("mask_token", &[1, 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
+            dec_pos: d.var("pos_embed", &[1, n + 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
+            dec_blocks: (0..p.decoder_depth).map(|i| VitBlock::new(&(&d / "blocks" / i), dd, p.decoder_heads as i64, 4.0)).collect(),
+            dec_norm: nn::layer_norm(&d / "norm", vec![dd], Default::default()),
+            dec_pred: linear(&d / "pred", dd, cfg.patch * cfg.patch * info.shape.0),
+            encoder,
+            p: p.clone(),
+            patch: cfg.patch,
+        }))
+    }
 }
 
 /// [B, C, H, W] → [B, N, p·p·C], patches in row-major order.

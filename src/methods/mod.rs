@@ -4,20 +4,83 @@
 //! Networks are named by path: `encoder/...` is the backbone whose output is the
 //! representation; `projector/`, `predictor/`, `head/`, `decoder/` are the
 //! method's own; EMA teachers live in a second var store under the same names.
-pub mod autoencoder;
-pub mod byol;
-pub mod dino;
+//!
+//! A method is one file: its params struct (serde, `Default` = the paper's
+//! settings scaled to small images), its `Method` impl (which owns the checks of
+//! its settings and the version of its arithmetic) and its learner. It is made
+//! known by one line in `for_each_method!` below.
 pub mod heads;
 pub mod losses;
-pub mod mae;
-pub mod simclr;
-pub mod supervised;
-pub mod vicreg;
+
+/// The registry of learned methods: `file: ParamsType => Variant,` — one line per
+/// method. The file name is the suite's `kind:` (the variant's snake_case name,
+/// which a test checks). `callback!` receives the list, after any tokens given
+/// before it (how `represent` adds the hand-engineered kinds to one enum).
+macro_rules! for_each_method {
+    ($callback:ident { $($before:tt)* }) => {
+        $callback! {
+            $($before)*
+            learned {
+                supervised: SupervisedParams => Supervised,
+                autoencoder: AutoencoderParams => Autoencoder,
+                simclr: SimclrParams => Simclr,
+                byol: ByolParams => Byol,
+                vicreg: VicregParams => Vicreg,
+                dino: DinoParams => Dino,
+                mae: MaeParams => Mae,
+            }
+        }
+    };
+}
+pub(crate) use for_each_method;
+
+/// Declares each registered method's module.
+macro_rules! declare_method_modules {
+    (learned { $($module:ident: $params:ident => $variant:ident,)* }) => {
+        $(pub mod $module;)*
+    };
+}
+for_each_method!(declare_method_modules {});
 
 use crate::error::Result;
-use crate::nn::Shape;
-use crate::train::trainer::Objective;
+use crate::nn::{EncoderSpec, Shape};
+use crate::spec::validate::Checker;
+use crate::train::trainer::{Objective, TrainParams};
 use tch::{nn, Kind, Tensor};
+
+/// A learned method's settings, as the representation family sees them: what
+/// to train with, which encoder, how to build the learner, where its embedding
+/// backbone lives, and which of its settings are valid.
+pub trait Method: std::fmt::Debug + Send + Sync {
+    /// The version of the method's arithmetic (loss, heads, schedules, how it
+    /// embeds). It enters the fit key: bump it when a change alters what the
+    /// method computes for the same settings (docs/architecture.md).
+    fn version(&self) -> u32;
+    fn encoder(&self) -> &EncoderSpec;
+    fn train(&self) -> &TrainParams;
+    /// Builds the learner's networks in `vs` (under the caller's seed).
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult;
+    /// Prefix of the embedding backbone's variables in the fitted state. DINO
+    /// embeds with its EMA teacher, so fine-tuning starts from the teacher.
+    fn backbone_prefix(&self) -> &'static str {
+        "vs/encoder"
+    }
+    /// Checks of the method's own settings (`path` is the representation's
+    /// field path); the encoder and training settings are checked for every method.
+    fn check(&self, path: &str, c: &mut Checker);
+}
+
+/// Version of the machinery every learned method shares: the training loop and
+/// its optimisers and schedules (`train/`), the encoders (`nn/`), the
+/// augmentations and the input normalizer. It enters every learned fit key.
+pub const SHARED_VERSION: u32 = 1;
+
+/// Checks that `v`, at `path.name`, is a momentum in [0, 1].
+pub fn check_momentum(path: &str, name: &str, v: f64, c: &mut Checker) {
+    if !(0.0..=1.0).contains(&v) {
+        c.push(&format!("{path}.{name}"), format!("must be in [0, 1] (got {v})"));
+    }
+}
 
 /// A method being trained (or restored): an objective that can also embed.
 pub trait Learner: Objective + Send {

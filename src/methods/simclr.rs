@@ -2,10 +2,11 @@
 //! the NT-Xent loss. Defaults: temperature 0.2 (the paper's range is 0.1–0.5),
 //! projection 2048 → 128 scaled to 512 → 128 for small images.
 use super::heads::Mlp;
-use super::{losses, BuildInfo, BuildResult, Normalizer};
+use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -34,11 +35,33 @@ pub struct Simclr {
     temperature: f64,
 }
 
-pub fn build(p: &SimclrParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let root = vs.root();
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let projector = Mlp::new(&(&root / "projector"), &[encoder.out_dim(), p.projection_hidden as i64, p.projection_dim as i64]);
-    Ok(Box::new(Simclr { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, projector, augment: p.augment.clone(), temperature: p.temperature }))
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for SimclrParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        self.augment.validate(&format!("{path}.augment"), c);
+        c.positive_f(&format!("{path}.temperature"), self.temperature);
+        c.positive(&format!("{path}.projection_hidden"), self.projection_hidden);
+        c.positive(&format!("{path}.projection_dim"), self.projection_dim);
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let root = vs.root();
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let projector = Mlp::new(&(&root / "projector"), &[encoder.out_dim(), p.projection_hidden as i64, p.projection_dim as i64]);
+        Ok(Box::new(Simclr { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, projector, augment: p.augment.clone(), temperature: p.temperature }))
+    }
 }
 
 impl Simclr {

@@ -1,10 +1,11 @@
 //! Supervised training: cross-entropy on labels (optional label smoothing and
 //! augmentation). The representation is the encoder's output, i.e. the layer
 //! before the classification head.
-use super::{BuildInfo, BuildResult, Normalizer};
+use super::{Method, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -33,11 +34,35 @@ pub struct Supervised {
     augment: Option<AugmentParams>,
 }
 
-pub fn build(p: &SupervisedParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let root = vs.root();
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let head = nn::linear(&root / "head", encoder.out_dim(), info.num_classes, Default::default());
-    Ok(Box::new(Supervised { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, head, smoothing: p.label_smoothing, augment: p.augment.clone() }))
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for SupervisedParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            c.push(&format!("{path}.label_smoothing"), "must be in [0, 1)");
+        }
+        if let Some(a) = &self.augment {
+            a.validate(&format!("{path}.augment"), c);
+        }
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let root = vs.root();
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let head = nn::linear(&root / "head", encoder.out_dim(), info.num_classes, Default::default());
+        Ok(Box::new(Supervised { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, head, smoothing: p.label_smoothing, augment: p.augment.clone() }))
+    }
 }
 
 /// Cross-entropy with label smoothing ε: (1 − ε)·NLL + ε·mean over classes of −log p.

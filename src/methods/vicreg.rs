@@ -2,10 +2,11 @@
 //! invariance / covariance loss with λ = 25, μ = 25, ν = 1 (the paper's values);
 //! expander 8192-8192-8192 scaled to 1024-1024-1024 for small images.
 use super::heads::Mlp;
-use super::{losses, BuildInfo, BuildResult, Normalizer};
+use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
+use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -37,13 +38,36 @@ pub struct Vicreg {
     p: VicregParams,
 }
 
-pub fn build(p: &VicregParams, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
-    let root = vs.root();
-    let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-    let mut dims = vec![encoder.out_dim()];
-    dims.extend(p.expander.iter().map(|&d| d as i64));
-    let expander = Mlp::new(&(&root / "projector"), &dims);
-    Ok(Box::new(Vicreg { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, expander, p: p.clone() }))
+/// Version of this method's arithmetic; bump it when what it computes changes
+/// (it enters the fit key, see `Method::version`).
+pub const VERSION: u32 = 1;
+
+impl Method for VicregParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn encoder(&self) -> &EncoderSpec {
+        &self.encoder
+    }
+    fn train(&self) -> &TrainParams {
+        &self.train
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        self.augment.validate(&format!("{path}.augment"), c);
+        c.non_empty(&format!("{path}.expander"), &self.expander);
+        for (i, &d) in self.expander.iter().enumerate() {
+            c.positive(&format!("{path}.expander[{i}]"), d);
+        }
+    }
+    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+        let p = self;
+        let root = vs.root();
+        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
+        let mut dims = vec![encoder.out_dim()];
+        dims.extend(p.expander.iter().map(|&d| d as i64));
+        let expander = Mlp::new(&(&root / "projector"), &dims);
+        Ok(Box::new(Vicreg { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, expander, p: p.clone() }))
+    }
 }
 
 impl Objective for Vicreg {

@@ -4,7 +4,7 @@
 use super::significance::welch;
 use super::stats::mean_std;
 use super::ReportData;
-use crate::cache::store::write_atomic;
+use crate::files::write_atomic;
 use crate::error::Result;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,8 @@ pub struct Delta {
 pub fn deltas(a: &ReportData, b: &ReportData) -> Vec<Delta> {
     let mut out = Vec::new();
     for s in &a.summary {
-        if s.eval_kind == "similarity" {
+        // A matrix between representations has no per-representation delta.
+        if a.manifest.evaluations.iter().any(|e| e.name == s.evaluation && e.draws(crate::eval::FigureKind::CkaMatrix)) {
             continue;
         }
         if !b.summary.iter().any(|t| t.representation == s.representation && t.evaluation == s.evaluation && t.params == s.params && t.metric == s.metric) {

@@ -1,6 +1,6 @@
 //! One way to make a figure: draw with plotters onto an SVG string (for print)
 //! and an RGB buffer (PNG, embedded in report.html), then write both atomically.
-use crate::cache::store::write_atomic;
+use crate::files::write_atomic;
 use crate::error::{Error, Result};
 use plotters::prelude::RGBColor;
 use std::path::Path;

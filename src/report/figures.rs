@@ -3,6 +3,7 @@
 //! maps, ViT attention grids and training curves. Each reads the summary (means
 //! and CIs over seeds) or the per-cell details, and keeps one colour per
 //! representation across every plot.
+use crate::eval::FigureKind;
 use super::figure::{heat, slug, Figure};
 use super::plot::color_of;
 use super::ReportData;
@@ -126,7 +127,7 @@ fn family_curves(data: &ReportData, eval: &str, parse: impl Fn(&str) -> Option<(
 /// `label_efficiency` evaluation.
 pub fn label_efficiency(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "label_efficiency") {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::LabelCurve)) {
         for (fam, xs, series) in family_curves(data, &ev.name, |m| m.split_once('@').and_then(|(f, x)| x.parse().ok().map(|x| (f.to_string(), x)))) {
             let labels: Vec<String> = xs.iter().map(|x| x.parse::<f64>().map(|v| format!("{}%", v * 100.0)).unwrap_or_else(|_| x.clone())).collect();
             let name = format!("{}_{}", slug(&ev.name), slug(&fam));
@@ -139,7 +140,7 @@ pub fn label_efficiency(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 /// Linear-probe accuracy versus block, for each `depth_probe` evaluation.
 pub fn depth(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "depth_probe") {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::DepthCurve)) {
         for (fam, xs, series) in family_curves(data, &ev.name, |m| m.strip_prefix("top1_block").and_then(|b| b.parse().ok()).map(|b| ("top1".to_string(), b))) {
             let labels: Vec<String> = xs.iter().map(|x| format!("block {x}")).collect();
             out.push(curve_chart(dir, &slug(&ev.name), &ev.name, &format!("{} — probe {fam} by depth", ev.name), "A linear probe on each block's pooled output (mean over seeds, 95 % CI).", &labels, &fam, &series)?);
@@ -209,7 +210,7 @@ fn heatmaps(dir: &Path, name: &str, section: &str, title: &str, caption: &str, p
 pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let reps = &data.manifest.representations;
-    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "similarity") {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::CkaMatrix)) {
         let mut groups: Vec<&str> = Vec::new();
         for s in data.summary.iter().filter(|s| s.evaluation == ev.name) {
             if !groups.contains(&s.params.as_str()) {
@@ -236,7 +237,7 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             out.push(heatmaps(dir, &slug(&ev.name), &ev.name, &format!("{} — linear CKA between representations", ev.name), "Linear CKA on the same test images (mean over seeds): 1 = the same representation up to rotation and scale.", &panels, true)?);
         }
     }
-    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "depth_probe") {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::BlockCka)) {
         let panels: Vec<Panel> = reps
             .iter()
             .filter_map(|rep| {

@@ -1,6 +1,7 @@
 //! manifest.json: what was run, on what, by which build — enough to reproduce
 //! or audit every number in the report.
-use crate::environment::EnvInfo;
+use crate::runtime::environment::EnvInfo;
+use crate::eval::{EvaluationSpec, FigureKind};
 use crate::error::{Error, IoContext, Result};
 use crate::runner::Failure;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,45 @@ pub struct EvaluationRecord {
     /// such as CKA or attention entropy, which get no tests or ranks).
     #[serde(default = "yes")]
     pub ranks: bool,
+    /// Whether a larger headline is better (arrows and "best" follow it).
+    #[serde(default = "yes")]
+    pub higher_is_better: bool,
+    /// The figures the evaluation declares; manifests written before they were
+    /// recorded get those of their kind when read.
+    #[serde(default)]
+    pub figures: Option<Vec<FigureKind>>,
+}
+
+impl EvaluationRecord {
+    pub fn of(name: &str, spec: &EvaluationSpec) -> EvaluationRecord {
+        let h = spec.headline();
+        EvaluationRecord {
+            name: name.to_string(),
+            kind: spec.kind().into(),
+            headline: h.metric,
+            ranks: h.ranked,
+            higher_is_better: h.higher_is_better,
+            figures: Some(spec.as_dyn().figures().to_vec()),
+        }
+    }
+
+    /// Whether the report draws `f` for this evaluation.
+    pub fn draws(&self, f: FigureKind) -> bool {
+        self.figures.as_ref().is_some_and(|v| v.contains(&f))
+    }
+
+    /// Fills what an older manifest lacks from the kind's declaration (its
+    /// figures; descriptive kinds stop ranking).
+    fn fill_legacy(&mut self) {
+        if self.figures.is_some() {
+            return;
+        }
+        let spec = serde_json::from_value::<EvaluationSpec>(serde_json::json!({ "kind": self.kind })).ok();
+        self.figures = Some(spec.as_ref().map(|s| s.as_dyn().figures().to_vec()).unwrap_or_default());
+        if let Some(s) = spec {
+            self.ranks &= s.headline().ranked;
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -63,5 +103,7 @@ pub struct Manifest {
 
 pub fn read(path: &Path) -> Result<Manifest> {
     let text = std::fs::read_to_string(path).at(path)?;
-    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not a repbench manifest: {e}")))
+    let mut m: Manifest = serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not a repbench manifest: {e}")))?;
+    m.evaluations.iter_mut().for_each(EvaluationRecord::fill_legacy);
+    Ok(m)
 }

@@ -1,5 +1,6 @@
 //! Figures drawn from per-cell details rather than summary numbers: 2-D
 //! embedding maps, ViT attention grids and training curves.
+use crate::eval::FigureKind;
 use super::figure::{class_color, heat, slug, Figure};
 use super::plot::color_of;
 use super::ReportData;
@@ -26,7 +27,7 @@ fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
 /// One scatter panel per representation, points coloured by class.
 pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "embedding_map") {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::EmbeddingMap)) {
         let arts = first_per_rep(data, &ev.name);
         if arts.is_empty() {
             continue;
@@ -66,7 +67,7 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 /// the CLS attention of each head of the last block (viridis, per-map scale).
 pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for ev in data.manifest.evaluations.iter().filter(|e| e.kind == "attention_maps") {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::AttentionGrid)) {
         let arts = first_per_rep(data, &ev.name);
         if arts.is_empty() {
             continue;

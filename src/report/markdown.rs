@@ -111,7 +111,7 @@ pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, cha
             continue;
         }
         let _ = writeln!(o, "## {} ({})\n", ev.name, ev.kind);
-        if ev.kind == "similarity" {
+        if ev.draws(crate::eval::FigureKind::CkaMatrix) {
             similarity_table(&mut o, data, &ev.name);
         } else if !rows.is_empty() {
             if ev.ranks {

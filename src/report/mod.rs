@@ -15,8 +15,8 @@ pub mod significance;
 pub mod stats;
 pub mod table;
 
-use crate::cache::store::write_atomic;
-use crate::error::{Error, IoContext, Result};
+use crate::files::{read_json, write_atomic, write_json};
+use crate::error::{Error, Result};
 use crate::runner::{Artifact, ResultRow, TrainLogRecord};
 use manifest::Manifest;
 use std::path::{Path, PathBuf};
@@ -40,16 +40,6 @@ impl ReportData {
     pub fn ranked_headlines(&self) -> Vec<(String, String)> {
         self.manifest.evaluations.iter().filter(|e| e.ranks).map(|e| (e.name.clone(), e.headline.clone())).collect()
     }
-}
-
-fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
-    let bytes = serde_json::to_vec(v).map_err(|e| Error::stage(format!("{}: {e}", path.display())))?;
-    write_atomic(path, &bytes)
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).at(path)?;
-    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not valid repbench JSON: {e}")))
 }
 
 /// Writes results, details, logs, manifest, figures and reports into `dir`;

@@ -4,7 +4,7 @@
 //! Each representation keeps one colour in every chart (its position in the suite).
 use super::manifest::Manifest;
 use super::stats::SummaryRow;
-use crate::cache::store::write_atomic;
+use crate::files::write_atomic;
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -1,7 +1,7 @@
 //! results.csv / results.parquet (long form, one row per metric) and summary.csv,
 //! written through polars so any data tool reads them.
 use super::stats::SummaryRow;
-use crate::cache::store::write_atomic;
+use crate::files::write_atomic;
 use crate::error::{Error, Result};
 use crate::runner::ResultRow;
 use polars::prelude::*;

@@ -5,9 +5,10 @@
 //! overlapping blocks (stride one cell) normalised with L2-Hys.
 //!
 //! Runs on the CPU over u8 images, in parallel over images with rayon.
-use super::Fitted;
+use super::{FitContext, Fitted, Representation};
+use crate::state::NamedTensors;
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
+use crate::spec::validate::Checker;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -29,8 +30,20 @@ impl Default for HogParams {
     }
 }
 
-impl Validate for HogParams {
-    fn validate(&self, path: &str, c: &mut Checker) {
+/// Version of the descriptor's arithmetic (see `Representation::version`).
+pub const VERSION: u32 = 1;
+
+impl Representation for HogParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn fit(&self, train: &Tensor, _ctx: &FitContext) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(self.fit_hog(train)?))
+    }
+    fn restore(&self, _state: &NamedTensors, _device: Device) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(self.fitted()))
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
         c.positive(&format!("{path}.cell_size"), self.cell_size);
         c.positive(&format!("{path}.orientations"), self.orientations);
         c.positive(&format!("{path}.block_size"), self.block_size);
@@ -53,7 +66,8 @@ pub struct Layout {
 }
 
 impl HogParams {
-    pub fn fit(&self, train: &Tensor) -> Result<FittedHog> {
+    /// Checks that the images hold at least one block.
+    pub fn fit_hog(&self, train: &Tensor) -> Result<FittedHog> {
         let s = train.size();
         self.layout(s[2] as usize, s[3] as usize)?;
         Ok(self.fitted())
@@ -193,9 +207,9 @@ mod tests {
     #[test]
     fn embed_shape_and_too_small_image() {
         let x = Tensor::zeros([3, 1, 28, 28], (Kind::Uint8, Device::Cpu));
-        let f = HogParams::default().fit(&x).unwrap();
+        let f = HogParams::default().fit_hog(&x).unwrap();
         assert_eq!(f.embed(&x, Device::Cpu).unwrap().size(), vec![3, 6 * 6 * 4 * 9]);
         let tiny = Tensor::zeros([1, 1, 4, 4], (Kind::Uint8, Device::Cpu));
-        assert!(HogParams::default().fit(&tiny).is_err());
+        assert!(HogParams::default().fit_hog(&tiny).is_err());
     }
 }

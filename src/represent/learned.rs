@@ -4,39 +4,13 @@
 //! The fitted state is every variable of the method's var store (`vs/...`) plus
 //! its extra state (EMA teacher, DINO centre), so a restored model embeds exactly
 //! as the trained one did.
-use super::{FitContext, Fitted, RepresentationSpec};
+use super::{FitContext, Fitted};
 use crate::error::{Error, Result};
-use crate::methods::{self, BuildInfo, Learner};
+use crate::methods::{BuildInfo, Learner, Method};
+use crate::state::NamedTensors;
 use crate::train::checkpoint::Checkpointer;
-use crate::train::trainer::{self, EpochLog, TrainData, TrainParams};
+use crate::train::trainer::{self, EpochLog, TrainData};
 use tch::{nn, Device, Kind, Tensor};
-
-/// The training settings of a learned representation (None for hand-engineered ones).
-pub fn train_params(spec: &RepresentationSpec) -> Option<&TrainParams> {
-    Some(match spec {
-        RepresentationSpec::Supervised(p) => &p.train,
-        RepresentationSpec::Autoencoder(p) => &p.train,
-        RepresentationSpec::Simclr(p) => &p.train,
-        RepresentationSpec::Byol(p) => &p.train,
-        RepresentationSpec::Vicreg(p) => &p.train,
-        RepresentationSpec::Dino(p) => &p.train,
-        RepresentationSpec::Mae(p) => &p.train,
-        _ => return None,
-    })
-}
-
-fn build(spec: &RepresentationSpec, vs: &nn::VarStore, info: BuildInfo) -> Result<Box<dyn Learner>> {
-    match spec {
-        RepresentationSpec::Supervised(p) => methods::supervised::build(p, vs, info),
-        RepresentationSpec::Autoencoder(p) => methods::autoencoder::build(p, vs, info),
-        RepresentationSpec::Simclr(p) => methods::simclr::build(p, vs, info),
-        RepresentationSpec::Byol(p) => methods::byol::build(p, vs, info),
-        RepresentationSpec::Vicreg(p) => methods::vicreg::build(p, vs, info),
-        RepresentationSpec::Dino(p) => methods::dino::build(p, vs, info),
-        RepresentationSpec::Mae(p) => methods::mae::build(p, vs, info),
-        other => Err(Error::stage(format!("{} is not a learned representation", other.kind()))),
-    }
-}
 
 pub struct FittedLearned {
     vs: nn::VarStore,
@@ -46,20 +20,20 @@ pub struct FittedLearned {
 }
 
 /// Builds the networks under the fit seed, so initial weights are reproducible.
-fn init(spec: &RepresentationSpec, device: Device, info: BuildInfo, seed: u64) -> Result<(nn::VarStore, Box<dyn Learner>)> {
-    crate::seeding::with_torch_seed(seed, || {
+fn init(method: &dyn Method, device: Device, info: BuildInfo, seed: u64) -> Result<(nn::VarStore, Box<dyn Learner>)> {
+    crate::runtime::seeding::with_torch_seed(seed, || {
         let vs = nn::VarStore::new(device);
-        let learner = build(spec, &vs, info)?;
+        let learner = method.build(&vs, info)?;
         Ok((vs, learner))
     })
 }
 
 /// Trains on `images` (u8 N×C×H×W) and `labels`.
-pub fn fit(spec: &RepresentationSpec, images: &Tensor, ctx: &FitContext) -> Result<FittedLearned> {
-    let tp = train_params(spec).ok_or_else(|| Error::stage("not a learned representation"))?;
+pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<FittedLearned> {
+    let tp = method.train();
     let s = images.size();
     let info = BuildInfo { shape: (s[1], s[2], s[3]), num_classes: ctx.num_classes };
-    let (vs, mut learner) = init(spec, ctx.device, info, crate::seeding::derive(ctx.seed, "init"))?;
+    let (vs, mut learner) = init(method, ctx.device, info, crate::runtime::seeding::derive(ctx.seed, "init"))?;
     let images = images.to_device(ctx.device);
     learner.normalizer().fit(&images);
     let labels = match ctx.labels {
@@ -76,20 +50,20 @@ pub fn fit(spec: &RepresentationSpec, images: &Tensor, ctx: &FitContext) -> Resu
         let diag: String = l.diagnostics.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect();
         (ctx.log)(&format!("  epoch {}/{}: loss {:.4}{diag}, lr {:.2e}, {:.1} s, {:.0} img/s", l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s));
     };
-    let logs = trainer::train(learner.as_mut(), &vs, TrainData { images: &images, labels: &labels }, tp, crate::seeding::derive(ctx.seed, "train"), ckpt.as_ref(), &mut on_epoch)?;
+    let logs = trainer::train(learner.as_mut(), &vs, TrainData { images: &images, labels: &labels }, tp, crate::runtime::seeding::derive(ctx.seed, "train"), ckpt.as_ref(), &mut on_epoch)?;
     Ok(FittedLearned { vs, learner, info, logs })
 }
 
 /// Rebuilds a fitted learned representation from its saved state.
-pub fn restore(spec: &RepresentationSpec, state: &[(String, Tensor)], device: Device) -> Result<FittedLearned> {
-    let get = |n: &str| state.iter().find(|(k, _)| k == n).map(|(_, t)| t.shallow_clone());
+pub fn restore(method: &dyn Method, state: &NamedTensors, device: Device) -> Result<FittedLearned> {
+    let get = |n: &str| state.get(n);
     let shape: Vec<i64> = get("info/shape").map(|t| Vec::try_from(t).unwrap_or_default()).unwrap_or_default();
     let classes = get("info/classes").map(|t| t.int64_value(&[0])).unwrap_or(0);
     if shape.len() != 3 {
         return Err(Error::stage("fitted state lacks info/shape"));
     }
     let info = BuildInfo { shape: (shape[0], shape[1], shape[2]), num_classes: classes };
-    let (vs, mut learner) = init(spec, device, info, 0)?;
+    let (vs, mut learner) = init(method, device, info, 0)?;
     crate::train::checkpoint::load_vars(&vs, "vs", &get)?;
     learner.load_extra_state(&|n| get(n).map(|t| t.to_device(device)))?;
     Ok(FittedLearned { vs, learner, info, logs: Vec::new() })
@@ -142,20 +116,4 @@ impl Fitted for FittedLearned {
         let x = images.to_device(self.vs.device()).to_kind(Kind::Float) / 255.0;
         Ok(tch::no_grad(|| self.learner.cls_attention(&x)).map(|t| t.to_kind(Kind::Float).to_device(device)))
     }
-}
-
-/// Where a learned representation's embedding backbone lives in its fitted
-/// state: (encoder settings, prefix of its encoder variables). DINO embeds with
-/// its EMA teacher, so fine-tuning starts from the teacher's weights too.
-pub fn backbone(spec: &RepresentationSpec) -> Option<(&crate::nn::EncoderSpec, &'static str)> {
-    Some(match spec {
-        RepresentationSpec::Supervised(p) => (&p.encoder, "vs/encoder"),
-        RepresentationSpec::Autoencoder(p) => (&p.encoder, "vs/encoder"),
-        RepresentationSpec::Simclr(p) => (&p.encoder, "vs/encoder"),
-        RepresentationSpec::Byol(p) => (&p.encoder, "vs/encoder"),
-        RepresentationSpec::Vicreg(p) => (&p.encoder, "vs/encoder"),
-        RepresentationSpec::Dino(p) => (&p.encoder, "target/encoder"),
-        RepresentationSpec::Mae(p) => (&p.encoder, "vs/encoder"),
-        _ => return None,
-    })
 }

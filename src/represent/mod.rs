@@ -3,34 +3,113 @@
 //!
 //! The fitted state is a list of named tensors, saved to the cache as safetensors,
 //! so a later run embeds without fitting again.
-pub mod hog;
+//!
+//! Two families share the `Representation` trait: hand-engineered kinds (a file
+//! in this folder each, listed below) and learned methods (a file in `methods/`
+//! each, listed in `methods::for_each_method!`), which get it through `Method`.
 pub mod learned;
-pub mod pca;
 pub mod pixels;
-pub mod random_projection;
-pub mod raw;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::methods::Method;
 use crate::spec::validate::{Checker, Validate};
+use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-/// A representation as written in a suite, selected by `kind:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RepresentationSpec {
-    Raw(raw::RawParams),
-    Pca(pca::PcaParams),
-    Hog(hog::HogParams),
-    RandomProjection(random_projection::RandomProjectionParams),
-    Supervised(crate::methods::supervised::SupervisedParams),
-    Autoencoder(crate::methods::autoencoder::AutoencoderParams),
-    Simclr(crate::methods::simclr::SimclrParams),
-    Byol(crate::methods::byol::ByolParams),
-    Vicreg(crate::methods::vicreg::VicregParams),
-    Dino(crate::methods::dino::DinoParams),
-    Mae(crate::methods::mae::MaeParams),
+/// What every kind of representation does: fit on the training images, restore
+/// from a saved state, check its settings and say which version of its
+/// arithmetic it is.
+pub trait Representation {
+    /// The version of the kind's arithmetic. It enters the fit key (and so every
+    /// key downstream): bump it when a change alters what the kind computes for
+    /// the same settings (docs/architecture.md).
+    fn version(&self) -> u32;
+    /// Fits on the training images (u8, N×C×H×W).
+    fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>>;
+    /// Rebuilds the fitted representation from its saved state.
+    fn restore(&self, state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>>;
+    /// Checks the settings; `path` is the representation's field path.
+    fn check(&self, path: &str, c: &mut Checker);
+    /// The learned method, for kinds that train an encoder.
+    fn method(&self) -> Option<&dyn Method> {
+        None
+    }
 }
+
+/// Every learned method is a representation: trained by the one training loop.
+impl<M: Method> Representation for M {
+    fn version(&self) -> u32 {
+        Method::version(self)
+    }
+    fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(learned::fit(self, train, ctx)?))
+    }
+    fn restore(&self, state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(learned::restore(self, state, device)?))
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        self.encoder().validate(&format!("{path}.encoder"), c);
+        self.train().validate(&format!("{path}.train"), c);
+        Method::check(self, path, c);
+    }
+    fn method(&self) -> Option<&dyn Method> {
+        Some(self)
+    }
+}
+
+/// Defines `RepresentationSpec` (strict serde parsing by `kind:`) from the
+/// hand-engineered kinds given here and the learned methods of the methods
+/// registry, with one dispatch arm per variant.
+macro_rules! define_representations {
+    (
+        hand { $($hmod:ident: $hparams:ident => $hvariant:ident,)* }
+        learned { $($lmod:ident: $lparams:ident => $lvariant:ident,)* }
+    ) => {
+        $(pub mod $hmod;)*
+
+        /// A representation as written in a suite, selected by `kind:`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum RepresentationSpec {
+            $($hvariant($hmod::$hparams),)*
+            $($lvariant($crate::methods::$lmod::$lparams),)*
+        }
+
+        impl RepresentationSpec {
+            /// The suite's `kind:` (the file that implements it).
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(RepresentationSpec::$hvariant(_) => stringify!($hmod),)*
+                    $(RepresentationSpec::$lvariant(_) => stringify!($lmod),)*
+                }
+            }
+            /// The kind's implementation.
+            pub fn as_dyn(&self) -> &dyn Representation {
+                match self {
+                    $(RepresentationSpec::$hvariant(p) => p,)*
+                    $(RepresentationSpec::$lvariant(p) => p,)*
+                }
+            }
+            /// Every kind with its default settings (for tests and docs).
+            pub fn all_defaults() -> Vec<RepresentationSpec> {
+                vec![
+                    $(RepresentationSpec::$hvariant(Default::default()),)*
+                    $(RepresentationSpec::$lvariant(Default::default()),)*
+                ]
+            }
+        }
+    };
+}
+
+crate::methods::for_each_method!(define_representations {
+    hand {
+        raw: RawParams => Raw,
+        pca: PcaParams => Pca,
+        hog: HogParams => Hog,
+        random_projection: RandomProjectionParams => RandomProjection,
+    }
+});
 
 /// What a fit may use besides the training images.
 pub struct FitContext<'a> {
@@ -72,133 +151,26 @@ pub trait Fitted: Send {
 }
 
 impl RepresentationSpec {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RepresentationSpec::Raw(_) => "raw",
-            RepresentationSpec::Pca(_) => "pca",
-            RepresentationSpec::Hog(_) => "hog",
-            RepresentationSpec::RandomProjection(_) => "random_projection",
-            RepresentationSpec::Supervised(_) => "supervised",
-            RepresentationSpec::Autoencoder(_) => "autoencoder",
-            RepresentationSpec::Simclr(_) => "simclr",
-            RepresentationSpec::Byol(_) => "byol",
-            RepresentationSpec::Vicreg(_) => "vicreg",
-            RepresentationSpec::Dino(_) => "dino",
-            RepresentationSpec::Mae(_) => "mae",
-        }
-    }
-
     /// Fits on the training images (u8, N×C×H×W).
     pub fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>> {
-        Ok(match self {
-            RepresentationSpec::Raw(p) => Box::new(p.fit()),
-            RepresentationSpec::Pca(p) => Box::new(p.fit(train, ctx)?),
-            RepresentationSpec::Hog(p) => Box::new(p.fit(train)?),
-            RepresentationSpec::RandomProjection(p) => Box::new(p.fit(train, ctx)?),
-            learned => Box::new(learned::fit(learned, train, ctx)?),
-        })
+        self.as_dyn().fit(train, ctx)
     }
-
     /// Rebuilds the fitted representation from its saved state.
-    pub fn restore(&self, state: Vec<(String, Tensor)>, device: Device) -> Result<Box<dyn Fitted>> {
-        let get = |name: &str| -> Result<Tensor> {
-            state
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, t)| t.shallow_clone())
-                .ok_or_else(|| Error::stage(format!("fitted {} state lacks tensor `{name}`", self.kind())))
-        };
-        Ok(match self {
-            RepresentationSpec::Raw(p) => Box::new(p.fit()),
-            RepresentationSpec::Hog(p) => Box::new(p.fitted()),
-            RepresentationSpec::Pca(_) => Box::new(pca::FittedPca { mean: get("mean")?, components: get("components")? }),
-            RepresentationSpec::RandomProjection(_) => Box::new(random_projection::FittedProjection { matrix: get("matrix")? }),
-            learned => Box::new(learned::restore(learned, &state, device)?),
-        })
+    pub fn restore(&self, state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>> {
+        self.as_dyn().restore(state, device)
+    }
+    /// The learned method, for kinds that train an encoder.
+    pub fn method(&self) -> Option<&dyn Method> {
+        self.as_dyn().method()
+    }
+    pub fn version(&self) -> u32 {
+        self.as_dyn().version()
     }
 }
 
 impl Validate for RepresentationSpec {
     fn validate(&self, path: &str, c: &mut Checker) {
-        match self {
-            RepresentationSpec::Raw(_) => {}
-            RepresentationSpec::Pca(p) => c.positive(&format!("{path}.components"), p.components),
-            RepresentationSpec::Hog(p) => p.validate(path, c),
-            RepresentationSpec::RandomProjection(p) => c.positive(&format!("{path}.dims"), p.dims),
-            RepresentationSpec::Supervised(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                if !(0.0..1.0).contains(&p.label_smoothing) {
-                    c.push(&format!("{path}.label_smoothing"), "must be in [0, 1)");
-                }
-                if let Some(a) = &p.augment {
-                    a.validate(&format!("{path}.augment"), c);
-                }
-            }
-            RepresentationSpec::Autoencoder(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                c.positive(&format!("{path}.bottleneck"), p.bottleneck);
-                c.non_negative_f(&format!("{path}.noise_std"), p.noise_std);
-            }
-            RepresentationSpec::Simclr(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                p.augment.validate(&format!("{path}.augment"), c);
-                c.positive_f(&format!("{path}.temperature"), p.temperature);
-                c.positive(&format!("{path}.projection_hidden"), p.projection_hidden);
-                c.positive(&format!("{path}.projection_dim"), p.projection_dim);
-            }
-            RepresentationSpec::Byol(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                p.augment.validate(&format!("{path}.augment"), c);
-                c.positive(&format!("{path}.projection_hidden"), p.projection_hidden);
-                c.positive(&format!("{path}.projection_dim"), p.projection_dim);
-                momentum(path, "base_momentum", p.base_momentum, c);
-            }
-            RepresentationSpec::Vicreg(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                p.augment.validate(&format!("{path}.augment"), c);
-                c.non_empty(&format!("{path}.expander"), &p.expander);
-                for (i, &d) in p.expander.iter().enumerate() {
-                    c.positive(&format!("{path}.expander[{i}]"), d);
-                }
-            }
-            RepresentationSpec::Dino(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                p.augment.validate(&format!("{path}.augment"), c);
-                for (n, v) in [("hidden_dim", p.hidden_dim), ("bottleneck_dim", p.bottleneck_dim)] {
-                    c.positive(&format!("{path}.{n}"), v);
-                }
-                if p.out_dim < 2 {
-                    c.push(&format!("{path}.out_dim"), format!("must be at least 2: the teacher and student distributions are over out_dim prototypes (got {})", p.out_dim));
-                }
-                for (n, v) in [("student_temp", p.student_temp), ("teacher_temp", p.teacher_temp), ("warmup_teacher_temp", p.warmup_teacher_temp)] {
-                    c.positive_f(&format!("{path}.{n}"), v);
-                }
-                momentum(path, "base_momentum", p.base_momentum, c);
-                momentum(path, "center_momentum", p.center_momentum, c);
-            }
-            RepresentationSpec::Mae(p) => {
-                learned_common(path, &p.encoder, &p.train, c);
-                if !matches!(p.encoder, crate::nn::EncoderSpec::Vit(_)) {
-                    c.push(&format!("{path}.encoder.arch"), "mae needs a ViT encoder (arch: vit)");
-                }
-                if !(p.mask_ratio > 0.0 && p.mask_ratio < 1.0) {
-                    c.push(&format!("{path}.mask_ratio"), format!("must be in (0, 1) (got {})", p.mask_ratio));
-                }
-                c.positive(&format!("{path}.decoder_dim"), p.decoder_dim);
-                c.positive(&format!("{path}.decoder_heads"), p.decoder_heads);
-            }
-        }
-    }
-}
-
-fn learned_common(path: &str, encoder: &crate::nn::EncoderSpec, train: &crate::train::trainer::TrainParams, c: &mut Checker) {
-    encoder.validate(&format!("{path}.encoder"), c);
-    train.validate(&format!("{path}.train"), c);
-}
-
-fn momentum(path: &str, name: &str, v: f64, c: &mut Checker) {
-    if !(0.0..=1.0).contains(&v) {
-        c.push(&format!("{path}.{name}"), format!("must be in [0, 1] (got {v})"));
+        self.as_dyn().check(path, c)
     }
 }
 
@@ -207,6 +179,17 @@ mod tests {
     use super::*;
 
     /// A DINO head with one prototype has a constant softmax: refused, by field.
+    /// The registry's module name is the suite's `kind:` for every kind.
+    #[test]
+    fn kind_names_match_the_serde_tags() {
+        for spec in RepresentationSpec::all_defaults() {
+            let v = serde_json::to_value(&spec).unwrap();
+            assert_eq!(v["kind"], spec.kind(), "{spec:?}");
+            let back: RepresentationSpec = serde_json::from_value(v).unwrap();
+            assert_eq!(back, spec);
+        }
+    }
+
     #[test]
     fn dino_needs_two_prototypes() {
         let spec: RepresentationSpec = serde_yaml::from_str("kind: dino\nout_dim: 1").unwrap();

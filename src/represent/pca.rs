@@ -3,7 +3,9 @@
 //! The covariance is formed in f64 and diagonalised with `linalg_eigh`; each
 //! component's sign is fixed (largest-magnitude entry positive) so the same data
 //! always gives the same embedding, whatever the eigensolver returns.
-use super::{pixels, FitContext, Fitted};
+use super::{pixels, FitContext, Fitted, Representation};
+use crate::spec::validate::Checker;
+use crate::state::NamedTensors;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -27,8 +29,29 @@ pub struct FittedPca {
     pub components: Tensor,
 }
 
+/// Version of the PCA arithmetic (see `Representation::version`).
+pub const VERSION: u32 = 1;
+
+impl Representation for PcaParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(self.fit_pca(train, ctx)?))
+    }
+    fn restore(&self, state: &NamedTensors, _device: Device) -> Result<Box<dyn Fitted>> {
+        let what = "fitted pca state";
+        Ok(Box::new(FittedPca { mean: state.require("mean", what)?, components: state.require("components", what)? }))
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        c.positive(&format!("{path}.components"), self.components);
+    }
+}
+
 impl PcaParams {
-    pub fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<FittedPca> {
+    /// Principal components of the training pixels, in float64 (signs fixed so
+    /// the largest loading of each component is positive).
+    pub fn fit_pca(&self, train: &Tensor, ctx: &FitContext) -> Result<FittedPca> {
         let x = pixels::to_unit_float(train, ctx.device).to_kind(Kind::Double);
         let (n, d) = (x.size()[0], x.size()[1]);
         let k = self.components as i64;
@@ -75,7 +98,7 @@ mod tests {
         }
         let x = Tensor::from_slice(&data).view([50, 1, 2, 2]);
         let ctx = FitContext::simple(Device::Cpu, 0);
-        let f = PcaParams { components: 2 }.fit(&x, &ctx).unwrap();
+        let f = PcaParams { components: 2 }.fit_pca(&x, &ctx).unwrap();
         let c0: Vec<f32> = Vec::try_from(f.components.select(1, 0)).unwrap();
         assert!((c0[0] - 1.0).abs() < 1e-4, "{c0:?}");
         assert!(c0[1].abs() < 1e-3 && c0[2].abs() < 1e-6);
@@ -89,6 +112,6 @@ mod tests {
     fn too_many_components_is_an_error() {
         let x = Tensor::zeros([4, 1, 2, 2], (Kind::Uint8, Device::Cpu));
         let ctx = FitContext::simple(Device::Cpu, 0);
-        assert!(PcaParams { components: 5 }.fit(&x, &ctx).is_err());
+        assert!(PcaParams { components: 5 }.fit_pca(&x, &ctx).is_err());
     }
 }

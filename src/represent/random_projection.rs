@@ -1,6 +1,8 @@
 //! Gaussian random projection of raw pixels (Johnson–Lindenstrauss): a
 //! data-independent baseline that keeps distances approximately.
-use super::{pixels, FitContext, Fitted};
+use super::{pixels, FitContext, Fitted, Representation};
+use crate::spec::validate::Checker;
+use crate::state::NamedTensors;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -23,13 +25,31 @@ pub struct FittedProjection {
     pub matrix: Tensor,
 }
 
+/// Version of the projection's arithmetic (see `Representation::version`).
+pub const VERSION: u32 = 1;
+
+impl Representation for RandomProjectionParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(self.fit_projection(train, ctx)?))
+    }
+    fn restore(&self, state: &NamedTensors, _device: Device) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(FittedProjection { matrix: state.require("matrix", "fitted random_projection state")? }))
+    }
+    fn check(&self, path: &str, c: &mut Checker) {
+        c.positive(&format!("{path}.dims"), self.dims);
+    }
+}
+
 impl RandomProjectionParams {
     /// Only the input dimension is taken from the data; the matrix comes from the
     /// cell's seed through a private libtorch generator.
-    pub fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<FittedProjection> {
+    pub fn fit_projection(&self, train: &Tensor, ctx: &FitContext) -> Result<FittedProjection> {
         let d = train.size()[1..].iter().product::<i64>();
         let k = self.dims as i64;
-        let matrix = crate::seeding::with_torch_seed(ctx.seed, || Tensor::randn([d, k], (Kind::Float, Device::Cpu)) / (k as f64).sqrt());
+        let matrix = crate::runtime::seeding::with_torch_seed(ctx.seed, || Tensor::randn([d, k], (Kind::Float, Device::Cpu)) / (k as f64).sqrt());
         Ok(FittedProjection { matrix })
     }
 }

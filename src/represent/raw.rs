@@ -1,6 +1,8 @@
 //! Raw pixels scaled to [0, 1]: the baseline every other representation must beat.
-use super::{pixels, Fitted};
+use super::{pixels, FitContext, Fitted, Representation};
 use crate::error::Result;
+use crate::spec::validate::Checker;
+use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
@@ -10,10 +12,20 @@ pub struct RawParams {}
 
 pub struct FittedRaw;
 
-impl RawParams {
-    pub fn fit(&self) -> FittedRaw {
-        FittedRaw
+/// Version of the pixel scaling (see `Representation::version`).
+pub const VERSION: u32 = 1;
+
+impl Representation for RawParams {
+    fn version(&self) -> u32 {
+        VERSION
     }
+    fn fit(&self, _train: &Tensor, _ctx: &FitContext) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(FittedRaw))
+    }
+    fn restore(&self, _state: &NamedTensors, _device: Device) -> Result<Box<dyn Fitted>> {
+        Ok(Box::new(FittedRaw))
+    }
+    fn check(&self, _path: &str, _c: &mut Checker) {}
 }
 
 impl Fitted for FittedRaw {

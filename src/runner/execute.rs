@@ -83,7 +83,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
     let mut out = empty_outcome();
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     let _ = run_rep(ctx, &plan.points[pi], &plan.points[pi].reps[ri], &mut memo, progress, &mut out);
-    out.interrupted = crate::interrupt::requested();
+    out.interrupted = crate::runtime::interrupt::requested();
     Ok(out)
 }
 
@@ -91,7 +91,7 @@ pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
     let mut out = empty_outcome();
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     for p in &plan.points {
-        if crate::interrupt::requested() {
+        if crate::runtime::interrupt::requested() {
             out.interrupted = true;
             break;
         }
@@ -100,7 +100,7 @@ pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
         }
         let mut test_feats: HashMap<String, Tensor> = HashMap::new();
         for r in &p.reps {
-            if crate::interrupt::requested() {
+            if crate::runtime::interrupt::requested() {
                 break;
             }
             if let Some(t) = run_rep(ctx, p, r, &mut memo, progress, &mut out) {
@@ -109,11 +109,11 @@ pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
                 }
             }
         }
-        for e in p.cross.iter().take_while(|_| !crate::interrupt::requested()) {
+        for e in p.cross.iter().take_while(|_| !crate::runtime::interrupt::requested()) {
             run_cross(ctx, p, e, &mut memo, &mut test_feats, progress, &mut out);
         }
     }
-    out.interrupted |= crate::interrupt::requested();
+    out.interrupted |= crate::runtime::interrupt::requested();
     // Cells that were stopped are not failures: a re-run computes them.
     if out.interrupted {
         out.failures.retain(|f| f.error != Error::Interrupted.to_string());
@@ -163,15 +163,11 @@ fn load_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, nee
     Ok(Loaded { features, fitted: need_model.then_some(fitted), images, fit_s, embed_s })
 }
 
-fn label(p: &PointPlan, name: &str) -> String {
-    format!("{} seed={}{}", name, p.point.suite.seed, if p.point.params().is_empty() { String::new() } else { format!(" {}", p.point.params()) })
-}
-
 /// Runs (or reads) every per-representation evaluation of `r`; returns the test
 /// features when they were loaded.
 fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, progress: &Progress, out: &mut Outcome) -> Option<Tensor> {
     let seed = p.point.suite.seed;
-    let label = label(p, &r.name);
+    let label = p.label(&r.name);
     let mut cached: Vec<Option<(EvalOutput, f64)>> = Vec::new();
     for e in &r.evals {
         let hit = ctx.cached(&e.key).ok().flatten();
@@ -199,7 +195,7 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
     if missing.is_empty() {
         (fit_s, embed_s) = fit_seconds_of(ctx, r);
     } else {
-        let need_model = missing.iter().any(|e| e.spec.needs_model());
+        let need_model = missing.iter().any(|e| e.spec.scope() == crate::eval::Scope::Model);
         match guarded(|| load_rep(ctx, p, r, memo, need_model)) {
             Ok(l) => {
                 (fit_s, embed_s) = (l.fit_s, l.embed_s);
@@ -294,12 +290,12 @@ fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &Eva
 
 /// A cross-representation evaluation (CKA) of one matrix point.
 fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, test: &mut HashMap<String, Tensor>, progress: &Progress, out: &mut Outcome) {
-    let label = label(p, "all");
+    let label = p.label("all");
     let hit = ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds, true)));
     let result = match hit {
         Some(h) => Ok(h),
         None => guarded(|| {
-            let mut feats = Vec::with_capacity(p.reps.len());
+            let mut feats: Vec<(String, Tensor)> = Vec::with_capacity(p.reps.len());
             for r in &p.reps {
                 let t = match test.get(&r.name) {
                     Some(t) => t.shallow_clone(),
@@ -309,13 +305,9 @@ fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, t
                         t
                     }
                 };
-                feats.push(t);
+                feats.push((r.name.clone(), t));
             }
-            let samples = match &e.spec {
-                crate::eval::EvaluationSpec::Similarity(s) => s.samples,
-                _ => usize::MAX,
-            };
-            stages::similarity(ctx, p, e, samples, &feats)
+            stages::cross(ctx, p, e, &feats)
         }),
     };
     match result {
@@ -326,7 +318,8 @@ fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, t
                 out.computed_cells += 1;
             }
             for (metric, value) in &o.metrics {
-                let Some((a, b)) = metric.strip_prefix("cka:").and_then(|m| m.split_once(':')) else { continue };
+                // A cross evaluation names its metrics `<metric>:<a>:<b>`: a row of `a`.
+                let Some((name, (a, b))) = metric.split_once(':').and_then(|(n, rest)| Some((n, rest.split_once(':')?))) else { continue };
                 let kind = p.reps.iter().find(|r| r.name == a).map(|r| r.spec.kind()).unwrap_or("");
                 out.rows.push(ResultRow {
                     suite: p.point.suite.suite.clone(),
@@ -334,7 +327,7 @@ fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, t
                     kind: kind.into(),
                     evaluation: e.name.clone(),
                     eval_kind: e.spec.kind().into(),
-                    metric: format!("cka:{b}"),
+                    metric: format!("{name}:{b}"),
                     value: *value,
                     seed: p.point.suite.seed,
                     params: p.point.params(),

@@ -5,6 +5,7 @@ pub mod execute;
 pub mod parallel;
 pub mod plan;
 pub mod progress;
+pub mod slurm;
 pub mod stages;
 
 use serde::{Deserialize, Serialize};

@@ -61,12 +61,12 @@ pub fn run_pool(cfg: &PoolConfig, units: &[usize], report: &dyn Fn(usize, usize,
     let mut done = Vec::new();
     let jobs = cfg.jobs.max(1);
     while !pending.is_empty() || !running.is_empty() {
-        while running.len() < jobs && !crate::interrupt::requested() {
+        while running.len() < jobs && !crate::runtime::interrupt::requested() {
             let Some(unit) = pending.pop_front() else { break };
             let slot = (0..jobs).find(|s| !running.iter().any(|r| r.0 == *s)).unwrap_or(0);
             running.push((slot, unit, spawn(cfg, unit, slot)?));
         }
-        if crate::interrupt::requested() {
+        if crate::runtime::interrupt::requested() {
             pending.clear();
         }
         let mut i = 0;

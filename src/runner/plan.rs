@@ -5,7 +5,7 @@ use crate::cache::key::{stage_key, Key};
 use crate::cache::store::Store;
 use crate::data::named::{self, Source};
 use crate::error::Result;
-use crate::eval::EvaluationSpec;
+use crate::eval::{EvaluationSpec, Scope};
 use crate::represent::RepresentationSpec;
 use crate::spec::load::LoadedSuite;
 use crate::spec::DatasetSpec;
@@ -54,6 +54,13 @@ pub struct PointPlan {
 }
 
 impl PointPlan {
+    /// "NAME seed=S PARAMS": how progress lines, workers and failures name a
+    /// representation (or `all`) at this point.
+    pub fn label(&self, name: &str) -> String {
+        let params = self.point.params();
+        format!("{name} seed={}{}", self.point.suite.seed, if params.is_empty() { String::new() } else { format!(" {params}") })
+    }
+
     /// The data representations are fitted on.
     pub fn fit_data(&self) -> &DataPlan {
         self.pretrain.as_ref().unwrap_or(&self.data)
@@ -97,6 +104,7 @@ fn data_plan(d: &DatasetSpec, seed: u64, spec_dir: &Path, store: &Store, dataset
         "test_size": d.test_size,
         "val_fraction": d.val_fraction,
         "split_seed": split_seed,
+        "numerics": crate::data::split::VERSION,
     });
     if !d.holdout_classes.is_empty() {
         config["holdout_classes"] = json!(d.holdout_classes);
@@ -106,6 +114,17 @@ fn data_plan(d: &DatasetSpec, seed: u64, spec_dir: &Path, store: &Store, dataset
     }
     let key = stage_key("data", &config, &[]);
     Ok(DataPlan { source_index, spec: d.clone(), key, config, seed: split_seed })
+}
+
+/// The versions of the arithmetic a fit runs: its kind's, and for learned
+/// methods the shared training machinery's. They are part of the fit key, so a
+/// change to what a stage computes (with a bump) recomputes exactly its entries
+/// and everything downstream (docs/architecture.md, "When to bump a version").
+fn representation_numerics(spec: &RepresentationSpec) -> Value {
+    match spec.method() {
+        Some(_) => json!({ "kind": spec.version(), "training": crate::methods::SHARED_VERSION }),
+        None => json!({ "kind": spec.version() }),
+    }
 }
 
 pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
@@ -119,11 +138,11 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
         let data = data_plan(&s.dataset, s.seed, &spec_dir, store, &mut datasets)?;
         let pretrain = s.pretrain.as_ref().map(|d| data_plan(d, s.seed, &spec_dir, store, &mut datasets)).transpose()?;
         let fit_upstream = pretrain.as_ref().unwrap_or(&data).key.clone();
-        let eval_config = |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed });
+        let eval_config = |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed, "numerics": espec.version() });
         let mut reps = Vec::new();
         let mut skipped = Vec::new();
         for (name, spec) in &s.representations {
-            let fit_config = json!({ "representation": spec, "seed": s.seed });
+            let fit_config = json!({ "representation": spec, "seed": s.seed, "numerics": representation_numerics(spec) });
             let fit_key = stage_key("fit", &fit_config, &[&fit_upstream]);
             // Transfer: the same fitted model embeds different data, so the
             // evaluation data's key is part of the embedding's key.
@@ -136,10 +155,10 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
             let evals = s
                 .evaluations
                 .iter()
-                .filter(|(_, e)| !e.is_cross() && e.applies_to(spec).is_ok())
+                .filter(|(_, e)| e.scope() != Scope::Cross && e.applies_to(spec).is_ok())
                 .map(|(ename, espec)| {
                     let config = eval_config(espec);
-                    let key = if espec.needs_model() { stage_key("eval", &config, &[&embed_key, &data.key]) } else { stage_key("eval", &config, &[&embed_key]) };
+                    let key = if espec.scope() == Scope::Model { stage_key("eval", &config, &[&embed_key, &data.key]) } else { stage_key("eval", &config, &[&embed_key]) };
                     EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
                 })
                 .collect();
@@ -149,7 +168,7 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
         let cross = s
             .evaluations
             .iter()
-            .filter(|(_, e)| e.is_cross())
+            .filter(|(_, e)| e.scope() == Scope::Cross)
             .map(|(ename, espec)| {
                 let mut config = eval_config(espec);
                 config["representations"] = json!(reps.iter().map(|r| &r.name).collect::<Vec<_>>());

@@ -5,11 +5,11 @@ use crate::cache::lock::KeyLock;
 use crate::cache::store::{Entry, Store};
 use crate::data::split::{make_splits, SplitPlan, Splits};
 use crate::data::Dataset;
-use crate::error::{Error, IoContext, Result};
-use crate::eval::{EvalContext, EvalOutput, Features, ModelInputs};
+use crate::error::{Error, Result};
+use crate::eval::{EvalContext, EvalOutput, Features, Input, ModelInputs, Scope};
+use crate::files::{read_json, write_json};
 use crate::represent::{FitContext, Fitted};
-use crate::seeding;
-use std::path::Path;
+use crate::runtime::seeding;
 use std::time::Instant;
 use tch::{Device, Tensor};
 
@@ -42,16 +42,6 @@ impl StageCtx<'_> {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).at(path)?;
-    serde_json::from_str(&text).map_err(|e| Error::Cache { path: path.to_path_buf(), msg: e.to_string() })
-}
-
-fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::Cache { path: path.to_path_buf(), msg: e.to_string() })?;
-    std::fs::write(path, bytes).at(path)
-}
-
 /// Train/val/test indices of a matrix point's data (or its pretraining data).
 pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
     if let Some(e) = ctx.cached(&dp.key)? {
@@ -81,7 +71,7 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     let restore = |e: Entry| -> Result<(Box<dyn Fitted>, f64)> {
         let path = e.file("state.safetensors");
         let state = if path.exists() { Tensor::read_safetensors(&path)? } else { Vec::new() };
-        Ok((r.spec.restore(state, ctx.device)?, e.meta.seconds))
+        Ok((r.spec.restore(&state.into(), ctx.device)?, e.meta.seconds))
     };
     if let Some(e) = ctx.cached(&r.fit_key)? {
         return restore(e);
@@ -186,8 +176,12 @@ pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Fe
     if let Some(h) = hit {
         return Ok((read_eval(&h)?, h.meta.seconds, true));
     }
+    let input = match model {
+        Some(m) => Input::Model(f, m),
+        None => Input::Features(f),
+    };
     let t = Instant::now();
-    let out = e.spec.evaluate(f, &ectx, model)?;
+    let out = e.spec.evaluate(&input, &ectx)?;
     let secs = t.elapsed().as_secs_f64();
     let (out, secs) = store_eval(ctx, p, r, e, out, secs)?;
     Ok((out, secs, false))
@@ -198,7 +192,7 @@ pub fn store_eval(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, out:
     if let Some((m, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite() && !v.is_nan()) {
         return Err(Error::stage(format!("metric {m} is not finite ({v})")));
     }
-    let upstream = if e.spec.needs_model() { vec![&r.embed_key, &p.data.key] } else { vec![&r.embed_key] };
+    let upstream = if e.spec.scope() == Scope::Model { vec![&r.embed_key, &p.data.key] } else { vec![&r.embed_key] };
     let info = serde_json::json!({ "config": e.config, "upstream": upstream, "representation": r.name, "evaluation": e.name, "suite": p.point.suite.suite });
     ctx.store.put(&e.key, "eval", info, ctx.force, |dir| {
         write_json(&dir.join("metrics.json"), &out)?;
@@ -207,27 +201,19 @@ pub fn store_eval(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, out:
     Ok((out, secs))
 }
 
-/// Linear CKA between every pair of representations of a point, on the first
-/// `samples` test embeddings; one metric `cka:<other>` per pair.
-pub fn similarity(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, samples: usize, test: &[Tensor]) -> Result<(EvalOutput, f64, bool)> {
+/// Runs (or reads) a cross-representation evaluation of a point on the test
+/// features of its representations, (name, features) in suite order.
+pub fn cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, test: &[(String, Tensor)]) -> Result<(EvalOutput, f64, bool)> {
     let (_lock, hit) = ctx.lock_then_cached(&e.key)?;
     if let Some(h) = hit {
         return Ok((read_eval(&h)?, h.meta.seconds, true));
     }
+    let ectx = EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/*/{}", e.name)) };
     let t = Instant::now();
-    let n = test.iter().map(|x| x.size()[0]).min().unwrap_or(0).min(samples as i64);
-    let feats: Vec<Tensor> = test.iter().map(|x| x.narrow(0, 0, n).to_device(ctx.device)).collect();
-    let m = crate::eval::cka::cka_matrix(&feats)?;
-    let names: Vec<&str> = p.reps.iter().map(|r| r.name.as_str()).collect();
-    let mut metrics = Vec::new();
-    for (i, a) in names.iter().enumerate() {
-        for (j, b) in names.iter().enumerate() {
-            metrics.push((format!("cka:{a}:{b}"), m[i][j]));
-        }
-    }
-    let out = EvalOutput { metrics, details: serde_json::json!({ "representations": names, "cka": m, "samples": n }) };
+    let out = e.spec.evaluate(&Input::Cross(test), &ectx)?;
     let secs = t.elapsed().as_secs_f64();
-    let info = serde_json::json!({ "config": e.config, "upstream": p.reps.iter().map(|r| &r.embed_key).collect::<Vec<_>>(), "evaluation": e.name, "suite": p.point.suite.suite });
+    let upstream: Vec<&crate::cache::key::Key> = p.reps.iter().map(|r| &r.embed_key).collect();
+    let info = serde_json::json!({ "config": e.config, "upstream": upstream, "evaluation": e.name, "suite": p.point.suite.suite });
     ctx.store.put(&e.key, "eval", info, ctx.force, |dir| {
         write_json(&dir.join("metrics.json"), &out)?;
         Ok(secs)

@@ -44,7 +44,7 @@ impl Checkpointer {
         Tensor::write_safetensors(&cpu, &tmp)?;
         std::fs::rename(&tmp, &final_t).at(&final_t)?;
         let json = serde_json::to_vec(logs).map_err(|e| Error::stage(e.to_string()))?;
-        crate::cache::store::write_atomic(&self.dir.join(format!("epoch-{epoch:05}.json")), &json)?;
+        crate::files::write_atomic(&self.dir.join(format!("epoch-{epoch:05}.json")), &json)?;
         // Keep only the newest checkpoint.
         for e in std::fs::read_dir(&self.dir).at(&self.dir)?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

@@ -4,7 +4,7 @@
 use super::checkpoint::Checkpointer;
 use super::optim::{lr_at, Optimizer, OptimizerParams};
 use crate::error::{Error, Result};
-use crate::seeding;
+use crate::runtime::seeding;
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -180,7 +180,7 @@ fn train_with(
             let x = data.images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
             let y = data.labels.index_select(0, &idx);
             let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || tch::autocast(use_bf16, || obj.loss(&x, &y, &info)));
-            if crate::interrupt::requested() {
+            if crate::runtime::interrupt::requested() {
                 return Err(Error::Interrupted);
             }
             let lv = loss.double_value(&[]);

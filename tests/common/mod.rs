@@ -1,6 +1,9 @@
-//! Helpers for the CLI tests: a tiny generated IDX dataset and a suite over it.
+//! Helpers the test binaries share: tiny generated datasets (IDX files and
+//! in-memory image tensors), a suite over them, running the real binary and
+//! reading its results.
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
 
 /// Writes an IDX file (uncompressed).
 pub fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
@@ -68,4 +71,81 @@ matrix:
   seed: [0, 1]
 "
     )
+}
+
+/// The binary under test (built by cargo for integration tests).
+pub const BIN: &str = env!("CARGO_BIN_EXE_repbench");
+
+/// A finished run of the binary, with its output as text.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit status 0.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+    /// Asserts the given exit status.
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, Some(code), "expected exit {code}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+    /// Asserts a non-zero exit status.
+    pub fn failed(self) -> Run {
+        assert!(self.code.is_some_and(|c| c != 0), "expected failure\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Runs `repbench ARGS` in `dir` with the cache at `dir/cache` and no GPU.
+pub fn repbench(dir: &Path, args: &[&str]) -> Run {
+    let o = std::process::Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env("REPBENCH_CACHE", dir.join("cache"))
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .output()
+        .expect("the repbench binary runs");
+    Run {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// (representation/evaluation/metric/seed, value) sorted, plus the cached flags,
+/// from a run directory's results.parquet.
+pub fn results(run_dir: &Path) -> (Vec<(String, f64)>, Vec<bool>) {
+    let rows = repbench::report::table::read_results(&run_dir.join("results.parquet")).unwrap();
+    let mut vals: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| (format!("{}/{}/{}/{}", r.representation, r.evaluation, r.metric, r.seed), r.value))
+        .collect();
+    vals.sort_by(|a, b| a.0.cmp(&b.0));
+    (vals, rows.iter().map(|r| r.cached).collect())
+}
+
+/// `n` images 1×16×16 in 3 classes — a bright horizontal bar, a vertical bar,
+/// or a bright square, at a place that varies — on uniform noise, drawn under
+/// `seed`; labels i64.
+pub fn bar_images(n: i64, seed: u64) -> (Tensor, Tensor) {
+    repbench::runtime::seeding::with_torch_seed(seed, || {
+        let imgs = Tensor::rand([n, 1, 16, 16], (Kind::Float, Device::Cpu)) * 60.0;
+        let y = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
+        for i in 0..n {
+            let o = i * 7 % 10;
+            let img = imgs.get(i);
+            let mut region = match i % 3 {
+                0 => img.narrow(1, o, 4),
+                1 => img.narrow(2, o, 4),
+                _ => img.narrow(1, o / 2 + 3, 6).narrow(2, o / 2 + 3, 6),
+            };
+            let _ = region.fill_(230.0);
+        }
+        (imgs.to_kind(Kind::Uint8), y)
+    })
 }

@@ -127,7 +127,7 @@ pub fn submit(scripts: &[Script], out: &Path, dry_run: bool) -> Result<(Vec<Path
     let mut paths = Vec::new();
     for s in scripts {
         let p = dir.join(&s.name);
-        crate::cache::store::write_atomic(&p, s.text.as_bytes())?;
+        crate::files::write_atomic(&p, s.text.as_bytes())?;
         paths.push(p);
     }
     if dry_run {

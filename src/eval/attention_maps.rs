@@ -3,7 +3,8 @@
 //! last block's CLS-token attention to every patch, per head. The report draws
 //! them as image grids; the metric is the mean normalised entropy of those maps
 //! (1 = uniform attention, lower = more focused), a number for what they show.
-use super::{EvalOutput, ModelInputs};
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind, ModelInputs};
+use crate::represent::RepresentationSpec;
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -47,8 +48,33 @@ pub fn pick_images(labels: &[i64], n: usize) -> Vec<usize> {
     out
 }
 
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for AttentionMapsParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn scope(&self) -> Scope {
+        Scope::Model
+    }
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        self.run(input.model()?, ctx.device)
+    }
+    fn headline(&self) -> Headline {
+        Headline::descriptive("attention_entropy")
+    }
+    fn figures(&self) -> &'static [FigureKind] {
+        &[FigureKind::AttentionGrid]
+    }
+    fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
+        super::needs_encoder(rep, true)
+    }
+}
+
 impl AttentionMapsParams {
-    pub fn evaluate(&self, m: &ModelInputs, device: Device) -> Result<EvalOutput> {
+    pub fn run(&self, m: &ModelInputs, device: Device) -> Result<EvalOutput> {
         let labels: Vec<i64> = Vec::try_from(&m.images.test.1)?;
         let idx = pick_images(&labels, self.images);
         let sel = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());

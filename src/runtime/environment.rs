@@ -28,7 +28,7 @@ fn cpu_model() -> String {
 
 /// Collects the environment. Loads the CUDA backend when it can, to report it.
 pub fn collect() -> EnvInfo {
-    let cuda = crate::device::load_cuda();
+    let cuda = crate::runtime::device::load_cuda();
     let available = cuda.is_ok() && tch::Cuda::is_available();
     EnvInfo {
         repbench_version: env!("CARGO_PKG_VERSION").to_string(),

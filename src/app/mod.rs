@@ -1,5 +1,9 @@
 //! The library side of the CLI commands: each takes parsed arguments and returns
 //! what the command prints, so `main.rs` only parses and reports.
+pub mod cache_cmd;
+pub mod printed;
+pub mod submit;
+
 use crate::cache::store::Store;
 use crate::error::Result;
 use crate::report::manifest::{DatasetRecord, EvaluationRecord, Manifest};
@@ -37,9 +41,6 @@ pub struct RunResult {
     pub interrupted: bool,
 }
 
-fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 fn run_dir(opts: &RunOptions, suite: &str) -> PathBuf {
     match (&opts.out, opts.several) {
@@ -60,17 +61,10 @@ pub fn plan_suite(spec: &Path, cache: Option<&Path>) -> Result<(SuitePlan, Store
 /// `repbench run`: plan, execute, write the run directory.
 pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let t0 = Instant::now();
-    let started = now_unix();
+    let started = crate::files::unix_now();
     let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
     let suite = &plan.loaded.suite;
-    if let Some(t) = suite.threads {
-        tch::set_num_threads(t as i32);
-    }
-    if suite.deterministic {
-        crate::determinism::set_deterministic(true)?;
-    }
-    let (device, device_note) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
-    let device_note = if suite.deterministic { format!("{device_note}; deterministic algorithms") } else { device_note };
+    let (device, device_note) = crate::runtime::setup(suite, opts.device, None)?;
     let dir = run_dir(opts, &suite.suite);
     let mut cached_only = opts.cached_only;
     if opts.jobs > 1 && !opts.cached_only {
@@ -94,7 +88,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         started_unix: started,
         device: device_note,
         cache_dir: store.root.display().to_string(),
-        environment: crate::environment::collect(),
+        environment: crate::runtime::environment::collect(),
         datasets: plan
             .datasets
             .iter()
@@ -111,7 +105,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         evaluations: suite
             .evaluations
             .iter()
-            .map(|(n, e)| EvaluationRecord { name: n.clone(), kind: e.kind().into(), headline: e.headline_metric(), ranks: e.ranks() })
+            .map(|(n, e)| EvaluationRecord::of(n, e))
             .collect(),
         cells: plan.cell_count(),
         computed_cells: outcome.computed_cells,
@@ -167,8 +161,7 @@ fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, 
     let quiet = opts.quiet;
     let describe = |u: usize| {
         let (pi, ri) = all[u];
-        let p = &plan.points[pi];
-        format!("{} seed={}{}", p.reps[ri].name, p.point.suite.seed, if p.point.params().is_empty() { String::new() } else { format!(" {}", p.point.params()) })
+        plan.points[pi].label(&plan.points[pi].reps[ri].name)
     };
     let results = parallel::run_pool(&cfg, &todo, &|k, n, r| {
         if !quiet || !r.ok {
@@ -187,16 +180,7 @@ fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, 
 /// Returns (computed, cached, failed) cells.
 pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usize>) -> Result<(usize, usize, usize)> {
     let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
-    let suite = &plan.loaded.suite;
-    // The suite's `threads` wins over the worker's share: it is what makes
-    // results bit-identical across --jobs and Slurm settings.
-    if let Some(t) = suite.threads.or(threads) {
-        tch::set_num_threads(t as i32);
-    }
-    if suite.deterministic {
-        crate::determinism::set_deterministic(true)?;
-    }
-    let (device, _) = crate::device::resolve(opts.device.unwrap_or(suite.device))?;
+    let (device, _) = crate::runtime::setup(&plan.loaded.suite, opts.device, threads)?;
     let (pi, ri) = *crate::runner::execute::units(&plan).get(unit).ok_or_else(|| crate::error::Error::stage(format!("unit {unit} does not exist in {}", spec.display())))?;
     let progress = Progress::new(plan.points[pi].reps[ri].evals.len() as u64, opts.quiet);
     let log = |line: &str| progress.line(line);

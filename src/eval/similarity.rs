@@ -10,6 +10,7 @@
 //!
 //! `similarity` is the evaluation that compares every pair of representations of
 //! a suite on the same test images (it runs after all of them are embedded).
+use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,41 @@ impl Default for SimilarityParams {
 impl Validate for SimilarityParams {
     fn validate(&self, path: &str, c: &mut Checker) {
         c.positive(&format!("{path}.samples"), self.samples);
+    }
+}
+
+/// Version of this evaluation's arithmetic; bump it when what it computes
+/// changes (it enters the evaluation's key, see `Evaluation::version`).
+pub const VERSION: u32 = 1;
+
+impl Evaluation for SimilarityParams {
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn scope(&self) -> Scope {
+        Scope::Cross
+    }
+    /// Linear CKA between every pair of representations on the first `samples`
+    /// test images; one metric `cka:<a>:<b>` per ordered pair.
+    fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
+        let reps = input.cross()?;
+        let n = reps.iter().map(|(_, x)| x.size()[0]).min().unwrap_or(0).min(self.samples as i64);
+        let feats: Vec<Tensor> = reps.iter().map(|(_, x)| x.narrow(0, 0, n).to_device(ctx.device)).collect();
+        let m = cka_matrix(&feats)?;
+        let names: Vec<&str> = reps.iter().map(|(name, _)| name.as_str()).collect();
+        let mut metrics = Vec::new();
+        for (i, a) in names.iter().enumerate() {
+            for (j, b) in names.iter().enumerate() {
+                metrics.push((format!("cka:{a}:{b}"), m[i][j]));
+            }
+        }
+        Ok(EvalOutput { metrics, details: serde_json::json!({ "representations": names, "cka": m, "samples": n }) })
+    }
+    fn headline(&self) -> Headline {
+        Headline::descriptive("cka")
+    }
+    fn figures(&self) -> &'static [FigureKind] {
+        &[FigureKind::CkaMatrix]
     }
 }
 
@@ -95,7 +131,7 @@ mod tests {
     use super::*;
 
     fn randn(n: i64, d: i64, seed: u64) -> Tensor {
-        crate::seeding::randn(&[n, d], seed)
+        crate::runtime::seeding::randn(&[n, d], seed)
     }
 
     #[test]

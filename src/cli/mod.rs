@@ -1,0 +1,137 @@
+//! The subcommands' arguments: one clap `Args` struct per subcommand, each
+//! with a `run` that calls the library (`repbench::app`) and writes out what it
+//! returns. Errors are printed once, by `main`.
+mod cache;
+mod run;
+mod submit;
+
+pub use cache::CacheArgs;
+pub use run::{RunArgs, RunCellArgs};
+pub use submit::SubmitArgs;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use repbench::app::printed::Printed;
+use repbench::spec::DeviceChoice;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl From<DeviceArg> for DeviceChoice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+        }
+    }
+}
+
+/// Writes a command's output and turns its status into the exit code.
+pub fn emit(p: Printed) -> ExitCode {
+    print!("{}", p.stdout);
+    eprint!("{}", p.stderr);
+    ExitCode::from(p.code)
+}
+
+/// Check suites without running anything.
+#[derive(Args)]
+pub struct ValidateArgs {
+    #[arg(required = true)]
+    specs: Vec<PathBuf>,
+}
+
+impl ValidateArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let mut ok = true;
+        for spec in &self.specs {
+            match repbench::app::validate(spec) {
+                Ok(msg) => println!("{msg}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ok = false;
+                }
+            }
+        }
+        Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    }
+}
+
+/// Show each cell and whether its stages are cached or will run.
+#[derive(Args)]
+pub struct PlanArgs {
+    spec: PathBuf,
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+impl PlanArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        for line in repbench::app::plan_lines(&self.spec, self.cache.as_deref())? {
+            println!("{line}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Rebuild a run directory's summary, plots and report from its stored results.
+#[derive(Args)]
+pub struct ReportArgs {
+    run_dir: PathBuf,
+}
+
+impl ReportArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        println!("{}", repbench::report::rebuild(&self.run_dir)?.display());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Compare two run directories: per representation × metric, the delta of the
+/// means (B − A) with a Welch t-test; writes compare.md and compare.csv.
+#[derive(Args)]
+pub struct CompareArgs {
+    run_a: PathBuf,
+    run_b: PathBuf,
+    /// Output folder (default: RUN_B/compare).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl CompareArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let out = self.out.unwrap_or_else(|| self.run_b.join("compare"));
+        println!("{}", repbench::report::compare::write(&out, &self.run_a, &self.run_b)?.display());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Print the environment: versions, commit, libtorch, CUDA, threads.
+#[derive(Args)]
+pub struct EnvArgs {
+    /// As JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl EnvArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let e = repbench::runtime::environment::collect();
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&e)?);
+        } else {
+            println!("repbench {} (commit {}{})", e.repbench_version, e.git_commit, if e.git_dirty { ", dirty" } else { "" });
+            println!("libtorch {} at {}", e.libtorch_version, e.libtorch_lib);
+            println!("cuda available: {} ({} devices; {})", e.cuda_available, e.cuda_devices, e.cuda_note);
+            println!("threads: {} torch, {} cpus ({})", e.torch_threads, e.cpus, e.cpu_model);
+            println!("os: {}", e.os);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

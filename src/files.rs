@@ -1,0 +1,76 @@
+//! File and hashing helpers shared by the cache, data, training and report
+//! modules. A leaf: it depends on nothing in the crate but the error type, so
+//! no module cycle goes through it.
+use crate::error::{Error, IoContext, Result};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+
+/// Writes `bytes` to `path` through a temp file in the same folder and a
+/// rename, so readers see the old file or the new one, never a partial one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).at(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).at(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes).at(tmp.path())?;
+    // Temp files are created 0600; results are meant to be shared.
+    set_mode(tmp.path(), 0o644)?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).at(path)
+}
+
+/// sha256 of a file's bytes, hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).at(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Reads a JSON file written by repbench; a parse error names the file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not valid repbench JSON: {e}")))
+}
+
+/// Writes `v` as JSON, atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::stage(format!("{}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_json(&p, &vec![1.5f64, 2.0]).unwrap();
+        let back: Vec<f64> = read_json(&p).unwrap();
+        assert_eq!(back, vec![1.5, 2.0]);
+        std::fs::write(&p, b"abc").unwrap();
+        // sha256("abc")
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let e = read_json::<Vec<f64>>(&p).unwrap_err().to_string();
+        assert!(e.contains("a.json"), "{e}");
+    }
+}

@@ -1,0 +1,27 @@
+//! The run-time concerns of a process: which device, deterministic kernels and
+//! thread counts, seeding, the environment record, Ctrl-C — and the one set-up
+//! that `run` and `run-cell` share.
+pub mod determinism;
+pub mod device;
+pub mod environment;
+pub mod interrupt;
+pub mod seeding;
+
+use crate::error::Result;
+use crate::spec::{DeviceChoice, Suite};
+
+/// Applies a suite's run-time settings to this process and resolves its
+/// device: libtorch threads (the suite's `threads` wins over a worker's share,
+/// which keeps results bit-identical across `--jobs` and Slurm settings),
+/// deterministic algorithms, and the device (`device` overrides the suite's).
+/// Returns the device and a note for the manifest.
+pub fn setup(suite: &Suite, device: Option<DeviceChoice>, worker_threads: Option<usize>) -> Result<(tch::Device, String)> {
+    if let Some(t) = suite.threads.or(worker_threads) {
+        tch::set_num_threads(t as i32);
+    }
+    if suite.deterministic {
+        determinism::set_deterministic(true)?;
+    }
+    let (dev, note) = device::resolve(device.unwrap_or(suite.device))?;
+    Ok((dev, if suite.deterministic { format!("{note}; deterministic algorithms") } else { note }))
+}

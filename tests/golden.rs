@@ -1,0 +1,186 @@
+//! Golden outputs, one per registered kind: a tiny fixed input, the kind's
+//! output summarised in a few numbers, recorded with the kind's numerics version.
+//!
+//! - The output changes but the version does not: fails. A change to what a
+//!   stage computes must bump its version (so its cache keys change and cached
+//!   numbers are recomputed); then re-record the row.
+//! - The version was bumped but the row not re-recorded: fails too.
+//! - A kind without a row: fails.
+//!
+//! On failure the test prints every row as it should read now, ready to paste.
+//! Tolerances are relative: 1e-6 for hand-engineered arithmetic and
+//! evaluations on fixed features, 1e-2 for trained encoders (two epochs of
+//! float32 training differ in the last bits between CPU kernels).
+mod common;
+
+use repbench::eval::{EvalContext, EvaluationSpec, Features, Input, ModelInputs, SplitImages};
+use repbench::represent::{FitContext, Fitted, RepresentationSpec};
+use tch::{Device, Kind, Tensor};
+
+struct Golden {
+    kind: &'static str,
+    /// The suite entry (without `kind:`) the output is computed for.
+    settings: &'static str,
+    version: u32,
+    values: &'static [f64],
+}
+
+const CONV: &str = "encoder: {arch: convnet, widths: [4, 8], convs_per_block: 1}\ntrain: {epochs: 2, batch_size: 16, warmup_epochs: 0}";
+const VIT: &str = "encoder: {arch: vit, patch_size: 4, dim: 16, depth: 1, heads: 2}\ntrain: {epochs: 2, batch_size: 16, warmup_epochs: 0}";
+
+/// Representations: (mean, mean |x|, std) of the test embeddings.
+const REPRESENTATIONS: &[Golden] = &[
+    Golden { kind: "raw", settings: "{}", version: 1, values: &[3.013046e-1, 3.013046e-1, 3.050448e-1] },
+    Golden { kind: "pca", settings: "components: 4", version: 1, values: &[-1.404115e-2, 6.426381e-1, 9.630434e-1] },
+    Golden { kind: "hog", settings: "{cell_size: 2, orientations: 4, block_size: 2}", version: 1, values: &[1.609386e-1, 1.609386e-1, 1.913357e-1] },
+    Golden { kind: "random_projection", settings: "dims: 8", version: 1, values: &[-1.588429e-1, 1.141974e0, 1.349433e0] },
+    Golden { kind: "supervised", settings: CONV, version: 1, values: &[1.497794e-1, 1.497794e-1, 1.035999e-1] },
+    Golden { kind: "autoencoder", settings: CONV, version: 1, values: &[-1.920604e-2, 2.442195e-1, 3.090833e-1] },
+    Golden { kind: "simclr", settings: CONV, version: 1, values: &[1.383594e-1, 1.383594e-1, 8.147584e-2] },
+    Golden { kind: "byol", settings: CONV, version: 1, values: &[1.556444e-1, 1.556444e-1, 9.563317e-2] },
+    Golden { kind: "vicreg", settings: CONV, version: 1, values: &[1.398185e-1, 1.398185e-1, 8.172410e-2] },
+    Golden { kind: "dino", settings: CONV, version: 1, values: &[1.617397e-1, 1.617397e-1, 1.157546e-1] },
+    Golden { kind: "mae", settings: VIT, version: 1, values: &[3.979747e-4, 8.170913e-1, 9.993446e-1] },
+];
+
+/// Evaluations: every metric of the output, by name.
+const EVALUATIONS: &[Golden] = &[
+    Golden { kind: "linear_probe", settings: "{epochs: 5, batch_size: 16}", version: 1, values: &[1.000000e-2, 8.000000e-1, 8.833333e-1, 8.000000e-1] },
+    Golden { kind: "knn", settings: "k: [5]", version: 1, values: &[8.333333e-1] },
+    Golden { kind: "label_efficiency", settings: "{fractions: [0.5, 1.0], linear: {epochs: 5, batch_size: 16}}", version: 1, values: &[8.000000e-1, 8.000000e-1] },
+    Golden { kind: "clustering", settings: "{}", version: 1, values: &[2.588889e-1, 2.701533e-1] },
+    Golden { kind: "anomaly", settings: "{class: 0, k: 5}", version: 1, values: &[8.000000e-1] },
+    Golden { kind: "embedding_map", settings: "{method: tsne, points: 30, perplexity: 5, iterations: 100}", version: 1, values: &[4.000000e-1] },
+    Golden { kind: "finetune", settings: "train: {epochs: 2, batch_size: 16, warmup_epochs: 0}", version: 1, values: &[5.304133e-2, 3.333333e-1, 3.731000e3, 3.333333e-1] },
+    Golden { kind: "depth_probe", settings: "probe: {epochs: 5, batch_size: 16}", version: 1, values: &[1.000000e0, 1.000000e0] },
+    Golden { kind: "attention_maps", settings: "images: 3", version: 1, values: &[9.999722e-1] },
+    Golden { kind: "similarity", settings: "{}", version: 1, values: &[1.000000e0, 8.647365e-1, 8.647365e-1, 1.000000e0] },
+];
+
+fn images(n: usize, offset: usize) -> (Tensor, Tensor) {
+    let (imgs, labels) = common::make_images(n, offset);
+    let x = Tensor::from_slice(&imgs).view([n as i64, 1, 8, 8]);
+    let y = Tensor::from_slice(&labels.iter().map(|&l| l as i64).collect::<Vec<_>>());
+    (x, y)
+}
+
+fn split() -> SplitImages {
+    SplitImages { train: images(48, 0), val: images(24, 3), test: images(24, 7), num_classes: 3 }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(kind: &str, settings: &str) -> T {
+    let settings: serde_yaml::Value = serde_yaml::from_str(settings).unwrap();
+    let mut map = match settings {
+        serde_yaml::Value::Mapping(m) => m,
+        _ => serde_yaml::Mapping::new(),
+    };
+    map.insert("kind".into(), kind.into());
+    serde_yaml::from_value(serde_yaml::Value::Mapping(map)).unwrap_or_else(|e| panic!("{kind}: {e}"))
+}
+
+fn fit(spec: &RepresentationSpec, s: &SplitImages) -> Box<dyn Fitted> {
+    let ctx = FitContext { device: Device::Cpu, seed: 7, labels: Some(&s.train.1), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
+    spec.fit(&s.train.0, &ctx).unwrap()
+}
+
+fn features(f: &dyn Fitted, s: &SplitImages) -> Features {
+    let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
+    Features { train_x: e(&s.train.0), train_y: s.train.1.shallow_clone(), val_x: e(&s.val.0), val_y: s.val.1.shallow_clone(), test_x: e(&s.test.0), test_y: s.test.1.shallow_clone(), num_classes: 3 }
+}
+
+/// Gaussian clusters in 16-d, 3 classes whose means differ by 1 on four
+/// dimensions each: separable enough to learn, not so far that every metric
+/// saturates at 1 (a saturated metric would hide a change of arithmetic).
+fn clusters(n: i64, seed: u64) -> (Tensor, Tensor) {
+    let y = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
+    let means = Tensor::eye(3, (Kind::Float, Device::Cpu)).repeat_interleave_self_int(4, Some(1), None);
+    let means = Tensor::cat(&[means, Tensor::zeros([3, 4], (Kind::Float, Device::Cpu))], 1);
+    (repbench::runtime::seeding::randn(&[n, 16], seed) + means.index_select(0, &y), y)
+}
+
+fn cluster_features() -> Features {
+    let ((train_x, train_y), (val_x, val_y), (test_x, test_y)) = (clusters(60, 1), clusters(30, 2), clusters(30, 3));
+    Features { train_x, train_y, val_x, val_y, test_x, test_y, num_classes: 3 }
+}
+
+fn summary(x: &Tensor) -> Vec<f64> {
+    let x = x.to_kind(Kind::Double);
+    vec![x.mean(Kind::Double).double_value(&[]), x.abs().mean(Kind::Double).double_value(&[]), x.std(true).double_value(&[])]
+}
+
+/// Compares `got` with the row of `kind`; returns the row as it should read and
+/// whether it matches.
+fn check(table: &[Golden], kind: &str, version: u32, got: &[f64], rel: f64) -> (String, bool) {
+    let row = table.iter().find(|g| g.kind == kind);
+    let settings = row.map(|g| g.settings).unwrap_or("{}");
+    let vals: Vec<String> = got.iter().map(|v| format!("{v:.6e}")).collect();
+    let line = format!("Golden {{ kind: {kind:?}, settings: {settings:?}, version: {version}, values: &[{}] }},", vals.join(", "));
+    let ok = row.is_some_and(|g| {
+        g.version == version && g.values.len() == got.len() && g.values.iter().zip(got).all(|(a, b)| (a - b).abs() <= rel * a.abs().max(1e-9))
+    });
+    (line, ok)
+}
+
+fn report(name: &str, lines: Vec<(String, bool)>) {
+    let bad: Vec<&String> = lines.iter().filter(|(_, ok)| !ok).map(|(l, _)| l).collect();
+    assert!(
+        bad.is_empty(),
+        "{name}: {} kind(s) differ from their golden row (output changed without a version bump, a bump without a new row, or no row):\n{}\n\nrows as they read now:\n{}",
+        bad.len(),
+        bad.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"),
+        lines.iter().map(|(l, _)| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn every_representation_kind_matches_its_golden_output() {
+    let s = split();
+    let mut lines = Vec::new();
+    for default in RepresentationSpec::all_defaults() {
+        let kind = default.kind();
+        let settings = REPRESENTATIONS.iter().find(|g| g.kind == kind).map(|g| g.settings).unwrap_or(CONV);
+        let spec: RepresentationSpec = parse(kind, settings);
+        let rel = if spec.method().is_some() { 1e-2 } else { 1e-6 };
+        let f = fit(&spec, &s);
+        lines.push(check(REPRESENTATIONS, kind, spec.version(), &summary(&f.embed(&s.test.0, Device::Cpu).unwrap()), rel));
+    }
+    report("representations", lines);
+}
+
+#[test]
+fn every_evaluation_kind_matches_its_golden_output() {
+    let s = split();
+    let raw: RepresentationSpec = parse("raw", "{}");
+    let vit: RepresentationSpec = parse("supervised", VIT);
+    let (raw_fit, vit_fit) = (fit(&raw, &s), fit(&vit, &s));
+    let (raw_f, vit_f) = (features(raw_fit.as_ref(), &s), features(vit_fit.as_ref(), &s));
+    let feats = cluster_features();
+    let model = ModelInputs { fitted: vit_fit.as_ref(), spec: &vit, images: &s };
+    let cross = vec![("raw".to_string(), raw_f.test_x.shallow_clone()), ("vit".to_string(), vit_f.test_x.shallow_clone())];
+    // Anomaly detection needs a class held out of training (class 0 plays the anomaly).
+    let known = |x: &Tensor, y: &Tensor| {
+        let keep = y.ne(0).nonzero().squeeze_dim(1);
+        (x.index_select(0, &keep), y.index_select(0, &keep))
+    };
+    let ((train_x, train_y), (val_x, val_y)) = (known(&feats.train_x, &feats.train_y), known(&feats.val_x, &feats.val_y));
+    let holdout = Features { train_x, train_y, val_x, val_y, ..cluster_features() };
+    let ctx = EvalContext { device: Device::Cpu, seed: 5 };
+    let mut lines = Vec::new();
+    for default in EvaluationSpec::all_defaults() {
+        let kind = default.kind();
+        let settings = EVALUATIONS.iter().find(|g| g.kind == kind).map(|g| g.settings).unwrap_or("{}");
+        let spec: EvaluationSpec = parse(kind, settings);
+        let input = match spec.scope() {
+            repbench::eval::Scope::Features if kind == "anomaly" => Input::Features(&holdout),
+            repbench::eval::Scope::Features => Input::Features(&feats),
+            repbench::eval::Scope::Model => Input::Model(&vit_f, &model),
+            repbench::eval::Scope::Cross => Input::Cross(&cross),
+        };
+        let out = spec.evaluate(&input, &ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut metrics = out.metrics.clone();
+        metrics.sort_by(|a, b| a.0.cmp(&b.0));
+        let rel = if spec.scope() == repbench::eval::Scope::Model { 1e-2 } else { 1e-6 };
+        lines.push(check(EVALUATIONS, kind, spec.version(), &metrics.iter().map(|m| m.1).collect::<Vec<_>>(), rel));
+    }
+    report("evaluations", lines);
+}
