@@ -28,6 +28,7 @@ macro_rules! for_each_method {
                 vicreg: VicregParams => Vicreg,
                 dino: DinoParams => Dino,
                 mae: MaeParams => Mae,
+                barlow_twins: BarlowTwinsParams => BarlowTwins,
             }
         }
     };
