@@ -29,6 +29,7 @@ macro_rules! for_each_method {
                 dino: DinoParams => Dino,
                 mae: MaeParams => Mae,
                 barlow_twins: BarlowTwinsParams => BarlowTwins,
+                simsiam: SimsiamParams => Simsiam,
             }
         }
     };
