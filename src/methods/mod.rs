@@ -30,6 +30,7 @@ macro_rules! for_each_method {
                 mae: MaeParams => Mae,
                 barlow_twins: BarlowTwinsParams => BarlowTwins,
                 simsiam: SimsiamParams => Simsiam,
+                moco_v3: MocoV3Params => MocoV3,
             }
         }
     };
