@@ -40,6 +40,9 @@ const REPRESENTATIONS: &[Golden] = &[
     Golden { kind: "byol", settings: CONV, version: 1, values: &[1.556444e-1, 1.556444e-1, 9.563317e-2] },
     Golden { kind: "vicreg", settings: CONV, version: 1, values: &[1.398185e-1, 1.398185e-1, 8.172410e-2] },
     Golden { kind: "dino", settings: CONV, version: 1, values: &[1.617397e-1, 1.617397e-1, 1.157546e-1] },
+    Golden { kind: "barlow_twins", settings: CONV, version: 1, values: &[1.562047e-1, 1.562047e-1, 9.453156e-2] },
+    Golden { kind: "simsiam", settings: CONV, version: 1, values: &[1.400373e-1, 1.400373e-1, 8.172593e-2] },
+    Golden { kind: "moco_v3", settings: CONV, version: 1, values: &[1.552616e-1, 1.552616e-1, 9.586797e-2] },
     Golden { kind: "mae", settings: VIT, version: 1, values: &[3.979747e-4, 8.170913e-1, 9.993446e-1] },
 ];
 

@@ -89,6 +89,26 @@ fn vicreg_learns() {
 }
 
 #[test]
+fn barlow_twins_learns() {
+    assert_loss_goes_down("barlow_twins", CONV, "projector: [64, 64]");
+    assert_loss_goes_down("barlow_twins", VIT, "projector: [64, 64]");
+}
+
+#[test]
+fn simsiam_learns() {
+    assert_loss_goes_down("simsiam", CONV, "projector: [64, 64]\npredictor_hidden: 16");
+    assert_loss_goes_down("simsiam", VIT, "projector: [64, 64]\npredictor_hidden: 16");
+}
+
+/// Both head layouts: the ResNet one (ConvNet) and the ViT one (3-layer
+/// projector, predictor ending in a batch norm), with a moving momentum encoder.
+#[test]
+fn moco_v3_learns() {
+    assert_loss_goes_down("moco_v3", CONV, "hidden_dim: 64\nout_dim: 32");
+    assert_loss_goes_down("moco_v3", VIT, "hidden_dim: 64\nout_dim: 32");
+}
+
+#[test]
 fn dino_learns() {
     // DINO's loss is not monotone while the teacher moves (it oscillates between
     // sharpening and centering on 96 images), so with the teacher and the centre
@@ -162,6 +182,7 @@ fn resnet_and_vit_expose_blocks() {
 fn resume_from_checkpoint_matches_uninterrupted_run() {
     for (kind, enc, extra) in [
         ("byol", CONV, "projection_hidden: 32\nprojection_dim: 16"),
+        ("moco_v3", CONV, "hidden_dim: 32\nout_dim: 16"),
         ("dino", VIT, "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 1\nlocal_crop_size: 8"),
     ] {
         let s = spec(kind, enc, extra, 4);
