@@ -25,7 +25,14 @@ fn cuda_runtime_resolves(lib: &Path) -> bool {
 
 /// Commit and dirty flag of the source tree, for provenance.
 fn git_info() {
-    let run = |args: &[&str]| Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
     let commit = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()).unwrap_or(false);
     println!("cargo:rustc-env=REPBENCH_GIT_COMMIT={commit}");
@@ -46,7 +53,9 @@ fn main() {
     // copied out of the checkout on the same machine.
     let lib = std::fs::canonicalize(&lib).map(|p| p.display().to_string()).unwrap_or(lib);
     println!("cargo::rustc-check-cfg=cfg(repbench_cuda_linked)");
-    let version = std::fs::read_to_string(Path::new(&lib).join("../build-version")).map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+    let version = std::fs::read_to_string(Path::new(&lib).join("../build-version"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
     println!("cargo:rustc-env=REPBENCH_LIBTORCH_VERSION={version}");
     println!("cargo:rustc-env=REPBENCH_LIBTORCH_LIB={lib}");
     if lib.is_empty() {

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench baselines` (needs /usr/share/datasets/fashion-mnist).
 //! Results go to docs/benchmarks.md by hand, with the machine they ran on.
-use repbench::data::named::{FASHION_MNIST_DEBIAN};
+use repbench::data::named::FASHION_MNIST_DEBIAN;
 use repbench::eval::linear_probe::LinearProbeParams;
 use repbench::eval::{knn::KnnParams, EvalContext, Features};
 use repbench::represent::{hog::HogParams, FitContext, Fitted, RepresentationSpec};
@@ -63,7 +63,11 @@ fn main() {
     let fr = features(raw.as_ref(), &train, &test, &ty, &sy, 6000);
     let t = Instant::now();
     let out = LinearProbeParams::default().run(&fr, &ctx).unwrap();
-    println!("raw + linear probe (54k train, 4-point L2 grid, 30 epochs): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);
+    println!(
+        "raw + linear probe (54k train, 4-point L2 grid, 30 epochs): {:.2} s, {:?}",
+        t.elapsed().as_secs_f64(),
+        out.metrics
+    );
     let t = Instant::now();
     let out = KnnParams::default().run(&fr).unwrap();
     println!("raw + knn k=20 (bank: all 60k train, 10k test): {:.2} s, {:?}", t.elapsed().as_secs_f64(), out.metrics);

@@ -37,9 +37,7 @@ fn time_steps(dev: Device, warmup: usize, steps: usize, mut f: impl FnMut()) -> 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let dev = match args.first().map(String::as_str) {
-        Some("cuda") => {
-            repbench::runtime::device::resolve(repbench::spec::DeviceChoice::Cuda).expect("CUDA").0
-        }
+        Some("cuda") => repbench::runtime::device::resolve(repbench::spec::DeviceChoice::Cuda).expect("CUDA").0,
         _ => Device::Cpu,
     };
     let batch: i64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256);

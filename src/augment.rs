@@ -60,7 +60,13 @@ impl Validate for AugmentParams {
         if !(a > 0.0 && a <= b) {
             c.push(&format!("{path}.crop_ratio"), format!("must satisfy 0 < min ≤ max (got [{a}, {b}])"));
         }
-        for (n, v) in [("flip_p", self.flip_p), ("jitter_p", self.jitter_p), ("grayscale_p", self.grayscale_p), ("blur_p", self.blur_p), ("solarize_p", self.solarize_p)] {
+        for (n, v) in [
+            ("flip_p", self.flip_p),
+            ("jitter_p", self.jitter_p),
+            ("grayscale_p", self.grayscale_p),
+            ("blur_p", self.blur_p),
+            ("solarize_p", self.solarize_p),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 c.push(&format!("{path}.{n}"), format!("is a probability, in [0, 1] (got {v})"));
             }
@@ -212,7 +218,14 @@ mod tests {
 
     #[test]
     fn full_crop_without_flip_or_colour_is_identity() {
-        let p = AugmentParams { crop_scale: [1.0, 1.0], crop_ratio: [1.0, 1.0], flip_p: 0.0, jitter_p: 0.0, grayscale_p: 0.0, ..Default::default() };
+        let p = AugmentParams {
+            crop_scale: [1.0, 1.0],
+            crop_ratio: [1.0, 1.0],
+            flip_p: 0.0,
+            jitter_p: 0.0,
+            grayscale_p: 0.0,
+            ..Default::default()
+        };
         let x = batch();
         // Every draw from libtorch's global generator goes through the seed lock, or it
         // would interleave with the seeded test running beside this one and break it.
@@ -228,7 +241,10 @@ mod tests {
     fn multi_crop_sizes_and_blur_keeps_constant_images() {
         let p = AugmentParams::default();
         let x = batch();
-        assert_eq!(crate::runtime::seeding::with_torch_seed(5, || p.view(&x, (8, 8), [0.05, 0.4])).size(), vec![8, 3, 8, 8]);
+        assert_eq!(
+            crate::runtime::seeding::with_torch_seed(5, || p.view(&x, (8, 8), [0.05, 0.4])).size(),
+            vec![8, 3, 8, 8]
+        );
         let c = Tensor::full([2, 1, 12, 12], 0.3, (Kind::Float, Device::Cpu));
         let b = blur(&c, [1.0, 2.0]);
         assert!((b - 0.3).abs().max().double_value(&[]) < 1e-5);

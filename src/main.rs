@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "repbench", version, about = "Reproducible comparisons of learned and hand-engineered representations")]
+#[command(
+    name = "repbench",
+    version,
+    about = "Reproducible comparisons of learned and hand-engineered representations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -22,7 +22,9 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
     let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
     let stdout = out.stdout.clone();
     assert!(stdout.trim().ends_with("report.md"), "{stdout}");
-    for f in ["results.csv", "results.parquet", "summary.csv", "manifest.json", "report.md", "summary.png", "summary.svg"] {
+    for f in
+        ["results.csv", "results.parquet", "summary.csv", "manifest.json", "report.md", "summary.png", "summary.svg"]
+    {
         assert!(dir.join("reports/tiny").join(f).is_file(), "missing {f}");
     }
     let (first, cached) = results(dir);
@@ -162,7 +164,10 @@ fn alias_bombs_and_huge_matrices_are_refused_with_located_errors() {
     std::fs::write(dir.join("huge.yaml"), huge).unwrap();
     let out = repbench(dir, &["validate", "huge.yaml"]).failed();
     let err = out.stderr.clone();
-    assert!(err.contains("huge.yaml:5:") && err.contains("more than 10000 cells") && err.contains("seed: 20 × "), "{err}");
+    assert!(
+        err.contains("huge.yaml:5:") && err.contains("more than 10000 cells") && err.contains("seed: 20 × "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -15,19 +15,39 @@ fn images() -> (Tensor, Tensor) {
 
 fn split() -> SplitImages {
     let (x, y) = images();
-    SplitImages { train: (x.narrow(0, 0, 90), y.narrow(0, 0, 90)), val: (x.narrow(0, 90, 30), y.narrow(0, 90, 30)), test: (x.narrow(0, 120, 30), y.narrow(0, 120, 30)), num_classes: 3 }
+    SplitImages {
+        train: (x.narrow(0, 0, 90), y.narrow(0, 0, 90)),
+        val: (x.narrow(0, 90, 30), y.narrow(0, 90, 30)),
+        test: (x.narrow(0, 120, 30), y.narrow(0, 120, 30)),
+        num_classes: 3,
+    }
 }
 
 fn fitted(yaml: &str, s: &SplitImages) -> (RepresentationSpec, learned::FittedLearned) {
     let spec: RepresentationSpec = serde_yaml::from_str(yaml).unwrap();
-    let ctx = FitContext { device: Device::Cpu, seed: 1, labels: Some(&s.train.1), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 1,
+        labels: Some(&s.train.1),
+        num_classes: 3,
+        checkpoint_dir: None,
+        log: &|_| {},
+    };
     let f = learned::fit(spec.method().unwrap(), &s.train.0, &ctx).unwrap();
     (spec, f)
 }
 
 fn features(f: &dyn Fitted, s: &SplitImages) -> Features {
     let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
-    Features { train_x: e(&s.train.0), train_y: s.train.1.shallow_clone(), val_x: e(&s.val.0), val_y: s.val.1.shallow_clone(), test_x: e(&s.test.0), test_y: s.test.1.shallow_clone(), num_classes: 3 }
+    Features {
+        train_x: e(&s.train.0),
+        train_y: s.train.1.shallow_clone(),
+        val_x: e(&s.val.0),
+        val_y: s.val.1.shallow_clone(),
+        test_x: e(&s.test.0),
+        test_y: s.test.1.shallow_clone(),
+        num_classes: 3,
+    }
 }
 
 fn metric(out: &repbench::eval::EvalOutput, name: &str) -> f64 {

@@ -32,8 +32,18 @@ const VIT: &str = "encoder: {arch: vit, patch_size: 4, dim: 16, depth: 1, heads:
 const REPRESENTATIONS: &[Golden] = &[
     Golden { kind: "raw", settings: "{}", version: 1, values: &[3.013046e-1, 3.013046e-1, 3.050448e-1] },
     Golden { kind: "pca", settings: "components: 4", version: 1, values: &[-1.404115e-2, 6.426381e-1, 9.630434e-1] },
-    Golden { kind: "hog", settings: "{cell_size: 2, orientations: 4, block_size: 2}", version: 1, values: &[1.609386e-1, 1.609386e-1, 1.913357e-1] },
-    Golden { kind: "random_projection", settings: "dims: 8", version: 1, values: &[-1.588429e-1, 1.141974e0, 1.349433e0] },
+    Golden {
+        kind: "hog",
+        settings: "{cell_size: 2, orientations: 4, block_size: 2}",
+        version: 1,
+        values: &[1.609386e-1, 1.609386e-1, 1.913357e-1],
+    },
+    Golden {
+        kind: "random_projection",
+        settings: "dims: 8",
+        version: 1,
+        values: &[-1.588429e-1, 1.141974e0, 1.349433e0],
+    },
     Golden { kind: "supervised", settings: CONV, version: 1, values: &[1.497794e-1, 1.497794e-1, 1.035999e-1] },
     Golden { kind: "autoencoder", settings: CONV, version: 1, values: &[-1.920604e-2, 2.442195e-1, 3.090833e-1] },
     Golden { kind: "simclr", settings: CONV, version: 1, values: &[1.383594e-1, 1.383594e-1, 8.147584e-2] },
@@ -48,16 +58,46 @@ const REPRESENTATIONS: &[Golden] = &[
 
 /// Evaluations: every metric of the output, by name.
 const EVALUATIONS: &[Golden] = &[
-    Golden { kind: "linear_probe", settings: "{epochs: 5, batch_size: 16}", version: 1, values: &[1.000000e-2, 8.000000e-1, 8.833333e-1, 8.000000e-1] },
+    Golden {
+        kind: "linear_probe",
+        settings: "{epochs: 5, batch_size: 16}",
+        version: 1,
+        values: &[1.000000e-2, 8.000000e-1, 8.833333e-1, 8.000000e-1],
+    },
     Golden { kind: "knn", settings: "k: [5]", version: 1, values: &[8.333333e-1] },
-    Golden { kind: "label_efficiency", settings: "{fractions: [0.5, 1.0], linear: {epochs: 5, batch_size: 16}}", version: 1, values: &[8.000000e-1, 8.000000e-1] },
+    Golden {
+        kind: "label_efficiency",
+        settings: "{fractions: [0.5, 1.0], linear: {epochs: 5, batch_size: 16}}",
+        version: 1,
+        values: &[8.000000e-1, 8.000000e-1],
+    },
     Golden { kind: "clustering", settings: "{}", version: 1, values: &[2.588889e-1, 2.701533e-1] },
     Golden { kind: "anomaly", settings: "{class: 0, k: 5}", version: 1, values: &[8.000000e-1] },
-    Golden { kind: "embedding_map", settings: "{method: tsne, points: 30, perplexity: 5, iterations: 100}", version: 1, values: &[4.000000e-1] },
-    Golden { kind: "finetune", settings: "train: {epochs: 2, batch_size: 16, warmup_epochs: 0}", version: 1, values: &[5.304133e-2, 3.333333e-1, 3.731000e3, 3.333333e-1] },
-    Golden { kind: "depth_probe", settings: "probe: {epochs: 5, batch_size: 16}", version: 1, values: &[1.000000e0, 1.000000e0] },
+    Golden {
+        kind: "embedding_map",
+        settings: "{method: tsne, points: 30, perplexity: 5, iterations: 100}",
+        version: 1,
+        values: &[4.000000e-1],
+    },
+    Golden {
+        kind: "finetune",
+        settings: "train: {epochs: 2, batch_size: 16, warmup_epochs: 0}",
+        version: 1,
+        values: &[5.304133e-2, 3.333333e-1, 3.731000e3, 3.333333e-1],
+    },
+    Golden {
+        kind: "depth_probe",
+        settings: "probe: {epochs: 5, batch_size: 16}",
+        version: 1,
+        values: &[1.000000e0, 1.000000e0],
+    },
     Golden { kind: "attention_maps", settings: "images: 3", version: 1, values: &[9.999722e-1] },
-    Golden { kind: "similarity", settings: "{}", version: 1, values: &[1.000000e0, 8.647365e-1, 8.647365e-1, 1.000000e0] },
+    Golden {
+        kind: "similarity",
+        settings: "{}",
+        version: 1,
+        values: &[1.000000e0, 8.647365e-1, 8.647365e-1, 1.000000e0],
+    },
 ];
 
 fn images(n: usize, offset: usize) -> (Tensor, Tensor) {
@@ -82,13 +122,28 @@ fn parse<T: serde::de::DeserializeOwned>(kind: &str, settings: &str) -> T {
 }
 
 fn fit(spec: &RepresentationSpec, s: &SplitImages) -> Box<dyn Fitted> {
-    let ctx = FitContext { device: Device::Cpu, seed: 7, labels: Some(&s.train.1), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 7,
+        labels: Some(&s.train.1),
+        num_classes: 3,
+        checkpoint_dir: None,
+        log: &|_| {},
+    };
     spec.fit(&s.train.0, &ctx).unwrap()
 }
 
 fn features(f: &dyn Fitted, s: &SplitImages) -> Features {
     let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
-    Features { train_x: e(&s.train.0), train_y: s.train.1.shallow_clone(), val_x: e(&s.val.0), val_y: s.val.1.shallow_clone(), test_x: e(&s.test.0), test_y: s.test.1.shallow_clone(), num_classes: 3 }
+    Features {
+        train_x: e(&s.train.0),
+        train_y: s.train.1.shallow_clone(),
+        val_x: e(&s.val.0),
+        val_y: s.val.1.shallow_clone(),
+        test_x: e(&s.test.0),
+        test_y: s.test.1.shallow_clone(),
+        num_classes: 3,
+    }
 }
 
 /// Gaussian clusters in 16-d, 3 classes whose means differ by 1 on four
@@ -108,7 +163,11 @@ fn cluster_features() -> Features {
 
 fn summary(x: &Tensor) -> Vec<f64> {
     let x = x.to_kind(Kind::Double);
-    vec![x.mean(Kind::Double).double_value(&[]), x.abs().mean(Kind::Double).double_value(&[]), x.std(true).double_value(&[])]
+    vec![
+        x.mean(Kind::Double).double_value(&[]),
+        x.abs().mean(Kind::Double).double_value(&[]),
+        x.std(true).double_value(&[]),
+    ]
 }
 
 /// Compares `got` with the row of `kind`; returns the row as it should read and
@@ -117,9 +176,14 @@ fn check(table: &[Golden], kind: &str, version: u32, got: &[f64], rel: f64) -> (
     let row = table.iter().find(|g| g.kind == kind);
     let settings = row.map(|g| g.settings).unwrap_or("{}");
     let vals: Vec<String> = got.iter().map(|v| format!("{v:.6e}")).collect();
-    let line = format!("Golden {{ kind: {kind:?}, settings: {settings:?}, version: {version}, values: &[{}] }},", vals.join(", "));
+    let line = format!(
+        "Golden {{ kind: {kind:?}, settings: {settings:?}, version: {version}, values: &[{}] }},",
+        vals.join(", ")
+    );
     let ok = row.is_some_and(|g| {
-        g.version == version && g.values.len() == got.len() && g.values.iter().zip(got).all(|(a, b)| (a - b).abs() <= rel * a.abs().max(1e-9))
+        g.version == version
+            && g.values.len() == got.len()
+            && g.values.iter().zip(got).all(|(a, b)| (a - b).abs() <= rel * a.abs().max(1e-9))
     });
     (line, ok)
 }
@@ -145,7 +209,13 @@ fn every_representation_kind_matches_its_golden_output() {
         let spec: RepresentationSpec = parse(kind, settings);
         let rel = if spec.method().is_some() { 1e-2 } else { 1e-6 };
         let f = fit(&spec, &s);
-        lines.push(check(REPRESENTATIONS, kind, spec.version(), &summary(&f.embed(&s.test.0, Device::Cpu).unwrap()), rel));
+        lines.push(check(
+            REPRESENTATIONS,
+            kind,
+            spec.version(),
+            &summary(&f.embed(&s.test.0, Device::Cpu).unwrap()),
+            rel,
+        ));
     }
     report("representations", lines);
 }
@@ -159,13 +229,15 @@ fn every_evaluation_kind_matches_its_golden_output() {
     let (raw_f, vit_f) = (features(raw_fit.as_ref(), &s), features(vit_fit.as_ref(), &s));
     let feats = cluster_features();
     let model = ModelInputs { fitted: vit_fit.as_ref(), spec: &vit, images: &s };
-    let cross = vec![("raw".to_string(), raw_f.test_x.shallow_clone()), ("vit".to_string(), vit_f.test_x.shallow_clone())];
+    let cross =
+        vec![("raw".to_string(), raw_f.test_x.shallow_clone()), ("vit".to_string(), vit_f.test_x.shallow_clone())];
     // Anomaly detection needs a class held out of training (class 0 plays the anomaly).
     let known = |x: &Tensor, y: &Tensor| {
         let keep = y.ne(0).nonzero().squeeze_dim(1);
         (x.index_select(0, &keep), y.index_select(0, &keep))
     };
-    let ((train_x, train_y), (val_x, val_y)) = (known(&feats.train_x, &feats.train_y), known(&feats.val_x, &feats.val_y));
+    let ((train_x, train_y), (val_x, val_y)) =
+        (known(&feats.train_x, &feats.train_y), known(&feats.val_x, &feats.val_y));
     let holdout = Features { train_x, train_y, val_x, val_y, ..cluster_features() };
     let ctx = EvalContext { device: Device::Cpu, seed: 5 };
     let mut lines = Vec::new();

@@ -127,7 +127,8 @@ fn dino_learns() {
 /// diagnostics, in range.
 #[test]
 fn dino_learned_norms_and_diagnostics() {
-    let extra = "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 1\nlocal_crop_size: 8\nnorm_last_layer: false";
+    let extra =
+        "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 1\nlocal_crop_size: 8\nnorm_last_layer: false";
     let g_of = |f: &learned::FittedLearned| {
         let st = f.state();
         let (_, g) = st.iter().find(|(n, _)| n == "vs/head.last_layer_g").expect("student last_layer_g in the state");
@@ -219,7 +220,14 @@ fn resume_from_checkpoint_matches_uninterrupted_run() {
 fn divergence_is_reported_with_epoch_and_step() {
     let s = spec_lr("supervised", CONV, "", 3, 1e30);
     let (x, y) = data();
-    let ctx = FitContext { device: Device::Cpu, seed: 11, labels: Some(&y), num_classes: 3, checkpoint_dir: None, log: &|_| {} };
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 11,
+        labels: Some(&y),
+        num_classes: 3,
+        checkpoint_dir: None,
+        log: &|_| {},
+    };
     let err = match learned::fit(s.method().unwrap(), &x, &ctx) {
         Ok(_) => panic!("a learning rate of 1e30 must diverge"),
         Err(e) => e.to_string(),

@@ -122,7 +122,12 @@ fn sigint_stops_cleanly_and_keeps_finished_work() {
     assert!(md.contains("Interrupted") && !md.contains("## Failures"), "{md}");
     assert!(err.contains("interrupted"), "{err}");
     let partial = results(&dir.join("out"));
-    assert!(!partial.is_empty() && partial.len() < reference.len(), "{} of {} results before the interrupt", partial.len(), reference.len());
+    assert!(
+        !partial.is_empty() && partial.len() < reference.len(),
+        "{} of {} results before the interrupt",
+        partial.len(),
+        reference.len()
+    );
     assert!(partial.iter().all(|p| reference.contains(p)));
     let after = run_to_end(dir, "cache", "out");
     assert_eq!(results(&dir.join("out")), reference);
@@ -147,7 +152,17 @@ fn concurrent_runs(lock: &str) {
     let children: Vec<Child> = (0..3)
         .map(|i| {
             let mut c = Command::new(BIN);
-            c.current_dir(dir).args(["run", "tiny.yaml", "--device", "cpu", "-q", "--cache", "cache", "--out", &format!("out{i}")]);
+            c.current_dir(dir).args([
+                "run",
+                "tiny.yaml",
+                "--device",
+                "cpu",
+                "-q",
+                "--cache",
+                "cache",
+                "--out",
+                &format!("out{i}"),
+            ]);
             c.env("REPBENCH_LOCK", lock).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
         })
         .collect();
@@ -173,7 +188,12 @@ fn concurrent_runs(lock: &str) {
 /// mounting is not permitted (the test then says it was skipped).
 fn tmpfs(dir: &Path, kb: u32) -> Option<()> {
     std::fs::create_dir_all(dir).unwrap();
-    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={kb}k"), "tmpfs"]).arg(dir).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={kb}k"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     ok.then_some(())
 }
 
@@ -206,7 +226,10 @@ fn full_or_read_only_cache_fails_clearly_and_leaves_no_partial_entry() {
         assert!(Command::new("mount").args(["-o", "remount,ro"]).arg(&mnt).status().unwrap().success());
         let o = spawn(dir, mnt.join("cache").to_str().unwrap(), "out").wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr).to_string();
-        assert!(!o.status.success() && err.contains("Read-only file system") && err.contains(mnt.to_str().unwrap()), "{err}");
+        assert!(
+            !o.status.success() && err.contains("Read-only file system") && err.contains(mnt.to_str().unwrap()),
+            "{err}"
+        );
         assert!(Command::new("mount").args(["-o", "remount,rw"]).arg(&mnt).status().unwrap().success());
         // With space again the run completes and matches a run on a fresh cache.
         run_to_end(dir, mnt.join("cache").to_str().unwrap(), "out");
@@ -249,7 +272,9 @@ fn two_workers_give_the_sequential_results_bit_for_bit() {
     // `threads: 1` fixes every cell's intra-op threads whatever the number of
     // workers (training rounds differently with 1 and 2 threads); the CKA
     // between representations is continuous, so it would show any difference.
-    let s = suite().replacen("suite: tiny\n", "suite: tiny\nthreads: 1\n", 1).replace("  clusters: {kind: clustering}\n", "  clusters: {kind: clustering}\n  cka: {kind: similarity}\n");
+    let s = suite()
+        .replacen("suite: tiny\n", "suite: tiny\nthreads: 1\n", 1)
+        .replace("  clusters: {kind: clustering}\n", "  clusters: {kind: clustering}\n  cka: {kind: similarity}\n");
     std::fs::write(dir.join("tiny.yaml"), s).unwrap();
     run_to_end(dir, "seq-cache", "seq");
     let o = Command::new(BIN)

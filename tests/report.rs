@@ -9,7 +9,14 @@ fn manifest(suite: &str) -> Manifest {
     let ev = |name: &str, kind: &str, headline: &str, ranks: bool| {
         let spec: repbench::eval::EvaluationSpec = serde_json::from_value(json!({ "kind": kind })).unwrap();
         let figures = Some(spec.as_dyn().figures().to_vec());
-        EvaluationRecord { name: name.into(), kind: kind.into(), headline: headline.into(), ranks, higher_is_better: true, figures }
+        EvaluationRecord {
+            name: name.into(),
+            kind: kind.into(),
+            headline: headline.into(),
+            ranks,
+            higher_is_better: true,
+            figures,
+        }
     };
     Manifest {
         suite: suite.into(),
@@ -22,9 +29,21 @@ fn manifest(suite: &str) -> Manifest {
         device: "cpu".into(),
         cache_dir: "/nonexistent".into(),
         environment: repbench::runtime::environment::collect(),
-        datasets: vec![DatasetRecord { name: "fixture".into(), format: "idx".into(), root: "/data".into(), files: 4, fingerprint: "ab".repeat(32), note: None }],
+        datasets: vec![DatasetRecord {
+            name: "fixture".into(),
+            format: "idx".into(),
+            root: "/data".into(),
+            files: 4,
+            fingerprint: "ab".repeat(32),
+            note: None,
+        }],
         representations: vec!["raw".into(), "hog".into(), "simclr".into()],
-        evaluations: vec![ev("linear", "linear_probe", "top1", true), ev("labels", "label_efficiency", "top1@0.1", true), ev("cka", "similarity", "cka", false), ev("map", "embedding_map", "map_knn5", true)],
+        evaluations: vec![
+            ev("linear", "linear_probe", "top1", true),
+            ev("labels", "label_efficiency", "top1@0.1", true),
+            ev("cka", "similarity", "cka", false),
+            ev("map", "embedding_map", "map_knn5", true),
+        ],
         cells: 0,
         computed_cells: 0,
         cached_cells: 0,
@@ -67,7 +86,14 @@ fn fixture(shift: f64) -> ReportData {
             rows.push(row(rep, "labels", "label_efficiency", "top1@1", seed, base + noise));
             rows.push(row(rep, "map", "embedding_map", "map_knn5", seed, base - 0.05 + noise));
             for (other, _) in reps {
-                rows.push(row(rep, "cka", "similarity", &format!("cka:{other}"), seed, if other == rep { 1.0 } else { 0.5 }));
+                rows.push(row(
+                    rep,
+                    "cka",
+                    "similarity",
+                    &format!("cka:{other}"),
+                    seed,
+                    if other == rep { 1.0 } else { 0.5 },
+                ));
             }
             artifacts.push(Artifact {
                 representation: rep.into(),
@@ -89,7 +115,12 @@ fn fixture(shift: f64) -> ReportData {
             });
         }
     }
-    let logs = vec![TrainLogRecord { representation: "simclr".into(), seed: 0, params: String::new(), log: json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.9}}]) }];
+    let logs = vec![TrainLogRecord {
+        representation: "simclr".into(),
+        seed: 0,
+        params: String::new(),
+        log: json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.9}}]),
+    }];
     ReportData::new(rows, manifest("fixture"), artifacts, logs)
 }
 
@@ -99,14 +130,29 @@ fn report_from_fixture_has_every_section_figure_and_test() {
     let dir = tmp.path().join("run");
     let md_path = report::write_run(&dir, &fixture(0.0)).unwrap();
     let md = std::fs::read_to_string(&md_path).unwrap();
-    for s in ["## Ranks across evaluations", "## linear (linear_probe)", "## labels (label_efficiency)", "## cka (similarity)", "## map (embedding_map)", "## Training", "## Provenance"] {
+    for s in [
+        "## Ranks across evaluations",
+        "## linear (linear_probe)",
+        "## labels (label_efficiency)",
+        "## cka (similarity)",
+        "## map (embedding_map)",
+        "## Training",
+        "## Provenance",
+    ] {
         assert!(md.contains(s), "report.md lacks {s}");
     }
     // hog is best everywhere; simclr is 0.08 below it with sd 0.004 → significant.
     assert!(md.contains("| hog | — | **top1** | 0.8800 ± 0.0040 | [0.8701, 0.8899] | 3 | **best** |"), "{md}");
     assert!(md.lines().any(|l| l.starts_with("| simclr | — | **top1** |") && l.contains("p = 0.000 ▼")), "{md}");
     assert!(md.contains("| hog | 1 | 1 | 1 | 1.00 |"), "rank table: {md}");
-    for f in ["figures/labels_top1.png", "figures/cka.png", "figures/linear_confusion.png", "figures/map.png", "figures/training_curves.png", "summary.png"] {
+    for f in [
+        "figures/labels_top1.png",
+        "figures/cka.png",
+        "figures/linear_confusion.png",
+        "figures/map.png",
+        "figures/training_curves.png",
+        "summary.png",
+    ] {
         assert!(dir.join(f).is_file(), "missing {f}");
         assert!(md.contains(f), "report.md does not show {f}");
     }
@@ -129,7 +175,8 @@ fn compare_reports_deltas_with_significance() {
     report::write_run(&a, &fixture(0.0)).unwrap();
     report::write_run(&b, &fixture(0.05)).unwrap();
     let d = report::compare::deltas(&report::load(&a).unwrap(), &report::load(&b).unwrap());
-    let simclr = d.iter().find(|x| x.representation == "simclr" && x.evaluation == "linear" && x.metric == "top1").unwrap();
+    let simclr =
+        d.iter().find(|x| x.representation == "simclr" && x.evaluation == "linear" && x.metric == "top1").unwrap();
     assert!((simclr.delta - 0.05).abs() < 1e-9);
     assert!(simclr.p_value.unwrap() < 0.01);
     let hog = d.iter().find(|x| x.representation == "hog" && x.evaluation == "linear").unwrap();
@@ -137,6 +184,9 @@ fn compare_reports_deltas_with_significance() {
     assert_eq!(hog.p_value, Some(1.0));
     assert!(d.iter().all(|x| !x.metric.starts_with("cka:")), "similarity is not compared metric by metric");
     let md = std::fs::read_to_string(report::compare::write(&tmp.path().join("cmp"), &a, &b).unwrap()).unwrap();
-    assert!(md.lines().any(|l| l.starts_with("| simclr | linear | — | top1 |") && l.contains("+0.0500") && l.contains("▲")), "{md}");
+    assert!(
+        md.lines().any(|l| l.starts_with("| simclr | linear | — | top1 |") && l.contains("+0.0500") && l.contains("▲")),
+        "{md}"
+    );
     assert!(tmp.path().join("cmp/compare.csv").is_file());
 }

@@ -13,9 +13,21 @@ pub fn ls(root: &Path) -> Result<Printed> {
     let mut p = Printed::default();
     for e in &entries {
         let suite = e.meta.info.get("suite").and_then(|v| v.as_str()).unwrap_or("?");
-        let what = ["representation", "evaluation"].iter().filter_map(|k| e.meta.info.get(*k).and_then(|v| v.as_str())).collect::<Vec<_>>().join("/");
+        let what = ["representation", "evaluation"]
+            .iter()
+            .filter_map(|k| e.meta.info.get(*k).and_then(|v| v.as_str()))
+            .collect::<Vec<_>>()
+            .join("/");
         let age = age(now.saturating_sub(e.meta.created_unix));
-        p.out(format!("{}  {:<5}  {:>10}  {:>8}  {:<20}  {}", e.meta.key.short(), e.meta.stage, e.bytes, age, suite, what));
+        p.out(format!(
+            "{}  {:<5}  {:>10}  {:>8}  {:<20}  {}",
+            e.meta.key.short(),
+            e.meta.stage,
+            e.bytes,
+            age,
+            suite,
+            what
+        ));
     }
     p.out(format!("{} entries, {} bytes in {}", entries.len(), total, root.display()));
     Ok(p)
@@ -38,7 +50,9 @@ pub fn verify(root: &Path) -> Result<Printed> {
 /// older than `keep_newer_than_days`); refuses to run without any root.
 pub fn gc(root: &Path, keep: &[PathBuf], keep_newer_than_days: Option<f64>, dry_run: bool) -> Result<Printed> {
     if keep.is_empty() && keep_newer_than_days.is_none() {
-        return Err(Error::usage("cache gc needs --keep SPEC_OR_RUN_DIR and/or --keep-newer-than DAYS (refusing to delete everything)"));
+        return Err(Error::usage(
+            "cache gc needs --keep SPEC_OR_RUN_DIR and/or --keep-newer-than DAYS (refusing to delete everything)",
+        ));
     }
     if let Some(d) = keep_newer_than_days {
         if !(d >= 0.0 && d.is_finite()) {

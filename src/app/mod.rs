@@ -41,7 +41,6 @@ pub struct RunResult {
     pub interrupted: bool,
 }
 
-
 fn run_dir(opts: &RunOptions, suite: &str) -> PathBuf {
     match (&opts.out, opts.several) {
         (Some(o), false) => o.clone(),
@@ -102,11 +101,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
             })
             .collect(),
         representations: suite.representations.keys().cloned().collect(),
-        evaluations: suite
-            .evaluations
-            .iter()
-            .map(|(n, e)| EvaluationRecord::of(n, e))
-            .collect(),
+        evaluations: suite.evaluations.iter().map(|(n, e)| EvaluationRecord::of(n, e)).collect(),
         cells: plan.cell_count(),
         computed_cells: outcome.computed_cells,
         cached_cells: outcome.cached_cells,
@@ -130,13 +125,22 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
 
 /// Runs the suite's units that are not fully cached in `opts.jobs` worker
 /// processes (`repbench run-cell`), logging to `<run dir>/logs/`.
-fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, device: tch::Device, dir: &Path) -> Result<()> {
+fn run_workers(
+    spec: &Path,
+    plan: &SuitePlan,
+    store: &Store,
+    opts: &RunOptions,
+    device: tch::Device,
+    dir: &Path,
+) -> Result<()> {
     use crate::runner::{execute, parallel};
     let all = execute::units(plan);
     let todo: Vec<usize> = all
         .iter()
         .enumerate()
-        .filter(|(_, (pi, ri))| opts.force || plan.points[*pi].reps[*ri].evals.iter().any(|e| store.get(&e.key).ok().flatten().is_none()))
+        .filter(|(_, (pi, ri))| {
+            opts.force || plan.points[*pi].reps[*ri].evals.iter().any(|e| store.get(&e.key).ok().flatten().is_none())
+        })
         .map(|(i, _)| i)
         .collect();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -156,7 +160,14 @@ fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, 
         log_dir: dir.join("logs"),
     };
     if !opts.quiet {
-        eprintln!("{} of {} units to compute with {} workers × {} threads{}", todo.len(), all.len(), cfg.jobs, cfg.threads_per_worker, if cfg.gpus > 1 { format!(" over {} GPUs", cfg.gpus) } else { String::new() });
+        eprintln!(
+            "{} of {} units to compute with {} workers × {} threads{}",
+            todo.len(),
+            all.len(),
+            cfg.jobs,
+            cfg.threads_per_worker,
+            if cfg.gpus > 1 { format!(" over {} GPUs", cfg.gpus) } else { String::new() }
+        );
     }
     let quiet = opts.quiet;
     let describe = |u: usize| {
@@ -165,7 +176,13 @@ fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, 
     };
     let results = parallel::run_pool(&cfg, &todo, &|k, n, r| {
         if !quiet || !r.ok {
-            eprintln!("[{k}/{n}] unit {} ({}): {} (log {})", r.unit, describe(r.unit), if r.ok { "done" } else { "FAILED" }, r.log.display());
+            eprintln!(
+                "[{k}/{n}] unit {} ({}): {} (log {})",
+                r.unit,
+                describe(r.unit),
+                if r.ok { "done" } else { "FAILED" },
+                r.log.display()
+            );
         }
     })?;
     let failed = results.iter().filter(|r| !r.ok).count();
@@ -181,7 +198,9 @@ fn run_workers(spec: &Path, plan: &SuitePlan, store: &Store, opts: &RunOptions, 
 pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usize>) -> Result<(usize, usize, usize)> {
     let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
     let (device, _) = crate::runtime::setup(&plan.loaded.suite, opts.device, threads)?;
-    let (pi, ri) = *crate::runner::execute::units(&plan).get(unit).ok_or_else(|| crate::error::Error::stage(format!("unit {unit} does not exist in {}", spec.display())))?;
+    let (pi, ri) = *crate::runner::execute::units(&plan)
+        .get(unit)
+        .ok_or_else(|| crate::error::Error::stage(format!("unit {unit} does not exist in {}", spec.display())))?;
     let progress = Progress::new(plan.points[pi].reps[ri].evals.len() as u64, opts.quiet);
     let log = |line: &str| progress.line(line);
     let ctx = StageCtx { store: &store, device, force: opts.force, cached_only: false, log: &log };
@@ -196,8 +215,11 @@ pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usi
 /// `repbench plan`: one line per cell with the state of each stage.
 pub fn plan_lines(spec: &Path, cache: Option<&Path>) -> Result<Vec<String>> {
     let (plan, store) = plan_suite(spec, cache)?;
-    let state = |k: &crate::cache::key::Key| -> Result<&'static str> { Ok(if store.get(k)?.is_some() { "cached" } else { "to run" }) };
-    let mut lines = vec![format!("suite {}: {} cells, cache {}", plan.loaded.suite.suite, plan.cell_count(), store.root.display())];
+    let state = |k: &crate::cache::key::Key| -> Result<&'static str> {
+        Ok(if store.get(k)?.is_some() { "cached" } else { "to run" })
+    };
+    let mut lines =
+        vec![format!("suite {}: {} cells, cache {}", plan.loaded.suite.suite, plan.cell_count(), store.root.display())];
     for p in &plan.points {
         for r in &p.reps {
             for e in &r.evals {

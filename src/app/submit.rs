@@ -43,7 +43,12 @@ pub fn submit(r: &SubmitRequest) -> Result<Printed> {
             p.out(format!("# {}\n{}", path.display(), s.text));
         }
     } else {
-        p.err(format!("{}: {units} units in {} array job(s) and a report job: {}", r.spec.display(), scripts.len() - 1, ids.join(" ")));
+        p.err(format!(
+            "{}: {units} units in {} array job(s) and a report job: {}",
+            r.spec.display(),
+            scripts.len() - 1,
+            ids.join(" ")
+        ));
         p.out(out.join("report.md").display().to_string());
     }
     Ok(p)

@@ -35,7 +35,12 @@ impl GcReport {
 }
 
 fn upstream(l: &Listed) -> Vec<String> {
-    l.meta.info.get("upstream").and_then(|u| u.as_array()).map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect()).unwrap_or_default()
+    l.meta
+        .info
+        .get("upstream")
+        .and_then(|u| u.as_array())
+        .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 /// Keys reachable from `roots` through recorded upstream keys.
@@ -54,7 +59,11 @@ fn reachable(entries: &HashMap<String, &Listed>, roots: &[Key]) -> BTreeSet<Stri
 }
 
 fn older_than(path: &std::path::Path, age: Duration) -> bool {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| SystemTime::now().duration_since(t).ok()).is_some_and(|a| a > age)
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|a| a > age)
 }
 
 /// Removes (or with `dry_run` only lists) what is neither reachable from
@@ -79,14 +88,18 @@ pub fn gc(store: &Store, roots: &[Key], keep_newer_than: Option<Duration>, dry_r
             std::fs::rename(&l.dir, doomed.path().join("e")).at(&l.dir)?;
         }
     }
-    let kept_keys: BTreeSet<String> = all.iter().map(|l| l.meta.key.0.clone()).filter(|k| !report.removed.iter().any(|r| &r.0 == k)).collect();
+    let kept_keys: BTreeSet<String> =
+        all.iter().map(|l| l.meta.key.0.clone()).filter(|k| !report.removed.iter().any(|r| &r.0 == k)).collect();
     let ckpt = store.root.join("checkpoints");
     if ckpt.is_dir() {
         for e in std::fs::read_dir(&ckpt).at(&ckpt)?.flatten() {
             let k = e.file_name().to_string_lossy().into_owned();
             // A checkpoint folder belongs to a fit in progress (not yet an entry):
             // keep it while the fit is reachable or recent.
-            if !live.contains(&k) && !kept_keys.contains(&k) && older_than(&e.path(), keep_newer_than.unwrap_or(Duration::from_secs(3600))) {
+            if !live.contains(&k)
+                && !kept_keys.contains(&k)
+                && older_than(&e.path(), keep_newer_than.unwrap_or(Duration::from_secs(3600)))
+            {
                 report.other.push(e.path());
             }
         }

@@ -22,7 +22,13 @@ pub fn list(store: &Store) -> Result<Vec<Listed>> {
             let dir = e.path();
             let Ok(text) = std::fs::read_to_string(dir.join("meta.json")) else { continue };
             let Ok(meta) = serde_json::from_str::<EntryMeta>(&text) else { continue };
-            let bytes = walkdir::WalkDir::new(&dir).into_iter().flatten().filter_map(|f| f.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum();
+            let bytes = walkdir::WalkDir::new(&dir)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum();
             out.push(Listed { dir, meta, bytes });
         }
     }
@@ -61,7 +67,8 @@ pub fn verify(store: &Store) -> Result<Verified> {
             std::fs::create_dir_all(&quarantine).at(&quarantine)?;
             let dest = quarantine.join(&l.meta.key.0);
             let _ = std::fs::remove_dir_all(&dest);
-            std::fs::rename(&l.dir, &dest).map_err(|e| Error::Cache { path: l.dir.clone(), msg: format!("cannot quarantine: {e}") })?;
+            std::fs::rename(&l.dir, &dest)
+                .map_err(|e| Error::Cache { path: l.dir.clone(), msg: format!("cannot quarantine: {e}") })?;
             v.corrupt.push((l.meta.key.0.clone(), p));
         }
     }

@@ -60,7 +60,10 @@ pub fn lock(root: &Path, key: &Key) -> Result<KeyLock> {
     }
     let path = dir.join(&key.0);
     let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).at(&path)?;
-    fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| Error::Cache { path: path.clone(), msg: format!("cannot lock (set REPBENCH_LOCK=mkdir on filesystems without flock): {e}") })?;
+    fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| Error::Cache {
+        path: path.clone(),
+        msg: format!("cannot lock (set REPBENCH_LOCK=mkdir on filesystems without flock): {e}"),
+    })?;
     Ok(KeyLock::Flock(f))
 }
 
@@ -79,7 +82,10 @@ fn lock_dir(d: &Path) -> Result<KeyLock> {
                         std::thread::sleep(Duration::from_millis(100));
                         n += 1;
                         if n % 100 == 0 {
-                            let _ = std::fs::File::options().write(true).open(&o).and_then(|f| f.set_modified(SystemTime::now()));
+                            let _ = std::fs::File::options()
+                                .write(true)
+                                .open(&o)
+                                .and_then(|f| f.set_modified(SystemTime::now()));
                         }
                     }
                 });

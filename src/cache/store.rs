@@ -39,7 +39,6 @@ pub struct Store {
     pub root: PathBuf,
 }
 
-
 impl Store {
     /// `$REPBENCH_CACHE`, else `.repbench/cache` under the working directory.
     pub fn default_root() -> PathBuf {
@@ -76,7 +75,8 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&meta_path, e)),
         };
-        let meta: EntryMeta = serde_json::from_str(&text).map_err(|e| Error::Cache { path: meta_path.clone(), msg: format!("unreadable meta.json: {e}") })?;
+        let meta: EntryMeta = serde_json::from_str(&text)
+            .map_err(|e| Error::Cache { path: meta_path.clone(), msg: format!("unreadable meta.json: {e}") })?;
         if meta.format != CACHE_FORMAT || meta.key != *key {
             return Ok(None);
         }
@@ -102,9 +102,18 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             files.insert(name, crate::files::sha256_file(&e.path())?);
         }
-        let meta = EntryMeta { format: CACHE_FORMAT, key: key.clone(), stage: stage.to_string(), created_unix: crate::files::unix_now(), seconds, files, info };
+        let meta = EntryMeta {
+            format: CACHE_FORMAT,
+            key: key.clone(),
+            stage: stage.to_string(),
+            created_unix: crate::files::unix_now(),
+            seconds,
+            files,
+            info,
+        };
         let meta_path = tmp.path().join("meta.json");
-        let meta_bytes = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Cache { path: meta_path.clone(), msg: e.to_string() })?;
+        let meta_bytes = serde_json::to_vec_pretty(&meta)
+            .map_err(|e| Error::Cache { path: meta_path.clone(), msg: e.to_string() })?;
         std::fs::write(&meta_path, meta_bytes).at(&meta_path)?;
         let dest = self.path_of(key);
         let parent = dest.parent().unwrap_or(&self.root);
@@ -148,10 +157,12 @@ mod tests {
         assert!(r.is_err());
         assert!(s.get(&k).unwrap().is_none());
         assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
-        let e = s.put(&k, "eval", serde_json::json!({"a": 1}), false, |dir| {
-            std::fs::write(dir.join("x"), b"data").unwrap();
-            Ok(1.5)
-        }).unwrap();
+        let e = s
+            .put(&k, "eval", serde_json::json!({"a": 1}), false, |dir| {
+                std::fs::write(dir.join("x"), b"data").unwrap();
+                Ok(1.5)
+            })
+            .unwrap();
         assert_eq!(std::fs::read(e.file("x")).unwrap(), b"data");
         let g = s.get(&k).unwrap().unwrap();
         assert_eq!(g.meta.seconds, 1.5);

@@ -43,7 +43,9 @@ impl CacheArgs {
         let printed = match self.action {
             CacheAction::Ls => cache_cmd::ls(&root)?,
             CacheAction::Verify => cache_cmd::verify(&root)?,
-            CacheAction::Gc { keep, keep_newer_than, dry_run } => cache_cmd::gc(&root, &keep, keep_newer_than, dry_run)?,
+            CacheAction::Gc { keep, keep_newer_than, dry_run } => {
+                cache_cmd::gc(&root, &keep, keep_newer_than, dry_run)?
+            }
         };
         Ok(super::emit(printed))
     }

@@ -126,7 +126,12 @@ impl EnvArgs {
         if self.json {
             println!("{}", serde_json::to_string_pretty(&e)?);
         } else {
-            println!("repbench {} (commit {}{})", e.repbench_version, e.git_commit, if e.git_dirty { ", dirty" } else { "" });
+            println!(
+                "repbench {} (commit {}{})",
+                e.repbench_version,
+                e.git_commit,
+                if e.git_dirty { ", dirty" } else { "" }
+            );
             println!("libtorch {} at {}", e.libtorch_version, e.libtorch_lib);
             println!("cuda available: {} ({} devices; {})", e.cuda_available, e.cuda_devices, e.cuda_note);
             println!("threads: {} torch, {} cpus ({})", e.torch_threads, e.cpus, e.cpu_model);

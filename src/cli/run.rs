@@ -61,10 +61,15 @@ impl RunArgs {
             match app::run_suite(spec, &opts) {
                 Ok(r) => {
                     let s = spec.display();
-                    eprintln!("{s}: {} cells ({} computed, {} cached, {} failed) in {:.2} s", r.cells, r.computed, r.cached, r.failures, r.seconds);
+                    eprintln!(
+                        "{s}: {} cells ({} computed, {} cached, {} failed) in {:.2} s",
+                        r.cells, r.computed, r.cached, r.failures, r.seconds
+                    );
                     failed |= r.failures > 0;
                     if r.interrupted {
-                        eprintln!("{s}: interrupted; the report covers the cells that finished, a re-run computes the rest");
+                        eprintln!(
+                            "{s}: interrupted; the report covers the cells that finished, a re-run computes the rest"
+                        );
                     }
                     println!("{}", r.report.display());
                 }
@@ -107,7 +112,13 @@ pub struct RunCellArgs {
 impl RunCellArgs {
     pub fn run(self) -> Result<ExitCode> {
         repbench::runtime::interrupt::install();
-        let opts = RunOptions { cache: self.cache, device: self.device.map(Into::into), force: self.force, quiet: self.quiet, ..Default::default() };
+        let opts = RunOptions {
+            cache: self.cache,
+            device: self.device.map(Into::into),
+            force: self.force,
+            quiet: self.quiet,
+            ..Default::default()
+        };
         let (computed, cached, failed) = app::run_cell(&self.spec, self.unit, &opts, self.threads)?;
         eprintln!("{} unit {}: {computed} computed, {cached} cached, {failed} failed", self.spec.display(), self.unit);
         Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -53,7 +53,14 @@ impl SubmitArgs {
             max_parallel: self.max_parallel,
             extra: self.sbatch,
         };
-        let r = SubmitRequest { spec: self.spec, cache: self.cache, out: self.out, options, max_array_size: self.max_array_size, dry_run: self.dry_run };
+        let r = SubmitRequest {
+            spec: self.spec,
+            cache: self.cache,
+            out: self.out,
+            options,
+            max_array_size: self.max_array_size,
+            dry_run: self.dry_run,
+        };
         Ok(super::emit(submit(&r)?))
     }
 }

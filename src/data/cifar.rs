@@ -76,7 +76,9 @@ fn empty() -> ImageSet {
 /// Loads a CIFAR folder (the `cifar-10-batches-bin` or `cifar-100-binary` layout).
 pub fn load_dir(name: &str, dir: &Path, variant: Variant) -> Result<Dataset> {
     let (train_files, test_files): (Vec<PathBuf>, Vec<PathBuf>) = match variant {
-        Variant::Cifar10 => ((1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect(), vec![dir.join("test_batch.bin")]),
+        Variant::Cifar10 => {
+            ((1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect(), vec![dir.join("test_batch.bin")])
+        }
         Variant::Cifar100 => (vec![dir.join("train.bin")], vec![dir.join("test.bin")]),
     };
     let mut train = empty();

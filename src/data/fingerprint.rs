@@ -30,7 +30,8 @@ pub fn file_hash(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
     let abs = std::fs::canonicalize(path).at(path)?;
     let meta = std::fs::metadata(&abs).at(&abs)?;
     let (size, mtime) = (meta.len(), mtime_ns(&meta));
-    let memo_file = memo_dir.map(|d| d.join(format!("{}.json", hex::encode(Sha256::digest(abs.to_string_lossy().as_bytes())))));
+    let memo_file =
+        memo_dir.map(|d| d.join(format!("{}.json", hex::encode(Sha256::digest(abs.to_string_lossy().as_bytes())))));
     if let Some(mf) = &memo_file {
         if let Ok(text) = std::fs::read_to_string(mf) {
             if let Ok(m) = serde_json::from_str::<Memo>(&text) {

@@ -30,7 +30,8 @@ fn class_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
 /// crate's allocation limits, so a header declaring a gigantic image fails
 /// cleanly instead of allocating (`path` only names errors).
 pub fn decode_image(path: &Path, bytes: &[u8]) -> Result<image::DynamicImage> {
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::io(path, e))?;
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::io(path, e))?;
     let mut limits = image::Limits::default();
     // 64 megapixels and 512 MiB are far above any dataset image.
     limits.max_image_width = Some(8192);
@@ -72,7 +73,13 @@ pub fn read_split(dir: &Path, classes: &[String], files: &mut Vec<PathBuf>) -> R
             if (img.height() as usize, img.width() as usize) != (s.height, s.width) {
                 return Err(Error::data(
                     &p,
-                    format!("image is {}x{} but the first image is {}x{}", img.width(), img.height(), s.width, s.height),
+                    format!(
+                        "image is {}x{} but the first image is {}x{}",
+                        img.width(),
+                        img.height(),
+                        s.width,
+                        s.height
+                    ),
                 ));
             }
             if s.channels == 3 {

@@ -43,11 +43,17 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, usize)> {
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(Error::data(
             path,
-            format!("wrong magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file", bytes[0], bytes[1], bytes[2], bytes[3]),
+            format!(
+                "wrong magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file",
+                bytes[0], bytes[1], bytes[2], bytes[3]
+            ),
         ));
     }
     if bytes[2] != 0x08 {
-        return Err(Error::data(path, format!("IDX element type 0x{:02x} is not supported (only unsigned bytes, 0x08)", bytes[2])));
+        return Err(Error::data(
+            path,
+            format!("IDX element type 0x{:02x} is not supported (only unsigned bytes, 0x08)", bytes[2]),
+        ));
     }
     let ndim = bytes[3] as usize;
     if ndim == 0 || ndim > 4 {
@@ -57,9 +63,8 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, usize)> {
     if bytes.len() < offset {
         return Err(Error::data(path, format!("truncated: header needs {offset} bytes, file has {}", bytes.len())));
     }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        (0..ndim).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
     let declared = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
     let have = (bytes.len() - offset) as u64;
     match declared {
@@ -68,7 +73,10 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, usize)> {
             path,
             format!("truncated: header declares {dims:?} = {n} bytes of data but the file holds {have}"),
         )),
-        Some(n) => Err(Error::data(path, format!("header declares {dims:?} = {n} bytes of data but the file holds {have} (trailing bytes)"))),
+        Some(n) => Err(Error::data(
+            path,
+            format!("header declares {dims:?} = {n} bytes of data but the file holds {have} (trailing bytes)"),
+        )),
         None => Err(Error::data(path, format!("header declares an impossible size {dims:?}"))),
     }
 }
@@ -80,7 +88,10 @@ pub fn read_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
     let ib = read_maybe_gz(images, MAX)?;
     let (idims, ioff) = parse_header(images, &ib)?;
     if idims.len() != 3 {
-        return Err(Error::data(images, format!("an images file has 3 dimensions (N×H×W); this one has {}", idims.len())));
+        return Err(Error::data(
+            images,
+            format!("an images file has 3 dimensions (N×H×W); this one has {}", idims.len()),
+        ));
     }
     if idims[1] == 0 || idims[2] == 0 {
         return Err(Error::data(images, format!("image size {}x{} is empty", idims[1], idims[2])));
@@ -120,18 +131,10 @@ pub fn find_layout(dir: &Path) -> Result<[PathBuf; 4]> {
     ];
     let mut out: Vec<PathBuf> = Vec::new();
     for names in stems {
-        let found = names
-            .iter()
-            .flat_map(|n| [dir.join(format!("{n}.gz")), dir.join(n)])
-            .find(|p| p.is_file());
+        let found = names.iter().flat_map(|n| [dir.join(format!("{n}.gz")), dir.join(n)]).find(|p| p.is_file());
         match found {
             Some(p) => out.push(p),
-            None => {
-                return Err(Error::data(
-                    dir,
-                    format!("no IDX file named {} (or .gz) in this folder", names[0]),
-                ))
-            }
+            None => return Err(Error::data(dir, format!("no IDX file named {} (or .gz) in this folder", names[0]))),
         }
     }
     Ok([out[0].clone(), out[1].clone(), out[2].clone(), out[3].clone()])

@@ -44,7 +44,12 @@ impl ImageSet {
             buf.extend_from_slice(&self.images[i * d..(i + 1) * d]);
             labels.push(self.labels[i]);
         }
-        let x = Tensor::from_slice(&buf).view([idx.len() as i64, self.channels as i64, self.height as i64, self.width as i64]);
+        let x = Tensor::from_slice(&buf).view([
+            idx.len() as i64,
+            self.channels as i64,
+            self.height as i64,
+            self.width as i64,
+        ]);
         (x, Tensor::from_slice(&labels))
     }
 }
@@ -84,7 +89,13 @@ impl ImageSet {
     /// their class in `classes`.
     fn keep_classes(&self, classes: &[usize]) -> ImageSet {
         let d = self.image_len();
-        let mut out = ImageSet { images: Vec::new(), labels: Vec::new(), channels: self.channels, height: self.height, width: self.width };
+        let mut out = ImageSet {
+            images: Vec::new(),
+            labels: Vec::new(),
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+        };
         for (i, &l) in self.labels.iter().enumerate() {
             if let Some(pos) = classes.iter().position(|&c| c as i64 == l) {
                 out.images.extend_from_slice(&self.images[i * d..(i + 1) * d]);
@@ -103,7 +114,10 @@ impl Dataset {
             return Ok(self.clone());
         }
         if let Some(c) = classes.iter().find(|&&c| c >= self.num_classes) {
-            return Err(crate::error::Error::data(&self.name, format!("class {c} does not exist (the dataset has {} classes)", self.num_classes)));
+            return Err(crate::error::Error::data(
+                &self.name,
+                format!("class {c} does not exist (the dataset has {} classes)", self.num_classes),
+            ));
         }
         Ok(Dataset {
             name: format!("{} (classes {:?})", self.name, classes),

@@ -86,7 +86,8 @@ pub struct SplitPlan<'a> {
 /// train split; the test subset out of the official test part.
 pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, seed: u64) -> Splits {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
-    let all_train: Vec<usize> = (0..train_labels.len()).filter(|&i| !plan.holdout_classes.contains(&(train_labels[i] as usize))).collect();
+    let all_train: Vec<usize> =
+        (0..train_labels.len()).filter(|&i| !plan.holdout_classes.contains(&(train_labels[i] as usize))).collect();
     let pool = match plan.train_size {
         Some(n) => stratified(train_labels, &all_train, n, &mut rng).0,
         None => all_train,

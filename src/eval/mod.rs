@@ -114,7 +114,9 @@ pub fn needs_encoder(rep: &RepresentationSpec, vit_only: bool) -> std::result::R
     match rep.method() {
         None if vit_only => Err(format!("{} has no attention maps", rep.kind())),
         None => Err(format!("{} is not a learned encoder", rep.kind())),
-        Some(m) if vit_only && m.encoder().arch() != "vit" => Err(format!("a {} encoder has no attention maps", m.encoder().arch())),
+        Some(m) if vit_only && m.encoder().arch() != "vit" => {
+            Err(format!("a {} encoder has no attention maps", m.encoder().arch()))
+        }
         Some(_) => Ok(()),
     }
 }

@@ -55,10 +55,13 @@ fn affinities(x: &Tensor, perplexity: f64) -> Result<Vec<Vec<(u32, f64)>>> {
         for start in (0..n).step_by(1024) {
             let m = 1024.min(n - start);
             let q = x.narrow(0, start, m);
-            let d = (q.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float) + xx.unsqueeze(0) - q.matmul(&x.tr()) * 2.0).clamp_min(0.0);
+            let d = (q.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float) + xx.unsqueeze(0)
+                - q.matmul(&x.tr()) * 2.0)
+                .clamp_min(0.0);
             // Exclude each point itself.
             let rows = Tensor::arange(m, (Kind::Int64, x.device()));
-            let d = d.index_put(&[Some(rows.shallow_clone()), Some(&rows + start)], &Tensor::from(f32::INFINITY), false);
+            let d =
+                d.index_put(&[Some(rows.shallow_clone()), Some(&rows + start)], &Tensor::from(f32::INFINITY), false);
             let (v, i) = d.topk(k, 1, false, true);
             nbr_d.extend(Vec::<f32>::try_from(v.reshape([-1]))?);
             nbr_idx.extend(Vec::<i64>::try_from(i.reshape([-1]))?);
@@ -146,7 +149,16 @@ impl QuadTree {
             y1 = y1.max(p[1]);
         }
         let half = ((x1 - x0).max(y1 - y0) / 2.0).max(1e-12) * (1.0 + 1e-9);
-        let root = Node { cx: (x0 + x1) / 2.0, cy: (y0 + y1) / 2.0, half, mx: 0.0, my: 0.0, count: 0, children: None, points: Vec::new() };
+        let root = Node {
+            cx: (x0 + x1) / 2.0,
+            cy: (y0 + y1) / 2.0,
+            half,
+            mx: 0.0,
+            my: 0.0,
+            count: 0,
+            children: None,
+            points: Vec::new(),
+        };
         let mut t = QuadTree { nodes: vec![root] };
         for (i, p) in y.iter().enumerate() {
             t.insert(0, i as u32, *p, y, 0);
@@ -181,7 +193,16 @@ impl QuadTree {
                     let base = self.nodes.len();
                     for q in 0..4 {
                         let (sx, sy) = (if q & 1 == 1 { 1.0 } else { -1.0 }, if q & 2 == 2 { 1.0 } else { -1.0 });
-                        self.nodes.push(Node { cx: cx + sx * h, cy: cy + sy * h, half: h, mx: 0.0, my: 0.0, count: 0, children: None, points: Vec::new() });
+                        self.nodes.push(Node {
+                            cx: cx + sx * h,
+                            cy: cy + sy * h,
+                            half: h,
+                            mx: 0.0,
+                            my: 0.0,
+                            count: 0,
+                            children: None,
+                            points: Vec::new(),
+                        });
                     }
                     self.nodes[node].children = Some([base, base + 1, base + 2, base + 3]);
                     for r in resident {
@@ -254,7 +275,11 @@ pub fn tsne(x: &Tensor, cfg: &TsneConfig) -> Result<Vec<[f64; 2]>> {
     let reduced = if x.size()[1] > 50 { pca_scores(&x, 50) } else { x.shallow_clone() };
     let p = affinities(&reduced, perplexity)?;
     let init = pca_scores(&reduced, 2);
-    let init = if init.size()[1] < 2 { Tensor::cat(&[init.shallow_clone(), init.zeros_like()], 1).narrow(1, 0, 2) } else { init };
+    let init = if init.size()[1] < 2 {
+        Tensor::cat(&[init.shallow_clone(), init.zeros_like()], 1).narrow(1, 0, 2)
+    } else {
+        init
+    };
     let std = init.narrow(1, 0, 1).std(true).double_value(&[]).max(1e-12);
     let flat: Vec<f32> = Vec::try_from((init / std * 1e-4).reshape([-1]))?;
     let mut y: Vec<[f64; 2]> = flat.chunks(2).map(|c| [c[0] as f64, c[1] as f64]).collect();
@@ -265,7 +290,8 @@ pub fn tsne(x: &Tensor, cfg: &TsneConfig) -> Result<Vec<[f64; 2]>> {
     for it in 0..cfg.iterations {
         let (ex, mom) = if it < exag_iters { (exag, 0.5) } else { (1.0, 0.8) };
         let tree = QuadTree::build(&y);
-        let rep: Vec<([f64; 2], f64)> = (0..n).into_par_iter().map(|i| tree.repulsion(i as u32, y[i], cfg.theta, &y)).collect();
+        let rep: Vec<([f64; 2], f64)> =
+            (0..n).into_par_iter().map(|i| tree.repulsion(i as u32, y[i], cfg.theta, &y)).collect();
         let z: f64 = rep.iter().map(|r| r.1).sum::<f64>().max(1e-12);
         let grads: Vec<[f64; 2]> = (0..n)
             .into_par_iter()
@@ -307,7 +333,10 @@ pub fn map_knn_accuracy(points: &[[f64; 2]], labels: &[i64], k: usize) -> f64 {
     let correct: usize = (0..n)
         .into_par_iter()
         .map(|i| {
-            let mut d: Vec<(f64, usize)> = (0..n).filter(|&j| j != i).map(|j| ((points[i][0] - points[j][0]).powi(2) + (points[i][1] - points[j][1]).powi(2), j)).collect();
+            let mut d: Vec<(f64, usize)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| ((points[i][0] - points[j][0]).powi(2) + (points[i][1] - points[j][1]).powi(2), j))
+                .collect();
             d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let mut votes = std::collections::BTreeMap::<i64, usize>::new();
             for &(_, j) in &d[..k] {
@@ -337,8 +366,12 @@ mod tests {
         // The clusters are far apart relative to their size in the map.
         let centre = |c: i64| {
             let pts: Vec<&[f64; 2]> = y.iter().zip(&labels).filter(|(_, &l)| l == c).map(|(p, _)| p).collect();
-            let m = [pts.iter().map(|p| p[0]).sum::<f64>() / pts.len() as f64, pts.iter().map(|p| p[1]).sum::<f64>() / pts.len() as f64];
-            let spread = pts.iter().map(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt()).sum::<f64>() / pts.len() as f64;
+            let m = [
+                pts.iter().map(|p| p[0]).sum::<f64>() / pts.len() as f64,
+                pts.iter().map(|p| p[1]).sum::<f64>() / pts.len() as f64,
+            ];
+            let spread = pts.iter().map(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt()).sum::<f64>()
+                / pts.len() as f64;
             (m, spread)
         };
         let (m0, s0) = centre(0);

@@ -1,7 +1,7 @@
 //! Small networks shared by the methods: projection / prediction MLPs, and the
 //! EMA update of a teacher from its student.
-use tch::nn::{self, Module, ModuleT};
 use std::collections::HashMap;
+use tch::nn::{self, Module, ModuleT};
 use tch::{Kind, Tensor};
 
 /// Variables by name (shallow clones share storage with the var store).
@@ -90,8 +90,14 @@ pub fn cosine_momentum(base: f64, progress: f64) -> f64 {
 /// tests/reference/ssl_losses_torch.py, which computes the reference losses.
 #[cfg(test)]
 pub fn reference_inputs() -> (Tensor, Tensor) {
-    let a: [f32; 24] = [0.9, -0.2, 0.4, 1.1, 0.3, 0.8, -0.5, 0.2, -0.7, 0.1, 0.6, -0.4, 1.2, 0.5, 0.0, -0.9, -0.3, -1.0, 0.7, 0.6, 0.5, 0.2, -0.8, 0.3];
-    let b: [f32; 24] = [1.0, -0.1, 0.3, 0.9, 0.2, 0.9, -0.4, 0.4, -0.6, 0.3, 0.5, -0.5, 1.0, 0.4, 0.2, -0.7, -0.2, -0.8, 0.9, 0.4, 0.6, 0.0, -0.9, 0.1];
+    let a: [f32; 24] = [
+        0.9, -0.2, 0.4, 1.1, 0.3, 0.8, -0.5, 0.2, -0.7, 0.1, 0.6, -0.4, 1.2, 0.5, 0.0, -0.9, -0.3, -1.0, 0.7, 0.6, 0.5,
+        0.2, -0.8, 0.3,
+    ];
+    let b: [f32; 24] = [
+        1.0, -0.1, 0.3, 0.9, 0.2, 0.9, -0.4, 0.4, -0.6, 0.3, 0.5, -0.5, 1.0, 0.4, 0.2, -0.7, -0.2, -0.8, 0.9, 0.4, 0.6,
+        0.0, -0.9, 0.1,
+    ];
     (Tensor::from_slice(&a).view([6, 4]), Tensor::from_slice(&b).view([6, 4]))
 }
 

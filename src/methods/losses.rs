@@ -52,7 +52,8 @@ pub fn vicreg(x: &Tensor, y: &Tensor, lambda: f64, mu: f64, nu: f64) -> Tensor {
 /// each global crop and the student's softmax on every other crop.
 /// `student`: one [B, K] per crop (globals first); `teacher`: one per global crop.
 pub fn dino(student: &[Tensor], teacher: &[Tensor], center: &Tensor, student_temp: f64, teacher_temp: f64) -> Tensor {
-    let q: Vec<Tensor> = teacher.iter().map(|t| ((t - center) / teacher_temp).softmax(-1, Kind::Float).detach()).collect();
+    let q: Vec<Tensor> =
+        teacher.iter().map(|t| ((t - center) / teacher_temp).softmax(-1, Kind::Float).detach()).collect();
     let logp: Vec<Tensor> = student.iter().map(|s| (s / student_temp).log_softmax(-1, Kind::Float)).collect();
     let mut total = Tensor::zeros([], (Kind::Float, center.device()));
     let mut terms = 0;
@@ -136,7 +137,10 @@ mod tests {
         // Uniform teacher: ln K. Logits [0, ln 3] at temperature 1: q = [1/4, 3/4].
         let k = 7;
         let flat = Tensor::zeros([4, k], (Kind::Float, tch::Device::Cpu));
-        close(&mean_entropy(&[flat.shallow_clone(), flat], &Tensor::zeros([1, k], (Kind::Float, tch::Device::Cpu)), 0.04), (k as f64).ln());
+        close(
+            &mean_entropy(&[flat.shallow_clone(), flat], &Tensor::zeros([1, k], (Kind::Float, tch::Device::Cpu)), 0.04),
+            (k as f64).ln(),
+        );
         let two = t(&[0.0, 3f32.ln(), 0.0, 3f32.ln()], 2, 2);
         let h = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
         close(&mean_entropy(&[two], &Tensor::zeros([1, 2], (Kind::Float, tch::Device::Cpu)), 1.0), h);

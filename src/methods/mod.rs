@@ -108,7 +108,10 @@ pub struct Normalizer {
 
 impl Normalizer {
     pub fn new(p: &nn::Path, channels: i64) -> Normalizer {
-        Normalizer { mean: p.zeros_no_train("mean", &[1, channels, 1, 1]), std: p.ones_no_train("std", &[1, channels, 1, 1]) }
+        Normalizer {
+            mean: p.zeros_no_train("mean", &[1, channels, 1, 1]),
+            std: p.ones_no_train("std", &[1, channels, 1, 1]),
+        }
     }
     /// Sets the statistics from u8 training images.
     pub fn fit(&mut self, images: &Tensor) {

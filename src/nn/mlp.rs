@@ -27,7 +27,10 @@ impl Mlp {
         let mut layers = Vec::new();
         for (i, &hd) in cfg.hidden.iter().enumerate() {
             let q = p / format!("block{i}");
-            layers.push((nn::linear(&q / "fc", d, hd as i64, Default::default()), nn::batch_norm1d(&q / "bn", hd as i64, Default::default())));
+            layers.push((
+                nn::linear(&q / "fc", d, hd as i64, Default::default()),
+                nn::batch_norm1d(&q / "bn", hd as i64, Default::default()),
+            ));
             d = hd as i64;
         }
         Mlp { layers, out: d }

@@ -33,7 +33,12 @@ struct BasicBlock {
 
 impl BasicBlock {
     fn new(p: &nn::Path, cin: i64, cout: i64, stride: i64) -> BasicBlock {
-        let down = (stride != 1 || cin != cout).then(|| (conv(p / "down" / "conv", cin, cout, 1, stride), nn::batch_norm2d(p / "down" / "bn", cout, Default::default())));
+        let down = (stride != 1 || cin != cout).then(|| {
+            (
+                conv(p / "down" / "conv", cin, cout, 1, stride),
+                nn::batch_norm2d(p / "down" / "bn", cout, Default::default()),
+            )
+        });
         BasicBlock {
             c1: conv(p / "conv1", cin, cout, 3, stride),
             b1: nn::batch_norm2d(p / "bn1", cout, Default::default()),
@@ -63,13 +68,19 @@ impl ResNet {
     pub fn new(p: &nn::Path, cfg: &ResNetParams, (c, _h, _w): Shape) -> ResNet {
         let w = |n: f64| ((n * cfg.width).round() as i64).max(1);
         let stem_w = w(64.0);
-        let stem = (conv(p / "stem" / "conv", c, stem_w, 3, 1), nn::batch_norm2d(p / "stem" / "bn", stem_w, Default::default()));
+        let stem = (
+            conv(p / "stem" / "conv", c, stem_w, 3, 1),
+            nn::batch_norm2d(p / "stem" / "bn", stem_w, Default::default()),
+        );
         let mut cin = stem_w;
         let mut stages = Vec::new();
         for (i, (width, stride)) in [(64.0, 1), (128.0, 2), (256.0, 2), (512.0, 2)].into_iter().enumerate() {
             let cout = w(width);
             let q = p / format!("layer{}", i + 1);
-            stages.push(vec![BasicBlock::new(&(&q / "0"), cin, cout, stride), BasicBlock::new(&(&q / "1"), cout, cout, 1)]);
+            stages.push(vec![
+                BasicBlock::new(&(&q / "0"), cin, cout, stride),
+                BasicBlock::new(&(&q / "1"), cout, cout, 1),
+            ]);
             cin = cout;
         }
         ResNet { stem, stages, out: cin }

@@ -61,7 +61,16 @@ impl VitParams {
 }
 
 pub fn linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
-    nn::linear(p, i, o, nn::LinearConfig { ws_init: Init::Randn { mean: 0.0, stdev: 0.02 }, bs_init: Some(Init::Const(0.0)), bias: true })
+    nn::linear(
+        p,
+        i,
+        o,
+        nn::LinearConfig {
+            ws_init: Init::Randn { mean: 0.0, stdev: 0.02 },
+            bs_init: Some(Init::Const(0.0)),
+            bias: true,
+        },
+    )
 }
 
 pub struct VitBlock {
@@ -91,7 +100,11 @@ impl VitBlock {
     /// q, k, v as [B, H, N, dh].
     fn qkv(&self, x: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (b, n, d) = x.size3().expect("tokens are [B, N, D]");
-        let qkv = self.qkv.forward(&self.ln1.forward(x)).reshape([b, n, 3, self.heads, d / self.heads]).permute([2, 0, 3, 1, 4]);
+        let qkv = self
+            .qkv
+            .forward(&self.ln1.forward(x))
+            .reshape([b, n, 3, self.heads, d / self.heads])
+            .permute([2, 0, 3, 1, 4]);
         (qkv.get(0), qkv.get(1), qkv.get(2))
     }
 
@@ -137,11 +150,19 @@ impl Vit {
         let n = grid.0 * grid.1;
         Ok(Vit {
             cfg: *cfg,
-            patch_embed: nn::conv2d(p / "patch_embed", c, cfg.dim, cfg.patch, nn::ConvConfig { stride: cfg.patch, ..Default::default() }),
+            patch_embed: nn::conv2d(
+                p / "patch_embed",
+                c,
+                cfg.dim,
+                cfg.patch,
+                nn::ConvConfig { stride: cfg.patch, ..Default::default() },
+            ),
             cls: p.var("cls_token", &[1, 1, cfg.dim], Init::Randn { mean: 0.0, stdev: 0.02 }),
             pos: p.var("pos_embed", &[1, n + 1, cfg.dim], Init::Randn { mean: 0.0, stdev: 0.02 }),
             grid,
-            blocks: (0..cfg.depth).map(|i| VitBlock::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio)).collect(),
+            blocks: (0..cfg.depth)
+                .map(|i| VitBlock::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio))
+                .collect(),
             norm: nn::layer_norm(p / "norm", vec![cfg.dim], Default::default()),
         })
     }
@@ -210,7 +231,9 @@ impl Encoder for Vit {
     fn block_prefixes(&self) -> Vec<Vec<String>> {
         let n = self.blocks.len();
         // The final LayerNorm goes with the last block.
-        (0..n).map(|i| if i + 1 == n { vec![format!("blocks.{i}"), "norm".into()] } else { vec![format!("blocks.{i}")] }).collect()
+        (0..n)
+            .map(|i| if i + 1 == n { vec![format!("blocks.{i}"), "norm".into()] } else { vec![format!("blocks.{i}")] })
+            .collect()
     }
     fn out_dim(&self) -> i64 {
         self.cfg.dim

@@ -4,8 +4,8 @@
 use super::significance::welch;
 use super::stats::mean_std;
 use super::ReportData;
-use crate::files::write_atomic;
 use crate::error::Result;
+use crate::files::write_atomic;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -28,14 +28,29 @@ pub fn deltas(a: &ReportData, b: &ReportData) -> Vec<Delta> {
     let mut out = Vec::new();
     for s in &a.summary {
         // A matrix between representations has no per-representation delta.
-        if a.manifest.evaluations.iter().any(|e| e.name == s.evaluation && e.draws(crate::eval::FigureKind::CkaMatrix)) {
+        if a.manifest.evaluations.iter().any(|e| e.name == s.evaluation && e.draws(crate::eval::FigureKind::CkaMatrix))
+        {
             continue;
         }
-        if !b.summary.iter().any(|t| t.representation == s.representation && t.evaluation == s.evaluation && t.params == s.params && t.metric == s.metric) {
+        if !b.summary.iter().any(|t| {
+            t.representation == s.representation
+                && t.evaluation == s.evaluation
+                && t.params == s.params
+                && t.metric == s.metric
+        }) {
             continue;
         }
         let vals = |d: &ReportData| -> Vec<f64> {
-            d.rows.iter().filter(|r| r.representation == s.representation && r.evaluation == s.evaluation && r.params == s.params && r.metric == s.metric).map(|r| r.value).collect()
+            d.rows
+                .iter()
+                .filter(|r| {
+                    r.representation == s.representation
+                        && r.evaluation == s.evaluation
+                        && r.params == s.params
+                        && r.metric == s.metric
+                })
+                .map(|r| r.value)
+                .collect()
         };
         let (va, vb) = (vals(a), vals(b));
         let (ma, mb) = (mean_std(&va).0, mean_std(&vb).0);
@@ -62,13 +77,41 @@ pub fn write(out: &Path, dir_a: &Path, dir_b: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(out).map_err(|e| crate::error::Error::io(out, e))?;
     let mut csv = String::from("representation,evaluation,params,metric,mean_a,mean_b,n_a,n_b,delta,p_value\n");
     for x in &d {
-        let _ = writeln!(csv, "{},{},\"{}\",{},{},{},{},{},{},{}", x.representation, x.evaluation, x.params.replace('"', "\"\""), x.metric, x.mean_a, x.mean_b, x.n_a, x.n_b, x.delta, x.p_value.map(|p| p.to_string()).unwrap_or_default());
+        let _ = writeln!(
+            csv,
+            "{},{},\"{}\",{},{},{},{},{},{},{}",
+            x.representation,
+            x.evaluation,
+            x.params.replace('"', "\"\""),
+            x.metric,
+            x.mean_a,
+            x.mean_b,
+            x.n_a,
+            x.n_b,
+            x.delta,
+            x.p_value.map(|p| p.to_string()).unwrap_or_default()
+        );
     }
     write_atomic(&out.join("compare.csv"), csv.as_bytes())?;
     let mut md = String::new();
-    let _ = writeln!(md, "# repbench compare\n\n- A: `{}` (suite {}, commit `{}`)\n- B: `{}` (suite {}, commit `{}`)\n", dir_a.display(), a.manifest.suite, a.manifest.environment.git_commit, dir_b.display(), b.manifest.suite, b.manifest.environment.git_commit);
-    let _ = writeln!(md, "Δ = mean(B) − mean(A) over seeds; p from a two-sided Welch t-test (▲/▼: B better/worse at p < 0.05).\n");
-    let _ = writeln!(md, "| representation | evaluation | params | metric | A | B | Δ | p |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "# repbench compare\n\n- A: `{}` (suite {}, commit `{}`)\n- B: `{}` (suite {}, commit `{}`)\n",
+        dir_a.display(),
+        a.manifest.suite,
+        a.manifest.environment.git_commit,
+        dir_b.display(),
+        b.manifest.suite,
+        b.manifest.environment.git_commit
+    );
+    let _ = writeln!(
+        md,
+        "Δ = mean(B) − mean(A) over seeds; p from a two-sided Welch t-test (▲/▼: B better/worse at p < 0.05).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| representation | evaluation | params | metric | A | B | Δ | p |\n|---|---|---|---|---|---|---|---|"
+    );
     for x in &d {
         let sig = match x.p_value {
             Some(p) if p < 0.05 && x.delta > 0.0 => format!("{p:.3} ▲"),
@@ -76,12 +119,32 @@ pub fn write(out: &Path, dir_a: &Path, dir_b: &Path) -> Result<PathBuf> {
             Some(p) => format!("{p:.3}"),
             None => "n/a".into(),
         };
-        let _ = writeln!(md, "| {} | {} | {} | {} | {:.4} (n={}) | {:.4} (n={}) | {:+.4} | {} |", x.representation, x.evaluation, if x.params.is_empty() { "—" } else { &x.params }, x.metric, x.mean_a, x.n_a, x.mean_b, x.n_b, x.delta, sig);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.4} (n={}) | {:.4} (n={}) | {:+.4} | {} |",
+            x.representation,
+            x.evaluation,
+            if x.params.is_empty() { "—" } else { &x.params },
+            x.metric,
+            x.mean_a,
+            x.n_a,
+            x.mean_b,
+            x.n_b,
+            x.delta,
+            sig
+        );
     }
-    let only_a: Vec<String> = a.manifest.representations.iter().filter(|r| !b.manifest.representations.contains(r)).cloned().collect();
-    let only_b: Vec<String> = b.manifest.representations.iter().filter(|r| !a.manifest.representations.contains(r)).cloned().collect();
+    let only_a: Vec<String> =
+        a.manifest.representations.iter().filter(|r| !b.manifest.representations.contains(r)).cloned().collect();
+    let only_b: Vec<String> =
+        b.manifest.representations.iter().filter(|r| !a.manifest.representations.contains(r)).cloned().collect();
     if !only_a.is_empty() || !only_b.is_empty() {
-        let _ = writeln!(md, "\nOnly in A: {}; only in B: {}.", if only_a.is_empty() { "—".into() } else { only_a.join(", ") }, if only_b.is_empty() { "—".into() } else { only_b.join(", ") });
+        let _ = writeln!(
+            md,
+            "\nOnly in A: {}; only in B: {}.",
+            if only_a.is_empty() { "—".into() } else { only_a.join(", ") },
+            if only_b.is_empty() { "—".into() } else { only_b.join(", ") }
+        );
     }
     let path = out.join("compare.md");
     write_atomic(&path, md.as_bytes())?;

@@ -1,7 +1,7 @@
 //! One way to make a figure: draw with plotters onto an SVG string (for print)
 //! and an RGB buffer (PNG, embedded in report.html), then write both atomically.
-use crate::files::write_atomic;
 use crate::error::{Error, Result};
+use crate::files::write_atomic;
 use plotters::prelude::RGBColor;
 use std::path::Path;
 
@@ -55,8 +55,14 @@ pub fn save(dir: &Path, name: &str, svg: Option<&str>, rgb: &[u8], w: u32, h: u3
     let fig_dir = dir.join("figures");
     std::fs::create_dir_all(&fig_dir).map_err(|e| Error::io(&fig_dir, e))?;
     let mut png = Vec::new();
-    image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut png), rgb, w, h, image::ExtendedColorType::Rgb8)
-        .map_err(|e| Error::stage(format!("encoding {name}.png: {e}")))?;
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        rgb,
+        w,
+        h,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| Error::stage(format!("encoding {name}.png: {e}")))?;
     write_atomic(&fig_dir.join(format!("{name}.png")), &png)?;
     let svg_path = match svg {
         Some(s) => {
@@ -71,7 +77,8 @@ pub fn save(dir: &Path, name: &str, svg: Option<&str>, rgb: &[u8], w: u32, h: u3
 /// Viridis, interpolated between five of its anchors: perceptually uniform and
 /// readable in grey, for heatmaps in [0, 1].
 pub fn heat(v: f64) -> RGBColor {
-    const A: [(f64, f64, f64); 5] = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    const A: [(f64, f64, f64); 5] =
+        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
     let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 } * 4.0;
     let i = (v.floor() as usize).min(3);
     let t = v - i as f64;
@@ -82,8 +89,18 @@ pub fn heat(v: f64) -> RGBColor {
 /// Ten distinct colours for classes (Tableau 10), separate from the
 /// representation palette.
 pub fn class_color(c: i64) -> RGBColor {
-    const T: [(u8, u8, u8); 10] =
-        [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)];
+    const T: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
     let (r, g, b) = T[c.rem_euclid(10) as usize];
     RGBColor(r, g, b)
 }

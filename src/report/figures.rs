@@ -3,11 +3,11 @@
 //! maps, ViT attention grids and training curves. Each reads the summary (means
 //! and CIs over seeds) or the per-cell details, and keeps one colour per
 //! representation across every plot.
-use crate::eval::FigureKind;
 use super::figure::{heat, slug, Figure};
 use super::plot::color_of;
 use super::ReportData;
 use crate::error::Result;
+use crate::eval::FigureKind;
 use crate::render_figure;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -30,7 +30,16 @@ fn centered(size: u32) -> TextStyle<'static> {
 }
 
 /// A line chart over categorical x positions, with 95 % CI whiskers.
-fn curve_chart(dir: &Path, name: &str, section: &str, title: &str, caption: &str, x_labels: &[String], y_desc: &str, series: &[Series]) -> Result<Figure> {
+fn curve_chart(
+    dir: &Path,
+    name: &str,
+    section: &str,
+    title: &str,
+    caption: &str,
+    x_labels: &[String],
+    y_desc: &str,
+    series: &[Series],
+) -> Result<Figure> {
     let k = x_labels.len().max(1);
     let vals = series.iter().flat_map(|s| s.points.iter().flat_map(|p| [p.1, p.2, p.3])).filter(|v| v.is_finite());
     let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
@@ -54,7 +63,11 @@ fn curve_chart(dir: &Path, name: &str, section: &str, title: &str, caption: &str
             .x_labels(k + 1)
             .x_label_formatter(&|v: &f64| {
                 let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 { x_labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    x_labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .y_desc(y_desc)
             .x_label_style(("sans-serif", 15))
@@ -73,13 +86,23 @@ fn curve_chart(dir: &Path, name: &str, section: &str, title: &str, caption: &str
                 chart.draw_series(std::iter::once(PathElement::new(vec![(p.0, a), (p.0, b)], c.stroke_width(1))))?;
             }
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 14)).position(SeriesLabelPosition::LowerRight).draw()?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?;
     });
     Ok(Figure { section: section.into(), title: title.into(), png, svg, caption: caption.into() })
 }
 
 /// Curves of a metric family `prefix<sep><x>` over x (label fractions, blocks).
-fn family_curves(data: &ReportData, eval: &str, parse: impl Fn(&str) -> Option<(String, f64)>) -> Vec<(String, Vec<String>, Vec<Series>)> {
+fn family_curves(
+    data: &ReportData,
+    eval: &str,
+    parse: impl Fn(&str) -> Option<(String, f64)>,
+) -> Vec<(String, Vec<String>, Vec<Series>)> {
     let mut families: Vec<String> = Vec::new();
     let mut xs: Vec<f64> = Vec::new();
     for s in data.summary.iter().filter(|s| s.evaluation == eval) {
@@ -110,7 +133,16 @@ fn family_curves(data: &ReportData, eval: &str, parse: impl Fn(&str) -> Option<(
                         .iter()
                         .filter(|s| s.evaluation == eval && &s.representation == rep && s.params == params)
                         .filter_map(|s| parse(&s.metric).filter(|(f, _)| *f == fam).map(|(_, x)| (s, x)))
-                        .filter_map(|(s, x)| xs.iter().position(|v| *v == x).map(|i| (i as f64, s.mean, if s.n >= 2 { s.ci95_low } else { s.mean }, if s.n >= 2 { s.ci95_high } else { s.mean })))
+                        .filter_map(|(s, x)| {
+                            xs.iter().position(|v| *v == x).map(|i| {
+                                (
+                                    i as f64,
+                                    s.mean,
+                                    if s.n >= 2 { s.ci95_low } else { s.mean },
+                                    if s.n >= 2 { s.ci95_high } else { s.mean },
+                                )
+                            })
+                        })
                         .collect();
                     if !points.is_empty() {
                         let label = if params.is_empty() { rep.clone() } else { format!("{rep} [{params}]") };
@@ -128,10 +160,24 @@ fn family_curves(data: &ReportData, eval: &str, parse: impl Fn(&str) -> Option<(
 pub fn label_efficiency(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::LabelCurve)) {
-        for (fam, xs, series) in family_curves(data, &ev.name, |m| m.split_once('@').and_then(|(f, x)| x.parse().ok().map(|x| (f.to_string(), x)))) {
-            let labels: Vec<String> = xs.iter().map(|x| x.parse::<f64>().map(|v| format!("{}%", v * 100.0)).unwrap_or_else(|_| x.clone())).collect();
+        for (fam, xs, series) in family_curves(data, &ev.name, |m| {
+            m.split_once('@').and_then(|(f, x)| x.parse().ok().map(|x| (f.to_string(), x)))
+        }) {
+            let labels: Vec<String> = xs
+                .iter()
+                .map(|x| x.parse::<f64>().map(|v| format!("{}%", v * 100.0)).unwrap_or_else(|_| x.clone()))
+                .collect();
             let name = format!("{}_{}", slug(&ev.name), slug(&fam));
-            out.push(curve_chart(dir, &name, &ev.name, &format!("{} — {fam} vs labelled fraction", ev.name), "Mean over seeds with 95 % CI; each fraction is a stratified, seeded subset of the training labels.", &labels, &fam, &series)?);
+            out.push(curve_chart(
+                dir,
+                &name,
+                &ev.name,
+                &format!("{} — {fam} vs labelled fraction", ev.name),
+                "Mean over seeds with 95 % CI; each fraction is a stratified, seeded subset of the training labels.",
+                &labels,
+                &fam,
+                &series,
+            )?);
         }
     }
     Ok(out)
@@ -141,9 +187,20 @@ pub fn label_efficiency(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 pub fn depth(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::DepthCurve)) {
-        for (fam, xs, series) in family_curves(data, &ev.name, |m| m.strip_prefix("top1_block").and_then(|b| b.parse().ok()).map(|b| ("top1".to_string(), b))) {
+        for (fam, xs, series) in family_curves(data, &ev.name, |m| {
+            m.strip_prefix("top1_block").and_then(|b| b.parse().ok()).map(|b| ("top1".to_string(), b))
+        }) {
             let labels: Vec<String> = xs.iter().map(|x| format!("block {x}")).collect();
-            out.push(curve_chart(dir, &slug(&ev.name), &ev.name, &format!("{} — probe {fam} by depth", ev.name), "A linear probe on each block's pooled output (mean over seeds, 95 % CI).", &labels, &fam, &series)?);
+            out.push(curve_chart(
+                dir,
+                &slug(&ev.name),
+                &ev.name,
+                &format!("{} — probe {fam} by depth", ev.name),
+                "A linear probe on each block's pooled output (mean over seeds, 95 % CI).",
+                &labels,
+                &fam,
+                &series,
+            )?);
         }
     }
     Ok(out)
@@ -152,7 +209,15 @@ pub fn depth(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 /// Heatmap panels: (title, row/column labels, values in [0, 1]).
 type Panel = (String, Vec<String>, Vec<Vec<f64>>);
 
-fn heatmaps(dir: &Path, name: &str, section: &str, title: &str, caption: &str, panels: &[Panel], annotate: bool) -> Result<Figure> {
+fn heatmaps(
+    dir: &Path,
+    name: &str,
+    section: &str,
+    title: &str,
+    caption: &str,
+    panels: &[Panel],
+    annotate: bool,
+) -> Result<Figure> {
     let (rows, cols) = grid(panels.len(), 3);
     let n_max = panels.iter().map(|p| p.1.len()).max().unwrap_or(1) as u32;
     let longest = panels.iter().flat_map(|p| p.1.iter().map(|l| l.len())).max().unwrap_or(2) as u32;
@@ -193,10 +258,17 @@ fn heatmaps(dir: &Path, name: &str, section: &str, title: &str, caption: &str, p
             for (i, row) in m.iter().enumerate() {
                 for (j, &v) in row.iter().enumerate() {
                     let y = (n - 1 - i) as f64;
-                    chart.draw_series(std::iter::once(Rectangle::new([(j as f64 - 0.5, y - 0.5), (j as f64 + 0.5, y + 0.5)], heat(v).filled())))?;
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(j as f64 - 0.5, y - 0.5), (j as f64 + 0.5, y + 0.5)],
+                        heat(v).filled(),
+                    )))?;
                     if annotate && n <= 12 {
                         let color = if v < 0.55 { WHITE } else { BLACK };
-                        chart.draw_series(std::iter::once(Text::new(format!("{v:.2}"), (j as f64, y), centered(12).color(&color))))?;
+                        chart.draw_series(std::iter::once(Text::new(
+                            format!("{v:.2}"),
+                            (j as f64, y),
+                            centered(12).color(&color),
+                        )))?;
                     }
                 }
             }
@@ -225,7 +297,16 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                     .map(|a| {
                         reps.iter()
                             .map(|b| {
-                                data.summary.iter().find(|s| s.evaluation == ev.name && &s.params == params && &s.representation == a && s.metric == format!("cka:{b}")).map(|s| s.mean).unwrap_or(f64::NAN)
+                                data.summary
+                                    .iter()
+                                    .find(|s| {
+                                        s.evaluation == ev.name
+                                            && &s.params == params
+                                            && &s.representation == a
+                                            && s.metric == format!("cka:{b}")
+                                    })
+                                    .map(|s| s.mean)
+                                    .unwrap_or(f64::NAN)
                             })
                             .collect()
                     })
@@ -248,7 +329,15 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             })
             .collect();
         if !panels.is_empty() {
-            out.push(heatmaps(dir, &format!("{}_layer_cka", slug(&ev.name)), &ev.name, &format!("{} — linear CKA between blocks", ev.name), "Block-to-block linear CKA of each encoder on test images (first seed).", &panels, true)?);
+            out.push(heatmaps(
+                dir,
+                &format!("{}_layer_cka", slug(&ev.name)),
+                &ev.name,
+                &format!("{} — linear CKA between blocks", ev.name),
+                "Block-to-block linear CKA of each encoder on test images (first seed).",
+                &panels,
+                true,
+            )?);
         }
     }
     Ok(out)
@@ -263,25 +352,46 @@ pub fn confusion(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
         for rep in &data.manifest.representations {
             let mut sum: Option<Vec<Vec<f64>>> = None;
             let mut seeds = 0;
-            for a in data.artifacts.iter().filter(|a| a.evaluation == ev.name && &a.representation == rep && a.params.is_empty()) {
-                let Some(c) = a.details.get("confusion").and_then(|c| serde_json::from_value::<Vec<Vec<f64>>>(c.clone()).ok()) else { continue };
+            for a in data
+                .artifacts
+                .iter()
+                .filter(|a| a.evaluation == ev.name && &a.representation == rep && a.params.is_empty())
+            {
+                let Some(c) =
+                    a.details.get("confusion").and_then(|c| serde_json::from_value::<Vec<Vec<f64>>>(c.clone()).ok())
+                else {
+                    continue;
+                };
                 seeds += 1;
                 match &mut sum {
-                    Some(s) if s.len() == c.len() => s.iter_mut().zip(&c).for_each(|(r, cr)| r.iter_mut().zip(cr).for_each(|(v, w)| *v += w)),
+                    Some(s) if s.len() == c.len() => {
+                        s.iter_mut().zip(&c).for_each(|(r, cr)| r.iter_mut().zip(cr).for_each(|(v, w)| *v += w))
+                    }
                     _ => sum = Some(c),
                 }
             }
             if let Some(m) = sum {
-                let norm: Vec<Vec<f64>> = m.iter().map(|r| {
-                    let t: f64 = r.iter().sum();
-                    r.iter().map(|v| if t > 0.0 { v / t } else { 0.0 }).collect()
-                }).collect();
+                let norm: Vec<Vec<f64>> = m
+                    .iter()
+                    .map(|r| {
+                        let t: f64 = r.iter().sum();
+                        r.iter().map(|v| if t > 0.0 { v / t } else { 0.0 }).collect()
+                    })
+                    .collect();
                 let labels = (0..norm.len()).map(|i| i.to_string()).collect();
                 panels.push((format!("{rep} ({seeds} seed{})", if seeds == 1 { "" } else { "s" }), labels, norm));
             }
         }
         if !panels.is_empty() {
-            out.push(heatmaps(dir, &format!("{}_confusion", slug(&ev.name)), &ev.name, &format!("{} — confusion matrices (rows: true class)", ev.name), "Test predictions summed over seeds, each row normalised to 1.", &panels, true)?);
+            out.push(heatmaps(
+                dir,
+                &format!("{}_confusion", slug(&ev.name)),
+                &ev.name,
+                &format!("{} — confusion matrices (rows: true class)", ev.name),
+                "Test predictions summed over seeds, each row normalised to 1.",
+                &panels,
+                true,
+            )?);
         }
     }
     Ok(out)

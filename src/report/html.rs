@@ -1,8 +1,8 @@
 //! report.html: report.md rendered with pulldown-cmark, every figure inlined as
 //! a base64 data URI, and a small stylesheet — one file that opens offline and
 //! can be mailed to a reviewer.
-use crate::error::{Error, Result};
 use super::manifest::Manifest;
+use crate::error::{Error, Result};
 use base64::Engine;
 use pulldown_cmark::{html, Event, Options, Parser, Tag};
 use std::path::Path;

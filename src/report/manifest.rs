@@ -1,9 +1,9 @@
 //! manifest.json: what was run, on what, by which build — enough to reproduce
 //! or audit every number in the report.
-use crate::runtime::environment::EnvInfo;
-use crate::eval::{EvaluationSpec, FigureKind};
 use crate::error::{Error, IoContext, Result};
+use crate::eval::{EvaluationSpec, FigureKind};
 use crate::runner::Failure;
+use crate::runtime::environment::EnvInfo;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -103,7 +103,8 @@ pub struct Manifest {
 
 pub fn read(path: &Path) -> Result<Manifest> {
     let text = std::fs::read_to_string(path).at(path)?;
-    let mut m: Manifest = serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not a repbench manifest: {e}")))?;
+    let mut m: Manifest =
+        serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not a repbench manifest: {e}")))?;
     m.evaluations.iter_mut().for_each(EvaluationRecord::fill_legacy);
     Ok(m)
 }

@@ -1,10 +1,10 @@
 //! Figures drawn from per-cell details rather than summary numbers: 2-D
 //! embedding maps, ViT attention grids and training curves.
-use crate::eval::FigureKind;
 use super::figure::{class_color, heat, slug, Figure};
 use super::plot::color_of;
 use super::ReportData;
 use crate::error::Result;
+use crate::eval::FigureKind;
 use crate::render_figure;
 use crate::runner::Artifact;
 use plotters::prelude::*;
@@ -17,7 +17,11 @@ fn grid(n: usize, max_cols: usize) -> (usize, usize) {
 
 /// The first seed's artifact of `eval` for each representation, in suite order.
 fn first_per_rep<'a>(data: &'a ReportData, eval: &str) -> Vec<&'a Artifact> {
-    data.manifest.representations.iter().filter_map(|rep| data.artifacts.iter().find(|a| a.evaluation == eval && &a.representation == rep)).collect()
+    data.manifest
+        .representations
+        .iter()
+        .filter_map(|rep| data.artifacts.iter().find(|a| a.evaluation == eval && &a.representation == rep))
+        .collect()
 }
 
 fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
@@ -33,31 +37,67 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             continue;
         }
         let (rows, cols) = grid(arts.len(), 4);
-        let method = arts[0].details.get("method").and_then(|m| m.as_str()).unwrap_or("map").to_uppercase().replace("TSNE", "t-SNE");
+        let method = arts[0]
+            .details
+            .get("method")
+            .and_then(|m| m.as_str())
+            .unwrap_or("map")
+            .to_uppercase()
+            .replace("TSNE", "t-SNE");
         let title = format!("{} — {method} of test embeddings, coloured by class", ev.name);
-        let (png, svg) = render_figure!(dir, &slug(&ev.name), (360 * cols as u32, 360 * rows as u32 + 70), false, |root| {
-            root.fill(&WHITE)?;
-            let root = root.titled(&title, ("sans-serif", 22))?;
-            let (body, legend) = root.split_vertically(360 * rows as u32);
-            for (area, a) in body.split_evenly((rows, cols)).iter().zip(&arts) {
-                let (x, y) = (floats(&a.details, "x"), floats(&a.details, "y"));
-                let labels: Vec<i64> = a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
-                let range = |v: &[f64]| {
-                    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-                    if lo.is_finite() && hi > lo { (lo - (hi - lo) * 0.03)..(hi + (hi - lo) * 0.03) } else { -1.0..1.0 }
-                };
-                let knn = data.summary.iter().find(|s| s.evaluation == ev.name && s.representation == a.representation && s.metric == "map_knn5").map(|s| format!(" (5-NN in map {:.3})", s.mean)).unwrap_or_default();
-                let mut chart = ChartBuilder::on(area).caption(format!("{}{knn}", a.representation), ("sans-serif", 15)).margin(8).build_cartesian_2d(range(&x), range(&y))?;
-                chart.configure_mesh().disable_mesh().disable_x_axis().disable_y_axis().draw()?;
-                chart.draw_series(x.iter().zip(&y).zip(&labels).map(|((&px, &py), &c)| Circle::new((px, py), 2, class_color(c).mix(0.8).filled())))?;
-            }
-            let max_class = arts[0].details.get("labels").and_then(|l| l.as_array()).map(|v| v.iter().filter_map(|x| x.as_i64()).max().unwrap_or(0)).unwrap_or(0);
-            for c in 0..=max_class {
-                let x = 20 + 80 * c as i32;
-                legend.draw(&Circle::new((x, 30), 6, class_color(c).filled()))?;
-                legend.draw(&Text::new(format!("class {c}"), (x + 10, 22), ("sans-serif", 14)))?;
-            }
-        });
+        let (png, svg) =
+            render_figure!(dir, &slug(&ev.name), (360 * cols as u32, 360 * rows as u32 + 70), false, |root| {
+                root.fill(&WHITE)?;
+                let root = root.titled(&title, ("sans-serif", 22))?;
+                let (body, legend) = root.split_vertically(360 * rows as u32);
+                for (area, a) in body.split_evenly((rows, cols)).iter().zip(&arts) {
+                    let (x, y) = (floats(&a.details, "x"), floats(&a.details, "y"));
+                    let labels: Vec<i64> = a
+                        .details
+                        .get("labels")
+                        .and_then(|l| serde_json::from_value(l.clone()).ok())
+                        .unwrap_or_default();
+                    let range = |v: &[f64]| {
+                        let (lo, hi) =
+                            v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+                        if lo.is_finite() && hi > lo {
+                            (lo - (hi - lo) * 0.03)..(hi + (hi - lo) * 0.03)
+                        } else {
+                            -1.0..1.0
+                        }
+                    };
+                    let knn = data
+                        .summary
+                        .iter()
+                        .find(|s| {
+                            s.evaluation == ev.name && s.representation == a.representation && s.metric == "map_knn5"
+                        })
+                        .map(|s| format!(" (5-NN in map {:.3})", s.mean))
+                        .unwrap_or_default();
+                    let mut chart = ChartBuilder::on(area)
+                        .caption(format!("{}{knn}", a.representation), ("sans-serif", 15))
+                        .margin(8)
+                        .build_cartesian_2d(range(&x), range(&y))?;
+                    chart.configure_mesh().disable_mesh().disable_x_axis().disable_y_axis().draw()?;
+                    chart.draw_series(
+                        x.iter()
+                            .zip(&y)
+                            .zip(&labels)
+                            .map(|((&px, &py), &c)| Circle::new((px, py), 2, class_color(c).mix(0.8).filled())),
+                    )?;
+                }
+                let max_class = arts[0]
+                    .details
+                    .get("labels")
+                    .and_then(|l| l.as_array())
+                    .map(|v| v.iter().filter_map(|x| x.as_i64()).max().unwrap_or(0))
+                    .unwrap_or(0);
+                for c in 0..=max_class {
+                    let x = 20 + 80 * c as i32;
+                    legend.draw(&Circle::new((x, 30), 6, class_color(c).filled()))?;
+                    legend.draw(&Text::new(format!("class {c}"), (x + 10, 22), ("sans-serif", 14)))?;
+                }
+            });
         out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "A fixed stratified sample of test points (first seed); the metric in each title is the leave-one-out 5-NN accuracy inside the map.".into() });
     }
     Ok(out)
@@ -72,8 +112,16 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
         if arts.is_empty() {
             continue;
         }
-        let heads = arts.iter().map(|a| a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize).max().unwrap_or(1);
-        let n_img = arts.iter().map(|a| a.details.get("labels").and_then(|l| l.as_array()).map(|v| v.len()).unwrap_or(0)).max().unwrap_or(0);
+        let heads = arts
+            .iter()
+            .map(|a| a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize)
+            .max()
+            .unwrap_or(1);
+        let n_img = arts
+            .iter()
+            .map(|a| a.details.get("labels").and_then(|l| l.as_array()).map(|v| v.len()).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
         let cell = 96u32;
         // Layout: per representation a block of rows (images), columns = image + heads.
         let width = 170 + cell * (1 + heads as u32);
@@ -86,14 +134,25 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             for a in &arts {
                 root.draw(&Text::new(a.representation.clone(), (10, top + 4), ("sans-serif", 16)))?;
                 for hh in 0..heads {
-                    root.draw(&Text::new(format!("head {}", hh + 1), (170 + (cell as i32) * (1 + hh as i32) + 20, top + 4), ("sans-serif", 13)))?;
+                    root.draw(&Text::new(
+                        format!("head {}", hh + 1),
+                        (170 + (cell as i32) * (1 + hh as i32) + 20, top + 4),
+                        ("sans-serif", 13),
+                    ))?;
                 }
                 top += 24;
-                let shape: Vec<i64> = a.details.get("image_shape").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-                let gridhw: Vec<i64> = a.details.get("grid").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-                let pixels: Vec<u8> = a.details.get("images").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+                let shape: Vec<i64> = a
+                    .details
+                    .get("image_shape")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok())
+                    .unwrap_or_default();
+                let gridhw: Vec<i64> =
+                    a.details.get("grid").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+                let pixels: Vec<u8> =
+                    a.details.get("images").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
                 let att = floats(&a.details, "attention");
-                let labels: Vec<i64> = a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+                let labels: Vec<i64> =
+                    a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
                 if shape.len() != 3 || gridhw.len() != 2 {
                     continue;
                 }
@@ -108,8 +167,12 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                     for yy in 0..ih {
                         for xx in 0..iw {
                             let px = |ch: usize| pixels.get(((k * c + ch) * ih + yy) * iw + xx).copied().unwrap_or(0);
-                            let col = if c >= 3 { RGBColor(px(0), px(1), px(2)) } else { RGBColor(px(0), px(0), px(0)) };
-                            let r = [(x0 + (xx as f64 * sx) as i32, y0 + (yy as f64 * sy) as i32), (x0 + ((xx + 1) as f64 * sx).ceil() as i32, y0 + ((yy + 1) as f64 * sy).ceil() as i32)];
+                            let col =
+                                if c >= 3 { RGBColor(px(0), px(1), px(2)) } else { RGBColor(px(0), px(0), px(0)) };
+                            let r = [
+                                (x0 + (xx as f64 * sx) as i32, y0 + (yy as f64 * sy) as i32),
+                                (x0 + ((xx + 1) as f64 * sx).ceil() as i32, y0 + ((yy + 1) as f64 * sy).ceil() as i32),
+                            ];
                             root.draw(&Rectangle::new(r, col.filled()))?;
                         }
                     }
@@ -121,7 +184,10 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                         let (sx, sy) = (cell as f64 / gw as f64, cell as f64 / gh as f64);
                         for (i, v) in map.iter().enumerate() {
                             let (gy, gx) = (i / gw, i % gw);
-                            let r = [(x0 + (gx as f64 * sx) as i32, top + (gy as f64 * sy) as i32), (x0 + ((gx + 1) as f64 * sx).ceil() as i32, top + ((gy + 1) as f64 * sy).ceil() as i32)];
+                            let r = [
+                                (x0 + (gx as f64 * sx) as i32, top + (gy as f64 * sy) as i32),
+                                (x0 + ((gx + 1) as f64 * sx).ceil() as i32, top + ((gy + 1) as f64 * sy).ceil() as i32),
+                            ];
                             root.draw(&Rectangle::new(r, heat(v / mx).filled()))?;
                         }
                     }
@@ -151,10 +217,13 @@ pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     }
     let curve = |log: &serde_json::Value, key: &str| -> Vec<(f64, f64)> {
         let value = |e: &serde_json::Value| e.get(key).or_else(|| e.get("diagnostics")?.get(key))?.as_f64();
-        log.as_array().map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, value(e)?))).collect()).unwrap_or_default()
+        log.as_array()
+            .map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, value(e)?))).collect())
+            .unwrap_or_default()
     };
     // Panels: (representation or None for all, key in the log, caption).
-    let mut panels: Vec<(Option<&String>, String, String)> = reps.iter().map(|r| (Some(*r), "loss".to_string(), format!("{r} — loss"))).collect();
+    let mut panels: Vec<(Option<&String>, String, String)> =
+        reps.iter().map(|r| (Some(*r), "loss".to_string(), format!("{r} — loss"))).collect();
     panels.push((None, "lr".into(), "learning rate".into()));
     // One panel per diagnostic, every representation that logs it a line, so
     // variants of a method can be compared at a glance.
@@ -169,44 +238,79 @@ pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     panels.extend(keys.into_iter().map(|k| (None, k.clone(), k.replace('_', " "))));
     let (rows, cols) = grid(panels.len(), 4);
     let title = "Training curves: loss and learning rate per epoch".to_string();
-    let (png, svg) = render_figure!(dir, "training_curves", (330 * cols as u32, 280 * rows as u32 + 40), true, |root| {
-        root.fill(&WHITE)?;
-        let root = root.titled(&title, ("sans-serif", 22))?;
-        let areas = root.split_evenly((rows, cols));
-        for (area, (rep, key, caption)) in areas.iter().zip(&panels) {
-            let logs: Vec<(&String, Vec<(f64, f64)>)> = data
-                .train_logs
-                .iter()
-                .filter(|t| rep.map_or(true, |r| &t.representation == r))
-                .map(|t| (&t.representation, curve(&t.log, key)))
-                .filter(|(_, c)| !c.is_empty())
-                .collect();
-            let xmax = logs.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(1.0f64, f64::max);
-            let (lo, hi) = logs.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else if lo.is_finite() { (lo - 0.5 * lo.abs().max(1e-3), hi + 0.5 * hi.abs().max(1e-3)) } else { (0.0, 1.0) };
-            let pad = (hi - lo) * 0.08;
-            let mut chart = ChartBuilder::on(area).caption(caption, ("sans-serif", 15)).margin(8).x_label_area_size(30).y_label_area_size(60).build_cartesian_2d(0.5f64..xmax + 0.5, (lo - pad)..(hi + pad))?;
-            chart.configure_mesh().x_desc("epoch").x_labels(6).y_labels(5).y_label_formatter(&|v| if v.abs() < 1e-2 && *v != 0.0 { format!("{v:.1e}") } else { format!("{v:.3}") }).draw()?;
-            let mut seen: Vec<&String> = Vec::new();
-            let shared = rep.is_none() && key != "lr";
-            for (r, c) in &logs {
-                let first = !seen.contains(r);
-                if key == "lr" && !first {
-                    continue;
+    let (png, svg) =
+        render_figure!(dir, "training_curves", (330 * cols as u32, 280 * rows as u32 + 40), true, |root| {
+            root.fill(&WHITE)?;
+            let root = root.titled(&title, ("sans-serif", 22))?;
+            let areas = root.split_evenly((rows, cols));
+            for (area, (rep, key, caption)) in areas.iter().zip(&panels) {
+                let logs: Vec<(&String, Vec<(f64, f64)>)> = data
+                    .train_logs
+                    .iter()
+                    .filter(|t| rep.map_or(true, |r| &t.representation == r))
+                    .map(|t| (&t.representation, curve(&t.log, key)))
+                    .filter(|(_, c)| !c.is_empty())
+                    .collect();
+                let xmax = logs.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(1.0f64, f64::max);
+                let (lo, hi) = logs
+                    .iter()
+                    .flat_map(|(_, c)| c.iter().map(|p| p.1))
+                    .filter(|v| v.is_finite())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+                let (lo, hi) = if lo.is_finite() && hi > lo {
+                    (lo, hi)
+                } else if lo.is_finite() {
+                    (lo - 0.5 * lo.abs().max(1e-3), hi + 0.5 * hi.abs().max(1e-3))
+                } else {
+                    (0.0, 1.0)
+                };
+                let pad = (hi - lo) * 0.08;
+                let mut chart = ChartBuilder::on(area)
+                    .caption(caption, ("sans-serif", 15))
+                    .margin(8)
+                    .x_label_area_size(30)
+                    .y_label_area_size(60)
+                    .build_cartesian_2d(0.5f64..xmax + 0.5, (lo - pad)..(hi + pad))?;
+                chart
+                    .configure_mesh()
+                    .x_desc("epoch")
+                    .x_labels(6)
+                    .y_labels(5)
+                    .y_label_formatter(&|v| {
+                        if v.abs() < 1e-2 && *v != 0.0 {
+                            format!("{v:.1e}")
+                        } else {
+                            format!("{v:.3}")
+                        }
+                    })
+                    .draw()?;
+                let mut seen: Vec<&String> = Vec::new();
+                let shared = rep.is_none() && key != "lr";
+                for (r, c) in &logs {
+                    let first = !seen.contains(r);
+                    if key == "lr" && !first {
+                        continue;
+                    }
+                    seen.push(r);
+                    let col = color_of(&data.manifest, r);
+                    let line = chart.draw_series(LineSeries::new(c.iter().copied(), col.stroke_width(2)))?;
+                    if shared && first {
+                        let name = r.to_string();
+                        line.label(name)
+                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], col.stroke_width(2)));
+                    }
+                    chart.draw_series(c.iter().map(|p| Circle::new(*p, 3, col.filled())))?;
                 }
-                seen.push(r);
-                let col = color_of(&data.manifest, r);
-                let line = chart.draw_series(LineSeries::new(c.iter().copied(), col.stroke_width(2)))?;
-                if shared && first {
-                    let name = r.to_string();
-                    line.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], col.stroke_width(2)));
+                if shared {
+                    chart
+                        .configure_series_labels()
+                        .position(SeriesLabelPosition::LowerRight)
+                        .background_style(WHITE.mix(0.85))
+                        .border_style(BLACK)
+                        .label_font(("sans-serif", 10))
+                        .draw()?;
                 }
-                chart.draw_series(c.iter().map(|p| Circle::new(*p, 3, col.filled())))?;
             }
-            if shared {
-                chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 10)).draw()?;
-            }
-        }
-    });
+        });
     Ok(vec![Figure { section: "training".into(), title, png, svg, caption: "Mean training loss of each epoch (every seed is a line), the per-iteration schedule's value at each epoch's end, and method diagnostics (DINO: teacher entropy / ln K — 1 means the teacher collapsed to uniform — and KL(teacher ‖ student) in nats).".into() }])
 }

@@ -41,7 +41,10 @@ fn ranks(o: &mut String, t: &RankTable) {
         return;
     }
     let _ = writeln!(o, "## Ranks across evaluations\n");
-    let _ = writeln!(o, "Rank of each representation's mean headline metric per evaluation (1 = best; ties share the average rank).\n");
+    let _ = writeln!(
+        o,
+        "Rank of each representation's mean headline metric per evaluation (1 = best; ties share the average rank).\n"
+    );
     let _ = writeln!(o, "| representation | {} | mean rank |", t.columns.join(" | "));
     let _ = writeln!(o, "|---|{}---|", "---|".repeat(t.columns.len()));
     for (rep, r, mean) in &t.rows {
@@ -68,23 +71,50 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
         for a in reps {
             let cells: Vec<String> = reps
                 .iter()
-                .map(|b| data.summary.iter().find(|s| s.evaluation == eval && s.params == params && &s.representation == a && s.metric == format!("cka:{b}")).map(|s| format!("{:.3}", s.mean)).unwrap_or_else(|| "—".into()))
+                .map(|b| {
+                    data.summary
+                        .iter()
+                        .find(|s| {
+                            s.evaluation == eval
+                                && s.params == params
+                                && &s.representation == a
+                                && s.metric == format!("cka:{b}")
+                        })
+                        .map(|s| format!("{:.3}", s.mean))
+                        .unwrap_or_else(|| "—".into())
+                })
                 .collect();
             let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
         }
-        let keys: Vec<&str> = data.summary.iter().filter(|s| s.evaluation == eval && s.params == params).map(|s| s.cell_keys.as_str()).take(1).collect();
+        let keys: Vec<&str> = data
+            .summary
+            .iter()
+            .filter(|s| s.evaluation == eval && s.params == params)
+            .map(|s| s.cell_keys.as_str())
+            .take(1)
+            .collect();
         let _ = writeln!(o, "\nCell keys (one per seed): `{}`\n", keys.join(""));
     }
 }
 
-pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, charts: &Charts, figures: &[Figure]) -> String {
+pub fn render(
+    data: &ReportData,
+    vs_best: &[VsBest],
+    rank_table: &RankTable,
+    charts: &Charts,
+    figures: &[Figure],
+) -> String {
     let m = &data.manifest;
     let mut o = String::new();
     let _ = writeln!(o, "# repbench report: {}\n", m.suite);
     if let Some(d) = &m.description {
         let _ = writeln!(o, "{}\n", d.trim());
     }
-    let ds: Vec<String> = m.datasets.iter().map(|d| format!("{} (`{}`)", d.name, &d.fingerprint[..12.min(d.fingerprint.len())])).collect();
+    let ds: Vec<String> = m
+        .datasets
+        .iter()
+        .map(|d| format!("{} (`{}`)", d.name, &d.fingerprint[..12.min(d.fingerprint.len())]))
+        .collect();
     let _ = writeln!(
         o,
         "{} cells ({} computed, {} from cache, {} failed, {} not applicable) on {} in {:.1} s. Data: {}.\n",
@@ -117,12 +147,18 @@ pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, cha
             if ev.ranks {
                 let _ = writeln!(o, "Headline **{}**; the last column is a two-sided Welch t-test of each representation against the best mean (▼: worse at p < 0.05).\n", ev.headline);
             }
-            let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
+            let _ =
+                writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
             let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
             for s in rows {
                 let headline = s.metric == ev.headline;
                 let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
-                let v = vs_best.iter().find(|v| v.evaluation == s.evaluation && v.params == s.params && v.metric == s.metric && v.representation == s.representation);
+                let v = vs_best.iter().find(|v| {
+                    v.evaluation == s.evaluation
+                        && v.params == s.params
+                        && v.metric == s.metric
+                        && v.representation == s.representation
+                });
                 let _ = writeln!(
                     o,
                     "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | {} | `{}` |",
@@ -148,14 +184,33 @@ pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, cha
     if !m.skipped.is_empty() {
         let _ = writeln!(o, "## Not applicable\n\n| representation | evaluation | seed | reason |\n|---|---|---|---|");
         for f in &m.skipped {
-            let _ = writeln!(o, "| {} | {} | {} | {} |", f.representation, f.evaluation, f.seed, f.error.replace('|', "\\|"));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                f.representation,
+                f.evaluation,
+                f.seed,
+                f.error.replace('|', "\\|")
+            );
         }
         o.push('\n');
     }
     if !m.failures.is_empty() {
-        let _ = writeln!(o, "## Failures\n\n| representation | evaluation | seed | params | stage | error |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "## Failures\n\n| representation | evaluation | seed | params | stage | error |\n|---|---|---|---|---|---|"
+        );
         for f in &m.failures {
-            let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} |", f.representation, f.evaluation, f.seed, f.params, f.stage, f.error.replace('|', "\\|").replace('\n', " "));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.representation,
+                f.evaluation,
+                f.seed,
+                f.params,
+                f.stage,
+                f.error.replace('|', "\\|").replace('\n', " ")
+            );
         }
         o.push('\n');
     }
@@ -163,17 +218,39 @@ pub fn render(data: &ReportData, vs_best: &[VsBest], rank_table: &RankTable, cha
     let _ = writeln!(o, "## Provenance\n");
     let _ = writeln!(o, "- suite file: `{}` (sha256 `{}`)", m.spec_path, m.spec_sha256);
     let _ = writeln!(o, "- command: `{}`", m.command.join(" "));
-    let _ = writeln!(o, "- repbench {} at commit `{}`{}", e.repbench_version, e.git_commit, if e.git_dirty { " (dirty tree)" } else { "" });
-    let _ = writeln!(o, "- libtorch {}; device {}; CUDA available: {} ({})", e.libtorch_version, m.device, e.cuda_available, e.cuda_note);
+    let _ = writeln!(
+        o,
+        "- repbench {} at commit `{}`{}",
+        e.repbench_version,
+        e.git_commit,
+        if e.git_dirty { " (dirty tree)" } else { "" }
+    );
+    let _ = writeln!(
+        o,
+        "- libtorch {}; device {}; CUDA available: {} ({})",
+        e.libtorch_version, m.device, e.cuda_available, e.cuda_note
+    );
     let _ = writeln!(o, "- machine: {} cpus ({}), {} torch threads, {}", e.cpus, e.cpu_model, e.torch_threads, e.os);
     for d in &m.datasets {
-        let _ = writeln!(o, "- dataset {}: {} files at `{}` ({}), fingerprint `{}`", d.name, d.files, d.root, d.format, d.fingerprint);
+        let _ = writeln!(
+            o,
+            "- dataset {}: {} files at `{}` ({}), fingerprint `{}`",
+            d.name, d.files, d.root, d.format, d.fingerprint
+        );
         if let Some(n) = &d.note {
             let _ = writeln!(o, "  - note: {n}");
         }
     }
-    let _ = writeln!(o, "- cache: `{}`; every number above is stored under its cell key there (`objects/<2>/<key>/metrics.json`).", m.cache_dir);
+    let _ = writeln!(
+        o,
+        "- cache: `{}`; every number above is stored under its cell key there (`objects/<2>/<key>/metrics.json`).",
+        m.cache_dir
+    );
     let _ = writeln!(o, "\nFiles: `results.csv` / `results.parquet` (one row per metric and seed), `summary.csv`, `details.json` (per-cell details behind the figures), `train_logs.json`, `manifest.json` (with the full suite text).");
-    let _ = writeln!(o, "\n<details><summary>Suite file</summary>\n\n```yaml\n{}\n```\n\n</details>", m.spec_text.trim_end());
+    let _ = writeln!(
+        o,
+        "\n<details><summary>Suite file</summary>\n\n```yaml\n{}\n```\n\n</details>",
+        m.spec_text.trim_end()
+    );
     o
 }

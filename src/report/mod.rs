@@ -15,8 +15,8 @@ pub mod significance;
 pub mod stats;
 pub mod table;
 
-use crate::files::{read_json, write_atomic, write_json};
 use crate::error::{Error, Result};
+use crate::files::{read_json, write_atomic, write_json};
 use crate::runner::{Artifact, ResultRow, TrainLogRecord};
 use manifest::Manifest;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,12 @@ pub struct ReportData {
 }
 
 impl ReportData {
-    pub fn new(rows: Vec<ResultRow>, manifest: Manifest, artifacts: Vec<Artifact>, train_logs: Vec<TrainLogRecord>) -> ReportData {
+    pub fn new(
+        rows: Vec<ResultRow>,
+        manifest: Manifest,
+        artifacts: Vec<Artifact>,
+        train_logs: Vec<TrainLogRecord>,
+    ) -> ReportData {
         let summary = stats::summarize(&rows);
         ReportData { rows, manifest, artifacts, train_logs, summary }
     }

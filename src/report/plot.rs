@@ -4,8 +4,8 @@
 //! Each representation keeps one colour in every chart (its position in the suite).
 use super::manifest::Manifest;
 use super::stats::SummaryRow;
-use crate::files::write_atomic;
 use crate::error::{Error, Result};
+use crate::files::write_atomic;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -65,7 +65,11 @@ fn bars_for(summary: &[SummaryRow], manifest: &Manifest, eval: &str, metric: &st
         .filter(|s| s.evaluation == eval && s.metric == metric)
         .map(|s| {
             let (lo, hi) = if s.n >= 2 { (s.ci95_low, s.ci95_high) } else { (s.mean, s.mean) };
-            let label = if s.params.is_empty() { s.representation.clone() } else { format!("{} [{}]", s.representation, s.params) };
+            let label = if s.params.is_empty() {
+                s.representation.clone()
+            } else {
+                format!("{} [{}]", s.representation, s.params)
+            };
             Bar { label, mean: s.mean, lo, hi, color: color_of(manifest, &s.representation) }
         })
         .collect()
@@ -73,7 +77,11 @@ fn bars_for(summary: &[SummaryRow], manifest: &Manifest, eval: &str, metric: &st
 
 type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow], manifest: &Manifest) -> DrawResult<DB::ErrorType> {
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    summary: &[SummaryRow],
+    manifest: &Manifest,
+) -> DrawResult<DB::ErrorType> {
     root.fill(&WHITE)?;
     let evals = charted(summary, manifest);
     let (rows, cols) = layout(evals.len());
@@ -103,7 +111,11 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
             .x_labels(n + 1)
             .x_label_formatter(&|v| {
                 let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .x_label_style(("sans-serif", 15))
             .y_label_style(("sans-serif", 14))
@@ -111,11 +123,20 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
             .draw()?;
         for (i, b) in bars.iter().enumerate() {
             let x = i as f64;
-            chart.draw_series(std::iter::once(Rectangle::new([(x - 0.38, 0.0), (x + 0.38, b.mean)], b.color.filled())))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x - 0.38, 0.0), (x + 0.38, b.mean)],
+                b.color.filled(),
+            )))?;
             if b.hi > b.lo {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(x, b.lo), (x, b.hi)], BLACK.stroke_width(2))))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, b.lo), (x, b.hi)],
+                    BLACK.stroke_width(2),
+                )))?;
                 for y in [b.lo, b.hi] {
-                    chart.draw_series(std::iter::once(PathElement::new(vec![(x - 0.12, y), (x + 0.12, y)], BLACK.stroke_width(2))))?;
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(x - 0.12, y), (x + 0.12, y)],
+                        BLACK.stroke_width(2),
+                    )))?;
                 }
             }
             chart.draw_series(std::iter::once(Text::new(
@@ -134,7 +155,11 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &[SummaryRow
 
 /// The evaluations with something to chart (their headline metric exists).
 fn charted<'a>(summary: &[SummaryRow], manifest: &'a Manifest) -> Vec<&'a super::manifest::EvaluationRecord> {
-    manifest.evaluations.iter().filter(|ev| summary.iter().any(|s| s.evaluation == ev.name && s.metric == ev.headline)).collect()
+    manifest
+        .evaluations
+        .iter()
+        .filter(|ev| summary.iter().any(|s| s.evaluation == ev.name && s.metric == ev.headline))
+        .collect()
 }
 
 /// Panels in rows of at most three.
@@ -172,8 +197,14 @@ pub fn summary_chart(dir: &Path, summary: &[SummaryRow], manifest: &Manifest) ->
         draw(&root, summary, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
     }
     let mut png = Vec::new();
-    image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut png), &rgb, w, h, image::ExtendedColorType::Rgb8)
-        .map_err(|e| Error::stage(format!("encoding summary.png: {e}")))?;
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &rgb,
+        w,
+        h,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| Error::stage(format!("encoding summary.png: {e}")))?;
     write_atomic(&dir.join("summary.png"), &png)?;
     Ok(Charts { summary_png: Some("summary.png".into()), summary_svg: Some("summary.svg".into()) })
 }

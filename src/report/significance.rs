@@ -21,7 +21,11 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     let se2 = va + vb;
     if se2 == 0.0 {
         // No spread at all: the means either agree exactly or differ for sure.
-        return Some(if ma == mb { (0.0, f64::INFINITY, 1.0) } else { (f64::INFINITY.copysign(ma - mb), f64::INFINITY, 0.0) });
+        return Some(if ma == mb {
+            (0.0, f64::INFINITY, 1.0)
+        } else {
+            (f64::INFINITY.copysign(ma - mb), f64::INFINITY, 0.0)
+        });
     }
     let t = (ma - mb) / se2.sqrt();
     let df = se2 * se2 / (va * va / (a.len() as f64 - 1.0) + vb * vb / (b.len() as f64 - 1.0));
@@ -42,7 +46,10 @@ pub struct VsBest {
 }
 
 fn values<'a>(rows: &'a [ResultRow], eval: &'a str, params: &'a str, metric: &'a str, rep: &'a str) -> Vec<f64> {
-    rows.iter().filter(|r| r.evaluation == eval && r.params == params && r.metric == metric && r.representation == rep).map(|r| r.value).collect()
+    rows.iter()
+        .filter(|r| r.evaluation == eval && r.params == params && r.metric == metric && r.representation == rep)
+        .map(|r| r.value)
+        .collect()
 }
 
 /// Welch tests against the best mean, for each (evaluation, params) group of the
@@ -57,12 +64,19 @@ pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[(Str
             }
         }
         for params in groups {
-            let members: Vec<&SummaryRow> = summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite()).collect();
+            let members: Vec<&SummaryRow> = summary
+                .iter()
+                .filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite())
+                .collect();
             let Some(best) = members.iter().max_by(|a, b| a.mean.total_cmp(&b.mean)) else { continue };
             let best_vals = values(rows, eval, params, metric, &best.representation);
             for m in &members {
                 let is_best = m.representation == best.representation;
-                let p = if is_best { None } else { welch(&values(rows, eval, params, metric, &m.representation), &best_vals).map(|(_, _, p)| p) };
+                let p = if is_best {
+                    None
+                } else {
+                    welch(&values(rows, eval, params, metric, &m.representation), &best_vals).map(|(_, _, p)| p)
+                };
                 out.push(VsBest {
                     evaluation: eval.clone(),
                     params: params.to_string(),
@@ -98,7 +112,10 @@ pub fn rank_table(summary: &[SummaryRow], headlines: &[(String, String)], repres
             }
         }
         for params in groups {
-            let members: Vec<&SummaryRow> = summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite()).collect();
+            let members: Vec<&SummaryRow> = summary
+                .iter()
+                .filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite())
+                .collect();
             if members.len() < 2 {
                 continue;
             }

@@ -46,7 +46,10 @@ pub fn summarize(rows: &[ResultRow]) -> Vec<SummaryRow> {
     let mut groups: Vec<(SummaryRow, Vec<f64>, Vec<String>)> = Vec::new();
     for r in rows {
         let pos = groups.iter().position(|(g, _, _)| {
-            g.representation == r.representation && g.params == r.params && g.evaluation == r.evaluation && g.metric == r.metric
+            g.representation == r.representation
+                && g.params == r.params
+                && g.evaluation == r.evaluation
+                && g.metric == r.metric
         });
         let i = match pos {
             Some(i) => i,

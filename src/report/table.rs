@@ -1,8 +1,8 @@
 //! results.csv / results.parquet (long form, one row per metric) and summary.csv,
 //! written through polars so any data tool reads them.
 use super::stats::SummaryRow;
-use crate::files::write_atomic;
 use crate::error::{Error, Result};
+use crate::files::write_atomic;
 use crate::runner::ResultRow;
 use polars::prelude::*;
 use std::path::Path;
@@ -86,12 +86,24 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRow>> {
     let strs = |name: &str| -> Result<Vec<String>> {
         Ok(get(name)?.str().map_err(|e| perr(path, e))?.into_iter().map(|v| v.unwrap_or("").to_string()).collect())
     };
-    let floats = |name: &str| -> Result<Vec<f64>> { Ok(get(name)?.f64().map_err(|e| perr(path, e))?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()) };
-    let (suite, rep, kind, eval, ekind, metric, params, key) =
-        (strs("suite")?, strs("representation")?, strs("kind")?, strs("evaluation")?, strs("eval_kind")?, strs("metric")?, strs("params")?, strs("cell_key")?);
-    let (value, fit, emb, ev) = (floats("value")?, floats("fit_seconds")?, floats("embed_seconds")?, floats("eval_seconds")?);
+    let floats = |name: &str| -> Result<Vec<f64>> {
+        Ok(get(name)?.f64().map_err(|e| perr(path, e))?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    };
+    let (suite, rep, kind, eval, ekind, metric, params, key) = (
+        strs("suite")?,
+        strs("representation")?,
+        strs("kind")?,
+        strs("evaluation")?,
+        strs("eval_kind")?,
+        strs("metric")?,
+        strs("params")?,
+        strs("cell_key")?,
+    );
+    let (value, fit, emb, ev) =
+        (floats("value")?, floats("fit_seconds")?, floats("embed_seconds")?, floats("eval_seconds")?);
     let seed: Vec<u64> = get("seed")?.u64().map_err(|e| perr(path, e))?.into_iter().map(|v| v.unwrap_or(0)).collect();
-    let cached: Vec<bool> = get("cached")?.bool().map_err(|e| perr(path, e))?.into_iter().map(|v| v.unwrap_or(false)).collect();
+    let cached: Vec<bool> =
+        get("cached")?.bool().map_err(|e| perr(path, e))?.into_iter().map(|v| v.unwrap_or(false)).collect();
     Ok((0..df.height())
         .map(|i| ResultRow {
             suite: suite[i].clone(),

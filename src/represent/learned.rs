@@ -44,13 +44,27 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
     // bf16 autocast exists only on CUDA; a suite written for a GPU still runs on a
     // CPU (f32), but says so rather than falling back silently.
     if tp.bf16 && !ctx.device.is_cuda() {
-        (ctx.log)(&format!("  note: train.bf16 is set but training runs on {:?}: bf16 autocast is CUDA-only, computing in f32", ctx.device));
+        (ctx.log)(&format!(
+            "  note: train.bf16 is set but training runs on {:?}: bf16 autocast is CUDA-only, computing in f32",
+            ctx.device
+        ));
     }
     let mut on_epoch = |l: &EpochLog| {
         let diag: String = l.diagnostics.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect();
-        (ctx.log)(&format!("  epoch {}/{}: loss {:.4}{diag}, lr {:.2e}, {:.1} s, {:.0} img/s", l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s));
+        (ctx.log)(&format!(
+            "  epoch {}/{}: loss {:.4}{diag}, lr {:.2e}, {:.1} s, {:.0} img/s",
+            l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s
+        ));
     };
-    let logs = trainer::train(learner.as_mut(), &vs, TrainData { images: &images, labels: &labels }, tp, crate::runtime::seeding::derive(ctx.seed, "train"), ckpt.as_ref(), &mut on_epoch)?;
+    let logs = trainer::train(
+        learner.as_mut(),
+        &vs,
+        TrainData { images: &images, labels: &labels },
+        tp,
+        crate::runtime::seeding::derive(ctx.seed, "train"),
+        ckpt.as_ref(),
+        &mut on_epoch,
+    )?;
     Ok(FittedLearned { vs, learner, info, logs })
 }
 
@@ -86,7 +100,8 @@ impl Fitted for FittedLearned {
     }
     fn state(&self) -> Vec<(String, Tensor)> {
         let (c, h, w) = self.info.shape;
-        let mut v: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(k, t)| (format!("vs/{k}"), t)).collect();
+        let mut v: Vec<(String, Tensor)> =
+            self.vs.variables().into_iter().map(|(k, t)| (format!("vs/{k}"), t)).collect();
         v.extend(self.learner.extra_state());
         v.push(("info/shape".into(), Tensor::from_slice(&[c, h, w])));
         v.push(("info/classes".into(), Tensor::from_slice(&[self.info.num_classes])));

@@ -11,10 +11,10 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::{EvalOutput, Features, ModelInputs, SplitImages};
 use crate::represent::Fitted;
-use tch::Tensor;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use tch::Tensor;
 
 pub struct Outcome {
     pub rows: Vec<ResultRow>,
@@ -57,7 +57,10 @@ impl DataMemo<'_> {
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into())
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
 }
 
 /// Runs `f`, turning a panic (libtorch reports shape errors that way) into an error.
@@ -73,13 +76,28 @@ pub fn units(plan: &SuitePlan) -> Vec<(usize, usize)> {
 }
 
 fn empty_outcome() -> Outcome {
-    Outcome { rows: Vec::new(), failures: Vec::new(), skipped: Vec::new(), artifacts: Vec::new(), train_logs: Vec::new(), computed_cells: 0, cached_cells: 0, interrupted: false }
+    Outcome {
+        rows: Vec::new(),
+        failures: Vec::new(),
+        skipped: Vec::new(),
+        artifacts: Vec::new(),
+        train_logs: Vec::new(),
+        computed_cells: 0,
+        cached_cells: 0,
+        interrupted: false,
+    }
 }
 
 /// Runs one unit (see `units`): what a parallel or Slurm worker does.
 pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usize) -> crate::error::Result<Outcome> {
     let all = units(plan);
-    let &(pi, ri) = all.get(unit).ok_or_else(|| Error::stage(format!("unit {unit} does not exist: the suite has {} units (0..{})", all.len(), all.len().saturating_sub(1))))?;
+    let &(pi, ri) = all.get(unit).ok_or_else(|| {
+        Error::stage(format!(
+            "unit {unit} does not exist: the suite has {} units (0..{})",
+            all.len(),
+            all.len().saturating_sub(1)
+        ))
+    })?;
     let mut out = empty_outcome();
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     let _ = run_rep(ctx, &plan.points[pi], &plan.points[pi].reps[ri], &mut memo, progress, &mut out);
@@ -96,7 +114,14 @@ pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
             break;
         }
         for (rep, eval, why) in &p.skipped {
-            out.skipped.push(Failure { representation: rep.clone(), evaluation: eval.clone(), seed: p.point.suite.seed, params: p.point.params(), stage: "plan".into(), error: format!("not applicable: {why}") });
+            out.skipped.push(Failure {
+                representation: rep.clone(),
+                evaluation: eval.clone(),
+                seed: p.point.suite.seed,
+                params: p.point.params(),
+                stage: "plan".into(),
+                error: format!("not applicable: {why}"),
+            });
         }
         let mut test_feats: HashMap<String, Tensor> = HashMap::new();
         for r in &p.reps {
@@ -149,7 +174,8 @@ fn load_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, nee
     let fit_splits = stages::splits(ctx, &p.point.suite.suite, p.fit_data(), &fit_ds)?;
     let (fitted, fit_s) = stages::fit(ctx, p, r, &fit_ds, &fit_splits)?;
     let ds = memo.get(&p.data)?;
-    let splits = if p.pretrain.is_some() { stages::splits(ctx, &p.point.suite.suite, &p.data, &ds)? } else { fit_splits };
+    let splits =
+        if p.pretrain.is_some() { stages::splits(ctx, &p.point.suite.suite, &p.data, &ds)? } else { fit_splits };
     let (features, embed_s) = match cached {
         Some(c) => c,
         None => stages::embed(ctx, p, r, &ds, &splits, fitted.as_ref())?,
@@ -165,7 +191,14 @@ fn load_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, nee
 
 /// Runs (or reads) every per-representation evaluation of `r`; returns the test
 /// features when they were loaded.
-fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, progress: &Progress, out: &mut Outcome) -> Option<Tensor> {
+fn run_rep(
+    ctx: &StageCtx,
+    p: &PointPlan,
+    r: &RepPlan,
+    memo: &mut DataMemo,
+    progress: &Progress,
+    out: &mut Outcome,
+) -> Option<Tensor> {
     let seed = p.point.suite.seed;
     let label = p.label(&r.name);
     let mut cached: Vec<Option<(EvalOutput, f64)>> = Vec::new();
@@ -252,7 +285,17 @@ fn run_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, prog
 }
 
 #[allow(clippy::too_many_arguments)]
-fn push_rows(out: &mut Outcome, p: &PointPlan, r: &RepPlan, e: &EvalPlan, o: &EvalOutput, secs: f64, was_cached: bool, fit_s: f64, embed_s: f64) {
+fn push_rows(
+    out: &mut Outcome,
+    p: &PointPlan,
+    r: &RepPlan,
+    e: &EvalPlan,
+    o: &EvalOutput,
+    secs: f64,
+    was_cached: bool,
+    fit_s: f64,
+    embed_s: f64,
+) {
     for (metric, value) in &o.metrics {
         out.rows.push(ResultRow {
             suite: p.point.suite.suite.clone(),
@@ -289,9 +332,18 @@ fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &Eva
 }
 
 /// A cross-representation evaluation (CKA) of one matrix point.
-fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, test: &mut HashMap<String, Tensor>, progress: &Progress, out: &mut Outcome) {
+fn run_cross(
+    ctx: &StageCtx,
+    p: &PointPlan,
+    e: &EvalPlan,
+    memo: &mut DataMemo,
+    test: &mut HashMap<String, Tensor>,
+    progress: &Progress,
+    out: &mut Outcome,
+) {
     let label = p.label("all");
-    let hit = ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds, true)));
+    let hit =
+        ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds, true)));
     let result = match hit {
         Some(h) => Ok(h),
         None => guarded(|| {
@@ -319,7 +371,11 @@ fn run_cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, memo: &mut DataMemo, t
             }
             for (metric, value) in &o.metrics {
                 // A cross evaluation names its metrics `<metric>:<a>:<b>`: a row of `a`.
-                let Some((name, (a, b))) = metric.split_once(':').and_then(|(n, rest)| Some((n, rest.split_once(':')?))) else { continue };
+                let Some((name, (a, b))) =
+                    metric.split_once(':').and_then(|(n, rest)| Some((n, rest.split_once(':')?)))
+                else {
+                    continue;
+                };
                 let kind = p.reps.iter().find(|r| r.name == a).map(|r| r.spec.kind()).unwrap_or("");
                 out.rows.push(ResultRow {
                     suite: p.point.suite.suite.clone(),

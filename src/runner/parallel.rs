@@ -40,7 +40,11 @@ fn spawn(cfg: &PoolConfig, unit: usize, slot: usize) -> Result<Child> {
     let f = std::fs::File::create(&log).at(&log)?;
     let f2 = f.try_clone().at(&log)?;
     let mut c = Command::new(&cfg.exe);
-    c.arg("run-cell").arg(&cfg.spec).args(["--unit", &unit.to_string(), "--threads", &cfg.threads_per_worker.to_string(), "-q"]).arg("--cache").arg(&cfg.cache);
+    c.arg("run-cell")
+        .arg(&cfg.spec)
+        .args(["--unit", &unit.to_string(), "--threads", &cfg.threads_per_worker.to_string(), "-q"])
+        .arg("--cache")
+        .arg(&cfg.cache);
     if let Some(d) = &cfg.device {
         c.args(["--device", d]);
     }
@@ -53,7 +57,11 @@ fn spawn(cfg: &PoolConfig, unit: usize, slot: usize) -> Result<Child> {
 
 /// Runs every unit in `units` with at most `cfg.jobs` workers at a time;
 /// `report(done, total, result)` is called as each finishes.
-pub fn run_pool(cfg: &PoolConfig, units: &[usize], report: &dyn Fn(usize, usize, &WorkerResult)) -> Result<Vec<WorkerResult>> {
+pub fn run_pool(
+    cfg: &PoolConfig,
+    units: &[usize],
+    report: &dyn Fn(usize, usize, &WorkerResult),
+) -> Result<Vec<WorkerResult>> {
     std::fs::create_dir_all(&cfg.log_dir).at(&cfg.log_dir)?;
     let mut pending: std::collections::VecDeque<usize> = units.iter().copied().collect();
     // (slot, unit, child)
@@ -74,7 +82,8 @@ pub fn run_pool(cfg: &PoolConfig, units: &[usize], report: &dyn Fn(usize, usize,
             match running[i].2.try_wait().map_err(|e| Error::io(&cfg.exe, e))? {
                 Some(status) => {
                     let (_, unit, _) = running.swap_remove(i);
-                    let r = WorkerResult { unit, ok: status.success(), log: cfg.log_dir.join(format!("unit-{unit}.log")) };
+                    let r =
+                        WorkerResult { unit, ok: status.success(), log: cfg.log_dir.join(format!("unit-{unit}.log")) };
                     report(done.len() + 1, units.len(), &r);
                     done.push(r);
                 }

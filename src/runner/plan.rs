@@ -8,8 +8,8 @@ use crate::error::Result;
 use crate::eval::{EvaluationSpec, Scope};
 use crate::represent::RepresentationSpec;
 use crate::spec::load::LoadedSuite;
-use crate::spec::DatasetSpec;
 use crate::spec::matrix::{self, MatrixPoint};
+use crate::spec::DatasetSpec;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -58,7 +58,11 @@ impl PointPlan {
     /// representation (or `all`) at this point.
     pub fn label(&self, name: &str) -> String {
         let params = self.point.params();
-        format!("{name} seed={}{}", self.point.suite.seed, if params.is_empty() { String::new() } else { format!(" {params}") })
+        format!(
+            "{name} seed={}{}",
+            self.point.suite.seed,
+            if params.is_empty() { String::new() } else { format!(" {params}") }
+        )
     }
 
     /// The data representations are fitted on.
@@ -85,16 +89,24 @@ impl SuitePlan {
     }
 }
 
-fn data_plan(d: &DatasetSpec, seed: u64, spec_dir: &Path, store: &Store, datasets: &mut Vec<DatasetPlan>) -> Result<DataPlan> {
+fn data_plan(
+    d: &DatasetSpec,
+    seed: u64,
+    spec_dir: &Path,
+    store: &Store,
+    datasets: &mut Vec<DatasetPlan>,
+) -> Result<DataPlan> {
     let source = named::resolve(d.name.as_deref(), d.path.as_deref(), d.format, spec_dir)?;
-    let source_index = match datasets.iter().position(|p| p.source.root == source.root && p.source.format == source.format) {
-        Some(i) => i,
-        None => {
-            let fingerprint = crate::data::fingerprint::fingerprint(&source.root, &source.files, Some(&store.fingerprint_dir()))?;
-            datasets.push(DatasetPlan { source, fingerprint });
-            datasets.len() - 1
-        }
-    };
+    let source_index =
+        match datasets.iter().position(|p| p.source.root == source.root && p.source.format == source.format) {
+            Some(i) => i,
+            None => {
+                let fingerprint =
+                    crate::data::fingerprint::fingerprint(&source.root, &source.files, Some(&store.fingerprint_dir()))?;
+                datasets.push(DatasetPlan { source, fingerprint });
+                datasets.len() - 1
+            }
+        };
     let ds = &datasets[source_index];
     let split_seed = d.split_seed.unwrap_or(seed);
     let mut config = json!({
@@ -136,17 +148,24 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
     for point in points {
         let s = &point.suite;
         let data = data_plan(&s.dataset, s.seed, &spec_dir, store, &mut datasets)?;
-        let pretrain = s.pretrain.as_ref().map(|d| data_plan(d, s.seed, &spec_dir, store, &mut datasets)).transpose()?;
+        let pretrain =
+            s.pretrain.as_ref().map(|d| data_plan(d, s.seed, &spec_dir, store, &mut datasets)).transpose()?;
         let fit_upstream = pretrain.as_ref().unwrap_or(&data).key.clone();
-        let eval_config = |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed, "numerics": espec.version() });
+        let eval_config =
+            |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed, "numerics": espec.version() });
         let mut reps = Vec::new();
         let mut skipped = Vec::new();
         for (name, spec) in &s.representations {
-            let fit_config = json!({ "representation": spec, "seed": s.seed, "numerics": representation_numerics(spec) });
+            let fit_config =
+                json!({ "representation": spec, "seed": s.seed, "numerics": representation_numerics(spec) });
             let fit_key = stage_key("fit", &fit_config, &[&fit_upstream]);
             // Transfer: the same fitted model embeds different data, so the
             // evaluation data's key is part of the embedding's key.
-            let embed_key = if pretrain.is_some() { stage_key("embed", &json!({}), &[&fit_key, &data.key]) } else { stage_key("embed", &json!({}), &[&fit_key]) };
+            let embed_key = if pretrain.is_some() {
+                stage_key("embed", &json!({}), &[&fit_key, &data.key])
+            } else {
+                stage_key("embed", &json!({}), &[&fit_key])
+            };
             for (ename, espec) in &s.evaluations {
                 if let Err(why) = espec.applies_to(spec) {
                     skipped.push((name.clone(), ename.clone(), why));
@@ -158,7 +177,11 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
                 .filter(|(_, e)| e.scope() != Scope::Cross && e.applies_to(spec).is_ok())
                 .map(|(ename, espec)| {
                     let config = eval_config(espec);
-                    let key = if espec.scope() == Scope::Model { stage_key("eval", &config, &[&embed_key, &data.key]) } else { stage_key("eval", &config, &[&embed_key]) };
+                    let key = if espec.scope() == Scope::Model {
+                        stage_key("eval", &config, &[&embed_key, &data.key])
+                    } else {
+                        stage_key("eval", &config, &[&embed_key])
+                    };
                     EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
                 })
                 .collect();
@@ -172,7 +195,12 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
             .map(|(ename, espec)| {
                 let mut config = eval_config(espec);
                 config["representations"] = json!(reps.iter().map(|r| &r.name).collect::<Vec<_>>());
-                EvalPlan { name: ename.clone(), spec: espec.clone(), key: stage_key("eval", &config, &embed_keys), config }
+                EvalPlan {
+                    name: ename.clone(),
+                    spec: espec.clone(),
+                    key: stage_key("eval", &config, &embed_keys),
+                    config,
+                }
             })
             .collect();
         out.push(PointPlan { point, data, pretrain, reps, cross, skipped });

@@ -14,7 +14,8 @@ impl Progress {
     pub fn new(total: u64, quiet: bool) -> Progress {
         let bar = if !quiet && std::io::stderr().is_terminal() {
             let b = ProgressBar::new(total);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            {
                 b.set_style(style);
             }
             Some(b)

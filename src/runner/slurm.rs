@@ -58,7 +58,16 @@ fn header(o: &mut String, job: &str, opts: &SlurmOptions, log: &Path) {
 }
 
 /// Builds the array scripts (chunks of at most `max_array` tasks) and the report script.
-pub fn scripts(exe: &Path, spec: &Path, cache: &Path, out: &Path, suite: &str, units: usize, max_array: usize, opts: &SlurmOptions) -> Vec<Script> {
+pub fn scripts(
+    exe: &Path,
+    spec: &Path,
+    cache: &Path,
+    out: &Path,
+    suite: &str,
+    units: usize,
+    max_array: usize,
+    opts: &SlurmOptions,
+) -> Vec<Script> {
     let mut v = Vec::new();
     let logs = out.join("slurm");
     let chunk = max_array.max(1);
@@ -76,17 +85,35 @@ pub fn scripts(exe: &Path, spec: &Path, cache: &Path, out: &Path, suite: &str, u
             let _ = writeln!(o, "#SBATCH --gpus-per-task={g}");
         }
         let _ = writeln!(o, "#SBATCH --requeue");
-        let _ = writeln!(o, "# Units {start}..{} of {units}; each resumes from its checkpoint when requeued.", start + n - 1);
+        let _ = writeln!(
+            o,
+            "# Units {start}..{} of {units}; each resumes from its checkpoint when requeued.",
+            start + n - 1
+        );
         let _ = writeln!(o, "export REPBENCH_CACHE={}", quote(cache));
         let threads = if opts.cpus_per_task.is_some() { " --threads \"${SLURM_CPUS_PER_TASK}\"" } else { "" };
-        let _ = writeln!(o, "exec {} run-cell {} --unit $(({start} + SLURM_ARRAY_TASK_ID)){threads} --cache {} -q", quote(exe), quote(spec), quote(cache));
+        let _ = writeln!(
+            o,
+            "exec {} run-cell {} --unit $(({start} + SLURM_ARRAY_TASK_ID)){threads} --cache {} -q",
+            quote(exe),
+            quote(spec),
+            quote(cache)
+        );
         v.push(Script { name: format!("units{k}.sbatch"), text: o, array: Some((start, n)) });
     }
     let mut o = String::new();
     header(&mut o, &format!("repbench-{suite}-report"), opts, &logs.join("report-%j.log"));
     let _ = writeln!(o, "#SBATCH --ntasks=1");
-    let _ = writeln!(o, "# Runs after every array task ended (afterany): cross-representation evaluations and the report.");
-    let _ = writeln!(o, "exec {} run {} --cached-only --cache {} --out {} -q", quote(exe), quote(spec), quote(cache), quote(out));
+    let _ =
+        writeln!(o, "# Runs after every array task ended (afterany): cross-representation evaluations and the report.");
+    let _ = writeln!(
+        o,
+        "exec {} run {} --cached-only --cache {} --out {} -q",
+        quote(exe),
+        quote(spec),
+        quote(cache),
+        quote(out)
+    );
     v.push(Script { name: "report.sbatch".into(), text: o, array: None });
     v
 }
@@ -97,7 +124,12 @@ pub fn max_array_size() -> usize {
     let out = Command::new("scontrol").args(["show", "config"]).output();
     out.ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().find(|l| l.trim_start().starts_with("MaxArraySize")).and_then(|l| l.split('=').nth(1)).and_then(|v| v.trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.trim_start().starts_with("MaxArraySize"))
+                .and_then(|l| l.split('=').nth(1))
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(1001)
 }
 
@@ -107,9 +139,16 @@ fn sbatch(script: &Path, dependency: Option<&str>) -> Result<String> {
     if let Some(d) = dependency {
         c.arg(format!("--dependency={d}"));
     }
-    let o = c.arg(script).output().map_err(|e| Error::stage(format!("cannot run sbatch ({e}); is Slurm installed on this machine?")))?;
+    let o = c
+        .arg(script)
+        .output()
+        .map_err(|e| Error::stage(format!("cannot run sbatch ({e}); is Slurm installed on this machine?")))?;
     if !o.status.success() {
-        return Err(Error::stage(format!("sbatch {} failed: {}", script.display(), String::from_utf8_lossy(&o.stderr).trim())));
+        return Err(Error::stage(format!(
+            "sbatch {} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
     }
     let id = String::from_utf8_lossy(&o.stdout).trim().split(';').next().unwrap_or("").to_string();
     if id.is_empty() {
@@ -154,16 +193,44 @@ mod tests {
 
     #[test]
     fn arrays_are_split_at_max_array_size_and_cover_every_unit() {
-        let opts = SlurmOptions { partition: Some("gpu".into()), gpus_per_task: Some(1), cpus_per_task: Some(8), time: Some("2:00:00".into()), max_parallel: Some(4), extra: vec![] };
-        let s = scripts(Path::new("/opt/repbench"), Path::new("/work/s.yaml"), Path::new("/shared/cache"), Path::new("/work/out"), "s", 12, 5, &opts);
+        let opts = SlurmOptions {
+            partition: Some("gpu".into()),
+            gpus_per_task: Some(1),
+            cpus_per_task: Some(8),
+            time: Some("2:00:00".into()),
+            max_parallel: Some(4),
+            extra: vec![],
+        };
+        let s = scripts(
+            Path::new("/opt/repbench"),
+            Path::new("/work/s.yaml"),
+            Path::new("/shared/cache"),
+            Path::new("/work/out"),
+            "s",
+            12,
+            5,
+            &opts,
+        );
         let arrays: Vec<(usize, usize)> = s.iter().filter_map(|x| x.array).collect();
         assert_eq!(arrays, [(0, 5), (5, 5), (10, 2)]);
-        assert!(s[1].text.contains("#SBATCH --array=0-4%4") && s[1].text.contains("--unit $((5 + SLURM_ARRAY_TASK_ID))"));
+        assert!(
+            s[1].text.contains("#SBATCH --array=0-4%4") && s[1].text.contains("--unit $((5 + SLURM_ARRAY_TASK_ID))")
+        );
         assert!(s[2].text.contains("#SBATCH --array=0-1%4"));
-        for line in ["#SBATCH --partition=gpu", "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=8", "#SBATCH --time=2:00:00", "#SBATCH --requeue", "--threads \"${SLURM_CPUS_PER_TASK}\""] {
+        for line in [
+            "#SBATCH --partition=gpu",
+            "#SBATCH --gpus-per-task=1",
+            "#SBATCH --cpus-per-task=8",
+            "#SBATCH --time=2:00:00",
+            "#SBATCH --requeue",
+            "--threads \"${SLURM_CPUS_PER_TASK}\"",
+        ] {
             assert!(s[0].text.contains(line), "missing {line}:\n{}", s[0].text);
         }
         let report = s.last().unwrap();
-        assert!(report.array.is_none() && report.text.contains("run '/work/s.yaml' --cached-only --cache '/shared/cache' --out '/work/out'"));
+        assert!(
+            report.array.is_none()
+                && report.text.contains("run '/work/s.yaml' --cached-only --cache '/shared/cache' --out '/work/out'")
+        );
     }
 }

@@ -52,10 +52,20 @@ pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Res
         return read_json(&e.file("splits.json"));
     }
     let d = &dp.spec;
-    let plan = SplitPlan { holdout_classes: &d.holdout_classes, train_size: d.train_size, test_size: d.test_size, val_fraction: d.val_fraction };
+    let plan = SplitPlan {
+        holdout_classes: &d.holdout_classes,
+        train_size: d.train_size,
+        test_size: d.test_size,
+        val_fraction: d.val_fraction,
+    };
     let s = make_splits(&data.train.labels, &data.test.labels, plan, dp.seed);
     if s.train.is_empty() || s.test.is_empty() {
-        return Err(Error::stage(format!("dataset {}: the split leaves {} train and {} test samples", data.name, s.train.len(), s.test.len())));
+        return Err(Error::stage(format!(
+            "dataset {}: the split leaves {} train and {} test samples",
+            data.name,
+            s.train.len(),
+            s.test.len()
+        )));
     }
     let mut info = serde_json::json!({ "config": dp.config, "upstream": [], "suite": suite });
     info["dataset"] = serde_json::json!(data.name);
@@ -101,7 +111,8 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     ctx.store.put(&r.fit_key, "fit", info, ctx.force, |dir| {
         let state = fitted.state();
         if !state.is_empty() {
-            let cpu: Vec<(String, Tensor)> = state.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+            let cpu: Vec<(String, Tensor)> =
+                state.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
             Tensor::write_safetensors(&cpu, dir.join("state.safetensors"))?;
         }
         if let Some(log) = fitted.train_log() {
@@ -115,7 +126,14 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
 }
 
 /// Features of the three splits, from the cache or by embedding.
-pub fn embed(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Splits, fitted: &dyn Fitted) -> Result<(Features, f64)> {
+pub fn embed(
+    ctx: &StageCtx,
+    p: &PointPlan,
+    r: &RepPlan,
+    data: &Dataset,
+    s: &Splits,
+    fitted: &dyn Fitted,
+) -> Result<(Features, f64)> {
     let (_lock, hit) = ctx.lock_then_cached(&r.embed_key)?;
     if let Some(e) = hit {
         let tensors = Tensor::read_safetensors(e.file("embeddings.safetensors"))?;
@@ -123,9 +141,15 @@ pub fn embed(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Spl
     }
     let t = Instant::now();
     let mut tensors = Vec::new();
-    for (name, idx, set) in [("train", &s.train, &data.train), ("val", &s.val, &data.train), ("test", &s.test, &data.test)] {
+    for (name, idx, set) in
+        [("train", &s.train, &data.train), ("val", &s.val, &data.train), ("test", &s.test, &data.test)]
+    {
         let (x, y) = set.select(idx);
-        let e = if idx.is_empty() { Tensor::zeros([0, 1], (tch::Kind::Float, ctx.device)) } else { fitted.embed(&x, ctx.device)? };
+        let e = if idx.is_empty() {
+            Tensor::zeros([0, 1], (tch::Kind::Float, ctx.device))
+        } else {
+            fitted.embed(&x, ctx.device)?
+        };
         tensors.push((format!("{name}_x"), e.to_device(Device::Cpu).contiguous()));
         tensors.push((format!("{name}_y"), y));
     }
@@ -153,7 +177,8 @@ pub fn cached_features(ctx: &StageCtx, r: &RepPlan) -> Result<Option<(Features, 
 
 fn features_from(mut tensors: Vec<(String, Tensor)>) -> Result<Features> {
     let mut take = |n: &str| -> Result<Tensor> {
-        let i = tensors.iter().position(|(k, _)| k == n).ok_or_else(|| Error::stage(format!("embeddings lack `{n}`")))?;
+        let i =
+            tensors.iter().position(|(k, _)| k == n).ok_or_else(|| Error::stage(format!("embeddings lack `{n}`")))?;
         Ok(tensors.swap_remove(i).1)
     };
     let num_classes = take("num_classes")?.int64_value(&[0]);
@@ -170,8 +195,18 @@ fn features_from(mut tensors: Vec<(String, Tensor)>) -> Result<Features> {
 
 /// Runs one evaluation and stores its metrics; the flag says whether another
 /// process sharing the cache stored it first (while this one waited for the lock).
-pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Features, model: Option<&ModelInputs>) -> Result<(EvalOutput, f64, bool)> {
-    let ectx = EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", r.name, e.name)) };
+pub fn evaluate(
+    ctx: &StageCtx,
+    p: &PointPlan,
+    r: &RepPlan,
+    e: &EvalPlan,
+    f: &Features,
+    model: Option<&ModelInputs>,
+) -> Result<(EvalOutput, f64, bool)> {
+    let ectx = EvalContext {
+        device: ctx.device,
+        seed: seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", r.name, e.name)),
+    };
     let (_lock, hit) = ctx.lock_then_cached(&e.key)?;
     if let Some(h) = hit {
         return Ok((read_eval(&h)?, h.meta.seconds, true));
@@ -188,7 +223,14 @@ pub fn evaluate(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, f: &Fe
 }
 
 /// Stores an evaluation's output under its key.
-pub fn store_eval(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, out: EvalOutput, secs: f64) -> Result<(EvalOutput, f64)> {
+pub fn store_eval(
+    ctx: &StageCtx,
+    p: &PointPlan,
+    r: &RepPlan,
+    e: &EvalPlan,
+    out: EvalOutput,
+    secs: f64,
+) -> Result<(EvalOutput, f64)> {
     if let Some((m, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite() && !v.is_nan()) {
         return Err(Error::stage(format!("metric {m} is not finite ({v})")));
     }
@@ -203,12 +245,18 @@ pub fn store_eval(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, e: &EvalPlan, out:
 
 /// Runs (or reads) a cross-representation evaluation of a point on the test
 /// features of its representations, (name, features) in suite order.
-pub fn cross(ctx: &StageCtx, p: &PointPlan, e: &EvalPlan, test: &[(String, Tensor)]) -> Result<(EvalOutput, f64, bool)> {
+pub fn cross(
+    ctx: &StageCtx,
+    p: &PointPlan,
+    e: &EvalPlan,
+    test: &[(String, Tensor)],
+) -> Result<(EvalOutput, f64, bool)> {
     let (_lock, hit) = ctx.lock_then_cached(&e.key)?;
     if let Some(h) = hit {
         return Ok((read_eval(&h)?, h.meta.seconds, true));
     }
-    let ectx = EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/*/{}", e.name)) };
+    let ectx =
+        EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/*/{}", e.name)) };
     let t = Instant::now();
     let out = e.spec.evaluate(&Input::Cross(test), &ectx)?;
     let secs = t.elapsed().as_secs_f64();

@@ -22,7 +22,8 @@ fn lib() -> Result<libloading::os::unix::Library> {
 fn sym<T: Copy>(lib: &libloading::os::unix::Library, name: &[u8]) -> Result<T> {
     // SAFETY: the symbols are looked up by their exact mangled names from
     // libtorch 2.11 and given their C++ signatures above.
-    unsafe { lib.get::<T>(name).map(|s| *s) }.map_err(|e| Error::stage(format!("libtorch lacks {}: {e}", String::from_utf8_lossy(name))))
+    unsafe { lib.get::<T>(name).map(|s| *s) }
+        .map_err(|e| Error::stage(format!("libtorch lacks {}: {e}", String::from_utf8_lossy(name))))
 }
 
 /// Turns deterministic algorithms (and deterministic cuDNN) on or off; returns

@@ -21,7 +21,8 @@ pub fn load_cuda() -> std::result::Result<String, String> {
                 return Ok("linked".to_string());
             }
             let mut tried: Vec<String> = Vec::new();
-            let candidates = ["libtorch_cuda.so".to_string(), format!("{}/libtorch_cuda.so", env!("REPBENCH_LIBTORCH_LIB"))];
+            let candidates =
+                ["libtorch_cuda.so".to_string(), format!("{}/libtorch_cuda.so", env!("REPBENCH_LIBTORCH_LIB"))];
             for c in candidates {
                 // SAFETY: loading libtorch's own CUDA library; its initialisers only
                 // register the CUDA backend with the already-loaded libtorch.
@@ -52,7 +53,9 @@ pub fn resolve(choice: DeviceChoice) -> Result<(Device, String)> {
         DeviceChoice::Cpu => Ok((Device::Cpu, "cpu (requested)".into())),
         DeviceChoice::Cuda | DeviceChoice::Auto => {
             let why = match load_cuda() {
-                Ok(_) if tch::Cuda::is_available() => return Ok((Device::Cuda(0), format!("cuda:0 ({} device(s))", tch::Cuda::device_count()))),
+                Ok(_) if tch::Cuda::is_available() => {
+                    return Ok((Device::Cuda(0), format!("cuda:0 ({} device(s))", tch::Cuda::device_count())))
+                }
                 Ok(from) => format!("libtorch_cuda loaded from {from} but no CUDA device is visible"),
                 Err(e) => format!("no CUDA backend: {e}"),
             };

@@ -15,7 +15,11 @@ use crate::spec::{DeviceChoice, Suite};
 /// which keeps results bit-identical across `--jobs` and Slurm settings),
 /// deterministic algorithms, and the device (`device` overrides the suite's).
 /// Returns the device and a note for the manifest.
-pub fn setup(suite: &Suite, device: Option<DeviceChoice>, worker_threads: Option<usize>) -> Result<(tch::Device, String)> {
+pub fn setup(
+    suite: &Suite,
+    device: Option<DeviceChoice>,
+    worker_threads: Option<usize>,
+) -> Result<(tch::Device, String)> {
     if let Some(t) = suite.threads.or(worker_threads) {
         tch::set_num_threads(t as i32);
     }

@@ -59,19 +59,22 @@ pub fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> Error {
         msg = match nearest(&bad, &valid) {
             Some(best) => format!("{prefix}unknown {what} `{bad}`, did you mean `{best}`?"),
             None if valid.is_empty() => format!("{prefix}unknown {what} `{bad}`: this entry takes no settings"),
-            None => format!("{prefix}unknown {what} `{bad}`; valid: {}", valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "{prefix}unknown {what} `{bad}`; valid: {}",
+                valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            ),
         };
-    }
-    else if msg.contains("repetition limit exceeded") || msg.contains("recursion limit exceeded") {
+    } else if msg.contains("repetition limit exceeded") || msg.contains("recursion limit exceeded") {
         // serde_yaml's guard against alias bombs ("billion laughs") and deep nesting.
         let first_alias = text.find('*').map(|i| {
             let line = text[..i].matches('\n').count() + 1;
             (line, i - text[..i].rfind('\n').map(|j| j + 1).unwrap_or(0) + 1)
         });
         loc = loc.or(first_alias);
-        msg = format!("{msg}: the YAML aliases (`*name`) or nesting expand too far (an alias bomb?); repbench refuses such files");
-    }
-    else if let Some(bad) = quoted_value(&msg) {
+        msg = format!(
+            "{msg}: the YAML aliases (`*name`) or nesting expand too far (an alias bomb?); repbench refuses such files"
+        );
+    } else if let Some(bad) = quoted_value(&msg) {
         // "invalid value: integer `-3`, expected usize": serde_yaml points at the
         // enclosing entry; move to the line holding the value.
         let from = loc.map(|l| l.0).unwrap_or(1);
@@ -109,7 +112,8 @@ fn find_value_from(text: &str, value: &str, from: usize) -> Option<(usize, usize
 
 /// From "unknown field `x`, expected one of `a`, `b`" returns ("x", ["a", "b"]).
 fn parse_unknown(msg: &str) -> Option<(String, Vec<String>)> {
-    let start = msg.find("unknown field `").map(|i| i + 15).or_else(|| msg.find("unknown variant `").map(|i| i + 17))?;
+    let start =
+        msg.find("unknown field `").map(|i| i + 15).or_else(|| msg.find("unknown variant `").map(|i| i + 17))?;
     let rest = &msg[start..];
     let end = rest.find('`')?;
     let bad = rest[..end].to_string();

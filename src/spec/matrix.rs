@@ -42,7 +42,10 @@ fn set_path(root: &mut Value, path: &str, value: Value) -> std::result::Result<(
         if !map.contains_key(&key) {
             let valid: Vec<String> = map.keys().filter_map(|k| k.as_str().map(str::to_string)).collect();
             let hint = super::load::nearest(seg, &valid).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
-            return Err(format!("no field `{seg}` at `{}`{hint}", if i == 0 { "<top>".to_string() } else { segs[..i].join(".") }));
+            return Err(format!(
+                "no field `{seg}` at `{}`{hint}",
+                if i == 0 { "<top>".to_string() } else { segs[..i].join(".") }
+            ));
         }
         if i + 1 == segs.len() {
             map.insert(key, value);
@@ -88,7 +91,8 @@ pub fn expand(file: &Path, text: &str, base: &Suite) -> Result<Vec<MatrixPoint>>
         let mut v = tvalue.clone();
         for (k, val) in &overrides {
             let loc = super::load::find_path(text, &format!("matrix.{k}"));
-            set_path(&mut v, k, val.clone()).map_err(|m| super::load::spec_err(file, loc, format!("matrix.{k}: {m}")))?;
+            set_path(&mut v, k, val.clone())
+                .map_err(|m| super::load::spec_err(file, loc, format!("matrix.{k}: {m}")))?;
         }
         let suite: Suite = serde_yaml::from_value(v).map_err(|e| {
             let key = overrides.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ");

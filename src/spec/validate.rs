@@ -55,7 +55,10 @@ impl Checker {
             && name.len() <= 100
             && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !ok {
-            self.push(path, format!("`{name}` is not a valid name (letters, digits, `-`, `_`, `.`; not starting with `.`)"));
+            self.push(
+                path,
+                format!("`{name}` is not a valid name (letters, digits, `-`, `_`, `.`; not starting with `.`)"),
+            );
         }
     }
 }
@@ -92,7 +95,10 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
     if !d.classes.is_empty() {
         for (i, h) in d.holdout_classes.iter().enumerate() {
             if *h >= d.classes.len() {
-                c.push(&format!("{path}.holdout_classes[{i}]"), format!("{h} is not a label after `classes` (0..{})", d.classes.len()));
+                c.push(
+                    &format!("{path}.holdout_classes[{i}]"),
+                    format!("{h} is not a label after `classes` (0..{})", d.classes.len()),
+                );
             }
         }
     }
@@ -127,7 +133,10 @@ pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
         e.validate(&p, &mut c);
         if let crate::eval::EvaluationSpec::Anomaly(a) = e {
             if !d.holdout_classes.contains(&a.class) {
-                c.push(&format!("{p}.class"), format!("class {} must be held out of fitting: add it to dataset.holdout_classes", a.class));
+                c.push(
+                    &format!("{p}.class"),
+                    format!("class {} must be held out of fitting: add it to dataset.holdout_classes", a.class),
+                );
             }
         }
     }

@@ -14,7 +14,8 @@ pub fn load_vars(vs: &tch::nn::VarStore, prefix: &str, get: &dyn Fn(&str) -> Opt
     let dev = vs.device();
     tch::no_grad(|| {
         for (name, mut t) in vs.variables() {
-            let src = get(&format!("{prefix}/{name}")).ok_or_else(|| Error::stage(format!("saved state lacks {prefix}/{name}")))?;
+            let src = get(&format!("{prefix}/{name}"))
+                .ok_or_else(|| Error::stage(format!("saved state lacks {prefix}/{name}")))?;
             t.copy_(&src.to_device(dev));
         }
         Ok(())
@@ -40,7 +41,8 @@ impl Checkpointer {
     pub fn save(&self, epoch: usize, tensors: &[(String, Tensor)], logs: &[EpochLog]) -> Result<()> {
         let final_t = self.dir.join(format!("epoch-{epoch:05}.safetensors"));
         let tmp = self.dir.join(format!(".epoch-{epoch:05}.safetensors.tmp-{}", std::process::id()));
-        let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous())).collect();
+        let cpu: Vec<(String, Tensor)> =
+            tensors.iter().map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous())).collect();
         Tensor::write_safetensors(&cpu, &tmp)?;
         std::fs::rename(&tmp, &final_t).at(&final_t)?;
         let json = serde_json::to_vec(logs).map_err(|e| Error::stage(e.to_string()))?;
@@ -60,7 +62,9 @@ impl Checkpointer {
         let mut best: Option<usize> = None;
         for e in std::fs::read_dir(&self.dir).at(&self.dir)?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(n) = name.strip_prefix("epoch-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse::<usize>().ok()) {
+            if let Some(n) =
+                name.strip_prefix("epoch-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse::<usize>().ok())
+            {
                 if self.dir.join(format!("epoch-{n:05}.safetensors")).exists() && best.is_none_or(|b| n > b) {
                     best = Some(n);
                 }
@@ -68,7 +72,8 @@ impl Checkpointer {
         }
         let Some(epoch) = best else { return Ok(None) };
         let jp = self.dir.join(format!("epoch-{epoch:05}.json"));
-        let logs: Vec<EpochLog> = serde_json::from_str(&std::fs::read_to_string(&jp).at(&jp)?).map_err(|e| Error::Cache { path: jp.clone(), msg: e.to_string() })?;
+        let logs: Vec<EpochLog> = serde_json::from_str(&std::fs::read_to_string(&jp).at(&jp)?)
+            .map_err(|e| Error::Cache { path: jp.clone(), msg: e.to_string() })?;
         let tensors = Tensor::read_safetensors(self.dir.join(format!("epoch-{epoch:05}.safetensors")))?;
         Ok(Some(Loaded { epoch, tensors, logs }))
     }

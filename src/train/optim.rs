@@ -38,7 +38,16 @@ pub struct OptimizerParams {
 
 impl Default for OptimizerParams {
     fn default() -> Self {
-        OptimizerParams { kind: OptimizerKind::Adamw, lr: 1e-3, weight_decay: 1e-4, momentum: 0.9, nesterov: false, betas: [0.9, 0.999], eps: 1e-8, trust_coefficient: 0.001 }
+        OptimizerParams {
+            kind: OptimizerKind::Adamw,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            momentum: 0.9,
+            nesterov: false,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            trust_coefficient: 0.001,
+        }
     }
 }
 
@@ -186,8 +195,14 @@ impl Optimizer {
                 OptimizerKind::Sgd | OptimizerKind::Lars => {
                     let mut d = if c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
                     if c.kind == OptimizerKind::Lars {
-                        let pn = Tensor::stack(&self.flat.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(), 0);
-                        let dn = Tensor::stack(&d.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(), 0);
+                        let pn = Tensor::stack(
+                            &self.flat.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(),
+                            0,
+                        );
+                        let dn = Tensor::stack(
+                            &d.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(),
+                            0,
+                        );
                         let ok = pn.gt(0.0).logical_and(&dn.gt(0.0));
                         let trust = (&pn / dn.clamp_min(1e-12) * c.trust_coefficient).where_self(&ok, &pn.ones_like());
                         let per = Tensor::from_slice(&self.numels).to_device(self.flat.device());
@@ -207,7 +222,8 @@ impl Optimizer {
                 }
                 OptimizerKind::Adam | OptimizerKind::Adamw => {
                     let [b1, b2] = c.betas;
-                    let g = if c.kind == OptimizerKind::Adam && c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
+                    let g =
+                        if c.kind == OptimizerKind::Adam && c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
                     if c.kind == OptimizerKind::Adamw && c.weight_decay > 0.0 {
                         let _ = self.flat.g_mul_(&(1.0 - &wd * lr));
                     }
@@ -236,9 +252,14 @@ impl Optimizer {
         self.steps = steps.int64_value(&[0]);
         tch::no_grad(|| -> crate::error::Result<()> {
             for (j, t) in self.state.iter_mut().enumerate() {
-                let src = get(&format!("opt/{j}")).ok_or_else(|| crate::error::Error::stage(format!("checkpoint lacks opt/{j}")))?;
+                let src = get(&format!("opt/{j}"))
+                    .ok_or_else(|| crate::error::Error::stage(format!("checkpoint lacks opt/{j}")))?;
                 if src.size() != t.size() {
-                    return Err(crate::error::Error::stage(format!("checkpoint opt/{j} has shape {:?}, expected {:?}", src.size(), t.size())));
+                    return Err(crate::error::Error::stage(format!(
+                        "checkpoint opt/{j} has shape {:?}, expected {:?}",
+                        src.size(),
+                        t.size()
+                    )));
                 }
                 t.copy_(&src);
             }

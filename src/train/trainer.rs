@@ -29,7 +29,15 @@ pub struct TrainParams {
 
 impl Default for TrainParams {
     fn default() -> Self {
-        TrainParams { epochs: 10, batch_size: 256, optimizer: Default::default(), warmup_epochs: 1.0, min_lr: 0.0, grad_clip: None, bf16: false }
+        TrainParams {
+            epochs: 10,
+            batch_size: 256,
+            optimizer: Default::default(),
+            warmup_epochs: 1.0,
+            min_lr: 0.0,
+            grad_clip: None,
+            bf16: false,
+        }
     }
 }
 
@@ -170,7 +178,9 @@ fn train_with(
     let use_bf16 = cfg.bf16 && dev.is_cuda();
     for epoch in start..cfg.epochs {
         let t0 = Instant::now();
-        let perm = seeding::with_torch_seed(seeding::derive(seed, &format!("epoch/{epoch}")), || Tensor::randperm(n, (Kind::Int64, dev)));
+        let perm = seeding::with_torch_seed(seeding::derive(seed, &format!("epoch/{epoch}")), || {
+            Tensor::randperm(n, (Kind::Int64, dev))
+        });
         let mut loss_sum = 0.0;
         let mut lr = 0.0;
         for s in 0..spe {
@@ -179,7 +189,9 @@ fn train_with(
             let idx = perm.narrow(0, s * bs, bs);
             let x = data.images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
             let y = data.labels.index_select(0, &idx);
-            let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || tch::autocast(use_bf16, || obj.loss(&x, &y, &info)));
+            let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || {
+                tch::autocast(use_bf16, || obj.loss(&x, &y, &info))
+            });
             if crate::runtime::interrupt::requested() {
                 return Err(Error::Interrupted);
             }
@@ -197,10 +209,18 @@ fn train_with(
         }
         let secs = t0.elapsed().as_secs_f64();
         let diagnostics = obj.epoch_diagnostics();
-        let log = EpochLog { epoch: epoch + 1, loss: loss_sum / spe as f64, lr, seconds: secs, images_per_s: (spe * bs) as f64 / secs, diagnostics };
+        let log = EpochLog {
+            epoch: epoch + 1,
+            loss: loss_sum / spe as f64,
+            lr,
+            seconds: secs,
+            images_per_s: (spe * bs) as f64 / secs,
+            diagnostics,
+        };
         logs.push(log.clone());
         if let Some(c) = ckpt {
-            let mut tensors: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(k, v)| (format!("vs/{k}"), v)).collect();
+            let mut tensors: Vec<(String, Tensor)> =
+                vs.variables().into_iter().map(|(k, v)| (format!("vs/{k}"), v)).collect();
             tensors.extend(opt.state_tensors());
             tensors.extend(obj.extra_state());
             c.save(epoch + 1, &tensors, &logs)?;

@@ -96,7 +96,12 @@ impl Run {
     }
     /// Asserts a non-zero exit status.
     pub fn failed(self) -> Run {
-        assert!(self.code.is_some_and(|c| c != 0), "expected failure\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(
+            self.code.is_some_and(|c| c != 0),
+            "expected failure\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
