@@ -4,8 +4,8 @@
 mod common;
 
 use repbench::error::Error;
-use repbench::eval::{EvalContext, EvaluationSpec, Features, Input, ModelInputs, SplitImages};
-use repbench::represent::{learned, FitContext, Fitted, RepresentationSpec};
+use repbench::eval::{EvalContext, EvaluationSpec, Input, ModelInputs, SplitImages};
+use repbench::represent::{learned, FitContext, RepresentationSpec};
 use tch::{Device, Tensor};
 
 /// 150 images 1×16×16 in 3 classes (see `common::bar_images`).
@@ -37,19 +37,6 @@ fn fitted(yaml: &str, s: &SplitImages) -> (RepresentationSpec, learned::FittedLe
     (spec, f)
 }
 
-fn features(f: &dyn Fitted, s: &SplitImages) -> Features {
-    let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
-    Features {
-        train_x: e(&s.train.0),
-        train_y: s.train.1.shallow_clone(),
-        val_x: e(&s.val.0),
-        val_y: s.val.1.shallow_clone(),
-        test_x: e(&s.test.0),
-        test_y: s.test.1.shallow_clone(),
-        num_classes: 3,
-    }
-}
-
 fn metric(out: &repbench::eval::EvalOutput, name: &str) -> f64 {
     out.metrics.iter().find(|(k, _)| k == name).unwrap_or_else(|| panic!("no {name} in {out:?}")).1
 }
@@ -60,7 +47,7 @@ const CONV: &str = "kind: supervised\nencoder: {arch: convnet, widths: [8, 16], 
 fn finetune_modes_train_head_last_block_or_everything() {
     let s = split();
     let (spec, f) = fitted(CONV, &s);
-    let feats = features(&f, &s);
+    let feats = common::features(&f, &s);
     let run = |mode: &str| {
         let e: EvaluationSpec = serde_yaml::from_str(&format!("kind: finetune\nmode: {mode}\nblocks: 1\ntrain: {{epochs: 8, batch_size: 30, warmup_epochs: 0, optimizer: {{lr: 0.005}}}}")).unwrap();
         let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
@@ -75,14 +62,14 @@ fn finetune_modes_train_head_last_block_or_everything() {
     assert_eq!(metric(&full, "trained_params"), 51.0 + 1152.0 + 32.0 + 88.0);
     assert!(metric(&full, "top1") > 0.6, "{full:?}");
     // Fine-tuning starts from the fitted weights: the fitted model is unchanged.
-    assert!(features(&f, &s).test_x.allclose(&feats.test_x, 0.0, 0.0, false));
+    assert!(common::features(&f, &s).test_x.allclose(&feats.test_x, 0.0, 0.0, false));
 }
 
 #[test]
 fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     let s = split();
     let (spec, f) = fitted(CONV, &s);
-    let feats = features(&f, &s);
+    let feats = common::features(&f, &s);
     let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
     let ctx = EvalContext { device: Device::Cpu, seed: 0 };
     let depth: EvaluationSpec = serde_yaml::from_str("kind: depth_probe\nprobe: {epochs: 10}").unwrap();
@@ -99,7 +86,7 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     let (vspec, vf) = fitted("kind: supervised\nencoder: {arch: vit, patch_size: 4, dim: 16, depth: 2, heads: 2}\ntrain: {epochs: 1, batch_size: 30}", &s);
     assert!(attention.applies_to(&vspec).is_ok());
     let vm = ModelInputs { fitted: &vf, spec: &vspec, images: &s };
-    let out = attention.evaluate(&Input::Model(&features(&vf, &s), &vm), &ctx).unwrap();
+    let out = attention.evaluate(&Input::Model(&common::features(&vf, &s), &vm), &ctx).unwrap();
     // 3 images (one per class) × 2 heads × a 4×4 patch grid.
     assert_eq!(out.details["attention"].as_array().unwrap().len(), 3 * 2 * 16);
     assert_eq!(out.details["labels"], serde_json::json!([0, 1, 2]));

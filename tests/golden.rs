@@ -133,19 +133,6 @@ fn fit(spec: &RepresentationSpec, s: &SplitImages) -> Box<dyn Fitted> {
     spec.fit(&s.train.0, &ctx).unwrap()
 }
 
-fn features(f: &dyn Fitted, s: &SplitImages) -> Features {
-    let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
-    Features {
-        train_x: e(&s.train.0),
-        train_y: s.train.1.shallow_clone(),
-        val_x: e(&s.val.0),
-        val_y: s.val.1.shallow_clone(),
-        test_x: e(&s.test.0),
-        test_y: s.test.1.shallow_clone(),
-        num_classes: 3,
-    }
-}
-
 /// Gaussian clusters in 16-d, 3 classes whose means differ by 1 on four
 /// dimensions each: separable enough to learn, not so far that every metric
 /// saturates at 1 (a saturated metric would hide a change of arithmetic).
@@ -226,7 +213,7 @@ fn every_evaluation_kind_matches_its_golden_output() {
     let raw: RepresentationSpec = parse("raw", "{}");
     let vit: RepresentationSpec = parse("supervised", VIT);
     let (raw_fit, vit_fit) = (fit(&raw, &s), fit(&vit, &s));
-    let (raw_f, vit_f) = (features(raw_fit.as_ref(), &s), features(vit_fit.as_ref(), &s));
+    let (raw_f, vit_f) = (common::features(raw_fit.as_ref(), &s), common::features(vit_fit.as_ref(), &s));
     let feats = cluster_features();
     let model = ModelInputs { fitted: vit_fit.as_ref(), spec: &vit, images: &s };
     let cross =

@@ -88,18 +88,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         device: device_note,
         cache_dir: store.root.display().to_string(),
         environment: crate::runtime::environment::collect(),
-        datasets: plan
-            .datasets
-            .iter()
-            .map(|d| DatasetRecord {
-                name: d.source.name.clone(),
-                format: format!("{:?}", d.source.format).to_lowercase(),
-                root: d.source.root.display().to_string(),
-                files: d.source.files.len(),
-                fingerprint: d.fingerprint.clone(),
-                note: d.source.note.clone(),
-            })
-            .collect(),
+        datasets: plan.datasets.iter().map(dataset_record).collect(),
         representations: suite.representations.keys().cloned().collect(),
         evaluations: suite.evaluations.iter().map(|(n, e)| EvaluationRecord::of(n, e)).collect(),
         cells: plan.cell_count(),
@@ -123,6 +112,26 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     })
 }
 
+fn dataset_record(d: &crate::runner::plan::DatasetPlan) -> DatasetRecord {
+    DatasetRecord {
+        name: d.source.name.clone(),
+        format: format!("{:?}", d.source.format).to_lowercase(),
+        root: d.source.root.display().to_string(),
+        files: d.source.files.len(),
+        fingerprint: d.fingerprint.clone(),
+        note: d.source.note.clone(),
+    }
+}
+
+/// The units with an evaluation the cache lacks (every unit with `force`).
+fn units_to_compute(plan: &SuitePlan, store: &Store, force: bool) -> Vec<usize> {
+    let missing = |pi: usize, ri: usize| {
+        plan.points[pi].reps[ri].evals.iter().any(|e| store.get(&e.key).ok().flatten().is_none())
+    };
+    let all = crate::runner::execute::units(plan);
+    all.iter().enumerate().filter(|(_, &(pi, ri))| force || missing(pi, ri)).map(|(i, _)| i).collect()
+}
+
 /// Runs the suite's units that are not fully cached in `opts.jobs` worker
 /// processes (`repbench run-cell`), logging to `<run dir>/logs/`.
 fn run_workers(
@@ -135,14 +144,7 @@ fn run_workers(
 ) -> Result<()> {
     use crate::runner::{execute, parallel};
     let all = execute::units(plan);
-    let todo: Vec<usize> = all
-        .iter()
-        .enumerate()
-        .filter(|(_, (pi, ri))| {
-            opts.force || plan.points[*pi].reps[*ri].evals.iter().any(|e| store.get(&e.key).ok().flatten().is_none())
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let todo = units_to_compute(plan, store, opts.force);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let jobs = opts.jobs.min(todo.len().max(1));
     // A suite's `threads` is per cell whatever the number of workers, so

@@ -132,6 +132,8 @@ impl Evaluation for FinetuneParams {
 }
 
 impl FinetuneParams {
+    /// Long on purpose: building the network from the fitted backbone, choosing what trains for the mode,
+    /// training and scoring are one protocol, read top to bottom.
     pub fn run(&self, m: &ModelInputs, device: Device, seed: u64) -> Result<EvalOutput> {
         let method = m.spec.method().ok_or_else(|| Error::NotApplicable(format!("fine-tuning needs a learned encoder; {} has none", m.spec.kind())))?;
         let (enc_spec, prefix) = (method.encoder(), method.backbone_prefix());

@@ -45,6 +45,9 @@ pub fn pca_scores(x: &Tensor, k: i64) -> Tensor {
 }
 
 /// Sparse symmetric input affinities P (row i: (j, p_ij)), summing to 1.
+///
+/// Long on purpose: one numeric kernel (k-NN graph, the per-point binary search for σ_i, symmetrisation),
+/// kept whole to follow the reference implementation step by step.
 fn affinities(x: &Tensor, perplexity: f64) -> Result<Vec<Vec<(u32, f64)>>> {
     let n = x.size()[0];
     let k = ((3.0 * perplexity).ceil() as i64).min(n - 1).max(1);

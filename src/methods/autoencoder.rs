@@ -53,15 +53,7 @@ pub struct Autoencoder {
 pub const VERSION: u32 = 1;
 
 impl Method for AutoencoderParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         c.positive(&format!("{path}.bottleneck"), self.bottleneck);
         c.non_negative_f(&format!("{path}.noise_std"), self.noise_std);

@@ -51,21 +51,10 @@ impl Default for BarlowTwinsParams {
 pub const VERSION: u32 = 1;
 
 impl Method for BarlowTwinsParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
-        c.non_empty(&format!("{path}.projector"), &self.projector);
-        for (i, &d) in self.projector.iter().enumerate() {
-            c.positive(&format!("{path}.projector[{i}]"), d);
-        }
+        c.widths(&format!("{path}.projector"), &self.projector);
         c.non_negative_f(&format!("{path}.lambda"), self.lambda);
         c.positive_f(&format!("{path}.scale_loss"), self.scale_loss);
     }

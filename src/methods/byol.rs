@@ -54,15 +54,7 @@ pub struct Byol {
 pub const VERSION: u32 = 1;
 
 impl Method for ByolParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
         c.positive(&format!("{path}.projection_hidden"), self.projection_hidden);

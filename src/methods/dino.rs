@@ -148,15 +148,7 @@ pub struct Dino {
 pub const VERSION: u32 = 1;
 
 impl Method for DinoParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn backbone_prefix(&self) -> &'static str {
         "target/encoder"
     }

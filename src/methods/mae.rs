@@ -61,15 +61,7 @@ pub struct Mae {
 pub const VERSION: u32 = 1;
 
 impl Method for MaeParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         if !matches!(self.encoder, EncoderSpec::Vit(_)) {
             c.push(&format!("{path}.encoder.arch"), "mae needs a ViT encoder (arch: vit)");

@@ -57,15 +57,7 @@ impl Default for MocoV3Params {
 pub const VERSION: u32 = 1;
 
 impl Method for MocoV3Params {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
         c.positive(&format!("{path}.hidden_dim"), self.hidden_dim);

@@ -78,6 +78,23 @@ pub trait Method: std::fmt::Debug + Send + Sync {
 /// augmentations and the input normalizer. It enters every learned fit key.
 pub const SHARED_VERSION: u32 = 1;
 
+/// The accessors every `Method` impl shares: `version` (the file's `VERSION`),
+/// `encoder` and `train` (the params' fields of those names).
+macro_rules! method_basics {
+    ($version:expr) => {
+        fn version(&self) -> u32 {
+            $version
+        }
+        fn encoder(&self) -> &$crate::nn::EncoderSpec {
+            &self.encoder
+        }
+        fn train(&self) -> &$crate::train::trainer::TrainParams {
+            &self.train
+        }
+    };
+}
+pub(crate) use method_basics;
+
 /// Checks that `v`, at `path.name`, is a momentum in [0, 1].
 pub fn check_momentum(path: &str, name: &str, v: f64, c: &mut Checker) {
     if !(0.0..=1.0).contains(&v) {

@@ -40,15 +40,7 @@ pub struct Simclr {
 pub const VERSION: u32 = 1;
 
 impl Method for SimclrParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
         c.positive_f(&format!("{path}.temperature"), self.temperature);

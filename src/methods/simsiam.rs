@@ -47,21 +47,10 @@ impl Default for SimsiamParams {
 pub const VERSION: u32 = 1;
 
 impl Method for SimsiamParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
-        c.non_empty(&format!("{path}.projector"), &self.projector);
-        for (i, &d) in self.projector.iter().enumerate() {
-            c.positive(&format!("{path}.projector[{i}]"), d);
-        }
+        c.widths(&format!("{path}.projector"), &self.projector);
         c.positive(&format!("{path}.predictor_hidden"), self.predictor_hidden);
     }
     fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {

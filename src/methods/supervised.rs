@@ -39,15 +39,7 @@ pub struct Supervised {
 pub const VERSION: u32 = 1;
 
 impl Method for SupervisedParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         if !(0.0..1.0).contains(&self.label_smoothing) {
             c.push(&format!("{path}.label_smoothing"), "must be in [0, 1)");

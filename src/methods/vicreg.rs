@@ -43,21 +43,10 @@ pub struct Vicreg {
 pub const VERSION: u32 = 1;
 
 impl Method for VicregParams {
-    fn version(&self) -> u32 {
-        VERSION
-    }
-    fn encoder(&self) -> &EncoderSpec {
-        &self.encoder
-    }
-    fn train(&self) -> &TrainParams {
-        &self.train
-    }
+    super::method_basics!(VERSION);
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
-        c.non_empty(&format!("{path}.expander"), &self.expander);
-        for (i, &d) in self.expander.iter().enumerate() {
-            c.positive(&format!("{path}.expander[{i}]"), d);
-        }
+        c.widths(&format!("{path}.expander"), &self.expander);
     }
     fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
         let p = self;

@@ -84,16 +84,10 @@ impl Validate for EncoderSpec {
     fn validate(&self, path: &str, c: &mut Checker) {
         match self {
             EncoderSpec::Mlp(m) => {
-                c.non_empty(&format!("{path}.hidden"), &m.hidden);
-                for (i, &h) in m.hidden.iter().enumerate() {
-                    c.positive(&format!("{path}.hidden[{i}]"), h);
-                }
+                c.widths(&format!("{path}.hidden"), &m.hidden);
             }
             EncoderSpec::Convnet(m) => {
-                c.non_empty(&format!("{path}.widths"), &m.widths);
-                for (i, &w) in m.widths.iter().enumerate() {
-                    c.positive(&format!("{path}.widths[{i}]"), w);
-                }
+                c.widths(&format!("{path}.widths"), &m.widths);
                 c.positive(&format!("{path}.convs_per_block"), m.convs_per_block);
             }
             EncoderSpec::Resnet18(r) => c.positive_f(&format!("{path}.width"), r.width),

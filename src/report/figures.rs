@@ -30,6 +30,9 @@ fn centered(size: u32) -> TextStyle<'static> {
 }
 
 /// A line chart over categorical x positions, with 95 % CI whiskers.
+///
+/// Long on purpose: one chart's layout (axes, a line and CI whiskers per series, legend), drawn top to
+/// bottom.
 fn curve_chart(
     dir: &Path,
     name: &str,
@@ -209,6 +212,8 @@ pub fn depth(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 /// Heatmap panels: (title, row/column labels, values in [0, 1]).
 type Panel = (String, Vec<String>, Vec<Vec<f64>>);
 
+/// Long on purpose: one figure's layout (cells, values, row and column labels per panel), drawn top to
+/// bottom.
 fn heatmaps(
     dir: &Path,
     name: &str,
@@ -279,6 +284,9 @@ fn heatmaps(
 
 /// CKA between representations (mean over seeds), and between the blocks of
 /// each encoder (from `depth_probe`, first seed).
+///
+/// Long on purpose: two figures of one evaluation family (CKA between representations, CKA between blocks)
+/// built from the same summary, side by side.
 pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let reps = &data.manifest.representations;

@@ -1,7 +1,6 @@
 //! Figures drawn from per-cell details rather than summary numbers: 2-D
-//! embedding maps, ViT attention grids and training curves.
+//! embedding maps and ViT attention grids.
 use super::figure::{class_color, heat, slug, Figure};
-use super::plot::color_of;
 use super::ReportData;
 use crate::error::Result;
 use crate::eval::FigureKind;
@@ -10,7 +9,7 @@ use crate::runner::Artifact;
 use plotters::prelude::*;
 use std::path::Path;
 
-fn grid(n: usize, max_cols: usize) -> (usize, usize) {
+pub(super) fn grid(n: usize, max_cols: usize) -> (usize, usize) {
     let cols = n.clamp(1, max_cols);
     (n.div_ceil(cols).max(1), cols)
 }
@@ -29,6 +28,9 @@ fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
 }
 
 /// One scatter panel per representation, points coloured by class.
+///
+/// Long on purpose: one figure's layout (a scatter panel per representation, class colours, legend), drawn
+/// top to bottom.
 pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::EmbeddingMap)) {
@@ -132,67 +134,7 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             root.draw(&Text::new(title.clone(), (10, 10), ("sans-serif", 20)))?;
             let mut top = 45i32;
             for a in &arts {
-                root.draw(&Text::new(a.representation.clone(), (10, top + 4), ("sans-serif", 16)))?;
-                for hh in 0..heads {
-                    root.draw(&Text::new(
-                        format!("head {}", hh + 1),
-                        (170 + (cell as i32) * (1 + hh as i32) + 20, top + 4),
-                        ("sans-serif", 13),
-                    ))?;
-                }
-                top += 24;
-                let shape: Vec<i64> = a
-                    .details
-                    .get("image_shape")
-                    .and_then(|s| serde_json::from_value(s.clone()).ok())
-                    .unwrap_or_default();
-                let gridhw: Vec<i64> =
-                    a.details.get("grid").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-                let pixels: Vec<u8> =
-                    a.details.get("images").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-                let att = floats(&a.details, "attention");
-                let labels: Vec<i64> =
-                    a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
-                if shape.len() != 3 || gridhw.len() != 2 {
-                    continue;
-                }
-                let (c, ih, iw) = (shape[0] as usize, shape[1] as usize, shape[2] as usize);
-                let (gh, gw) = (gridhw[0] as usize, gridhw[1] as usize);
-                let a_heads = a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize;
-                for (k, lab) in labels.iter().enumerate() {
-                    root.draw(&Text::new(format!("class {lab}"), (10, top + cell as i32 / 2), ("sans-serif", 13)))?;
-                    // The image, pixel by pixel.
-                    let (x0, y0) = (170i32, top);
-                    let (sx, sy) = (cell as f64 / iw as f64, cell as f64 / ih as f64);
-                    for yy in 0..ih {
-                        for xx in 0..iw {
-                            let px = |ch: usize| pixels.get(((k * c + ch) * ih + yy) * iw + xx).copied().unwrap_or(0);
-                            let col =
-                                if c >= 3 { RGBColor(px(0), px(1), px(2)) } else { RGBColor(px(0), px(0), px(0)) };
-                            let r = [
-                                (x0 + (xx as f64 * sx) as i32, y0 + (yy as f64 * sy) as i32),
-                                (x0 + ((xx + 1) as f64 * sx).ceil() as i32, y0 + ((yy + 1) as f64 * sy).ceil() as i32),
-                            ];
-                            root.draw(&Rectangle::new(r, col.filled()))?;
-                        }
-                    }
-                    for hh in 0..a_heads {
-                        let base = (k * a_heads + hh) * gh * gw;
-                        let map = &att.get(base..base + gh * gw).unwrap_or(&[]);
-                        let mx = map.iter().cloned().fold(0.0f64, f64::max).max(1e-12);
-                        let x0 = 170 + (cell as i32) * (1 + hh as i32);
-                        let (sx, sy) = (cell as f64 / gw as f64, cell as f64 / gh as f64);
-                        for (i, v) in map.iter().enumerate() {
-                            let (gy, gx) = (i / gw, i % gw);
-                            let r = [
-                                (x0 + (gx as f64 * sx) as i32, top + (gy as f64 * sy) as i32),
-                                (x0 + ((gx + 1) as f64 * sx).ceil() as i32, top + ((gy + 1) as f64 * sy).ceil() as i32),
-                            ];
-                            root.draw(&Rectangle::new(r, heat(v / mx).filled()))?;
-                        }
-                    }
-                    top += cell as i32;
-                }
+                top = draw_attention_rows(&root, a, top, heads, cell)?;
             }
         });
         out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "Fixed test images (the first of each class); each head's map is scaled to its own maximum. Focused maps on the object are what DINO is known for.".into() });
@@ -200,117 +142,77 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     Ok(out)
 }
 
-/// Loss per epoch (one panel per learned representation, every seed a line), the
-/// learning-rate schedule, and a panel per method diagnostic (DINO's teacher entropy
-/// and teacher–student KL, which show collapse).
-pub fn training_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
-    let mut reps: Vec<&String> = Vec::new();
-    for t in &data.train_logs {
-        if let Some(r) = data.manifest.representations.iter().find(|r| **r == t.representation) {
-            if !reps.contains(&r) {
-                reps.push(r);
+/// One representation's block of the attention grid: its name and head
+/// labels, then per image the image and each head's map; returns the next top.
+///
+/// Long on purpose: one block of a figure's grid (labels, image pixels, each head's map), drawn top to
+/// bottom.
+fn draw_attention_rows<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    a: &Artifact,
+    mut top: i32,
+    heads: usize,
+    cell: u32,
+) -> std::result::Result<i32, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.draw(&Text::new(a.representation.clone(), (10, top + 4), ("sans-serif", 16)))?;
+    for hh in 0..heads {
+        root.draw(&Text::new(
+            format!("head {}", hh + 1),
+            (170 + (cell as i32) * (1 + hh as i32) + 20, top + 4),
+            ("sans-serif", 13),
+        ))?;
+    }
+    top += 24;
+    let shape: Vec<i64> =
+        a.details.get("image_shape").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+    let gridhw: Vec<i64> =
+        a.details.get("grid").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+    let pixels: Vec<u8> =
+        a.details.get("images").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+    let att = floats(&a.details, "attention");
+    let labels: Vec<i64> =
+        a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+    if shape.len() != 3 || gridhw.len() != 2 {
+        return Ok(top);
+    }
+    let (c, ih, iw) = (shape[0] as usize, shape[1] as usize, shape[2] as usize);
+    let (gh, gw) = (gridhw[0] as usize, gridhw[1] as usize);
+    let a_heads = a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize;
+    for (k, lab) in labels.iter().enumerate() {
+        root.draw(&Text::new(format!("class {lab}"), (10, top + cell as i32 / 2), ("sans-serif", 13)))?;
+        // The image, pixel by pixel.
+        let (x0, y0) = (170i32, top);
+        let (sx, sy) = (cell as f64 / iw as f64, cell as f64 / ih as f64);
+        for yy in 0..ih {
+            for xx in 0..iw {
+                let px = |ch: usize| pixels.get(((k * c + ch) * ih + yy) * iw + xx).copied().unwrap_or(0);
+                let col = if c >= 3 { RGBColor(px(0), px(1), px(2)) } else { RGBColor(px(0), px(0), px(0)) };
+                let r = [
+                    (x0 + (xx as f64 * sx) as i32, y0 + (yy as f64 * sy) as i32),
+                    (x0 + ((xx + 1) as f64 * sx).ceil() as i32, y0 + ((yy + 1) as f64 * sy).ceil() as i32),
+                ];
+                root.draw(&Rectangle::new(r, col.filled()))?;
             }
         }
-    }
-    if reps.is_empty() {
-        return Ok(Vec::new());
-    }
-    let curve = |log: &serde_json::Value, key: &str| -> Vec<(f64, f64)> {
-        let value = |e: &serde_json::Value| e.get(key).or_else(|| e.get("diagnostics")?.get(key))?.as_f64();
-        log.as_array()
-            .map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, value(e)?))).collect())
-            .unwrap_or_default()
-    };
-    // Panels: (representation or None for all, key in the log, caption).
-    let mut panels: Vec<(Option<&String>, String, String)> =
-        reps.iter().map(|r| (Some(*r), "loss".to_string(), format!("{r} — loss"))).collect();
-    panels.push((None, "lr".into(), "learning rate".into()));
-    // One panel per diagnostic, every representation that logs it a line, so
-    // variants of a method can be compared at a glance.
-    let mut keys: Vec<String> = Vec::new();
-    for e in data.train_logs.iter().flat_map(|t| t.log.as_array().into_iter().flatten()) {
-        for k in e.get("diagnostics").and_then(|d| d.as_object()).into_iter().flat_map(|d| d.keys()) {
-            if !keys.contains(k) {
-                keys.push(k.clone());
+        for hh in 0..a_heads {
+            let base = (k * a_heads + hh) * gh * gw;
+            let map = &att.get(base..base + gh * gw).unwrap_or(&[]);
+            let mx = map.iter().cloned().fold(0.0f64, f64::max).max(1e-12);
+            let x0 = 170 + (cell as i32) * (1 + hh as i32);
+            let (sx, sy) = (cell as f64 / gw as f64, cell as f64 / gh as f64);
+            for (i, v) in map.iter().enumerate() {
+                let (gy, gx) = (i / gw, i % gw);
+                let r = [
+                    (x0 + (gx as f64 * sx) as i32, top + (gy as f64 * sy) as i32),
+                    (x0 + ((gx + 1) as f64 * sx).ceil() as i32, top + ((gy + 1) as f64 * sy).ceil() as i32),
+                ];
+                root.draw(&Rectangle::new(r, heat(v / mx).filled()))?;
             }
         }
+        top += cell as i32;
     }
-    panels.extend(keys.into_iter().map(|k| (None, k.clone(), k.replace('_', " "))));
-    let (rows, cols) = grid(panels.len(), 4);
-    let title = "Training curves: loss and learning rate per epoch".to_string();
-    let (png, svg) =
-        render_figure!(dir, "training_curves", (330 * cols as u32, 280 * rows as u32 + 40), true, |root| {
-            root.fill(&WHITE)?;
-            let root = root.titled(&title, ("sans-serif", 22))?;
-            let areas = root.split_evenly((rows, cols));
-            for (area, (rep, key, caption)) in areas.iter().zip(&panels) {
-                let logs: Vec<(&String, Vec<(f64, f64)>)> = data
-                    .train_logs
-                    .iter()
-                    .filter(|t| rep.map_or(true, |r| &t.representation == r))
-                    .map(|t| (&t.representation, curve(&t.log, key)))
-                    .filter(|(_, c)| !c.is_empty())
-                    .collect();
-                let xmax = logs.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(1.0f64, f64::max);
-                let (lo, hi) = logs
-                    .iter()
-                    .flat_map(|(_, c)| c.iter().map(|p| p.1))
-                    .filter(|v| v.is_finite())
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-                let (lo, hi) = if lo.is_finite() && hi > lo {
-                    (lo, hi)
-                } else if lo.is_finite() {
-                    (lo - 0.5 * lo.abs().max(1e-3), hi + 0.5 * hi.abs().max(1e-3))
-                } else {
-                    (0.0, 1.0)
-                };
-                let pad = (hi - lo) * 0.08;
-                let mut chart = ChartBuilder::on(area)
-                    .caption(caption, ("sans-serif", 15))
-                    .margin(8)
-                    .x_label_area_size(30)
-                    .y_label_area_size(60)
-                    .build_cartesian_2d(0.5f64..xmax + 0.5, (lo - pad)..(hi + pad))?;
-                chart
-                    .configure_mesh()
-                    .x_desc("epoch")
-                    .x_labels(6)
-                    .y_labels(5)
-                    .y_label_formatter(&|v| {
-                        if v.abs() < 1e-2 && *v != 0.0 {
-                            format!("{v:.1e}")
-                        } else {
-                            format!("{v:.3}")
-                        }
-                    })
-                    .draw()?;
-                let mut seen: Vec<&String> = Vec::new();
-                let shared = rep.is_none() && key != "lr";
-                for (r, c) in &logs {
-                    let first = !seen.contains(r);
-                    if key == "lr" && !first {
-                        continue;
-                    }
-                    seen.push(r);
-                    let col = color_of(&data.manifest, r);
-                    let line = chart.draw_series(LineSeries::new(c.iter().copied(), col.stroke_width(2)))?;
-                    if shared && first {
-                        let name = r.to_string();
-                        line.label(name)
-                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], col.stroke_width(2)));
-                    }
-                    chart.draw_series(c.iter().map(|p| Circle::new(*p, 3, col.filled())))?;
-                }
-                if shared {
-                    chart
-                        .configure_series_labels()
-                        .position(SeriesLabelPosition::LowerRight)
-                        .background_style(WHITE.mix(0.85))
-                        .border_style(BLACK)
-                        .label_font(("sans-serif", 10))
-                        .draw()?;
-                }
-            }
-        });
-    Ok(vec![Figure { section: "training".into(), title, png, svg, caption: "Mean training loss of each epoch (every seed is a line), the per-iteration schedule's value at each epoch's end, and method diagnostics (DINO: teacher entropy / ln K — 1 means the teacher collapsed to uniform — and KL(teacher ‖ student) in nats).".into() }])
+    Ok(top)
 }

@@ -2,6 +2,7 @@
 //! Welch test against the best, then its figures), training curves, skipped and
 //! failed cells, and provenance. report.html is rendered from this text.
 use super::figure::Figure;
+use super::manifest::EvaluationRecord;
 use super::plot::Charts;
 use super::significance::{RankTable, VsBest};
 use super::stats::SummaryRow;
@@ -97,6 +98,8 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
     }
 }
 
+/// report.md: header and summary chart, ranks, one section per evaluation,
+/// training curves, skipped and failed cells, provenance.
 pub fn render(
     data: &ReportData,
     vs_best: &[VsBest],
@@ -104,8 +107,24 @@ pub fn render(
     charts: &Charts,
     figures: &[Figure],
 ) -> String {
-    let m = &data.manifest;
     let mut o = String::new();
+    header(&mut o, data, charts);
+    ranks(&mut o, rank_table);
+    for ev in &data.manifest.evaluations {
+        evaluation_section(&mut o, data, ev, vs_best, figures);
+    }
+    if figures.iter().any(|f| f.section == "training") {
+        let _ = writeln!(o, "## Training\n");
+        figures_of(&mut o, figures, "training");
+    }
+    skipped_and_failed(&mut o, data);
+    provenance(&mut o, data);
+    o
+}
+
+/// Title, description, what ran where, and the summary chart.
+fn header(o: &mut String, data: &ReportData, charts: &Charts) {
+    let m = &data.manifest;
     let _ = writeln!(o, "# repbench report: {}\n", m.suite);
     if let Some(d) = &m.description {
         let _ = writeln!(o, "{}\n", d.trim());
@@ -133,54 +152,62 @@ pub fn render(
     if let (Some(png), Some(svg)) = (&charts.summary_png, &charts.summary_svg) {
         let _ = writeln!(o, "![summary]({png})\n\n([SVG]({svg}); bars are means over seeds, whiskers the 95 % Student-t confidence interval.)\n");
     }
-    ranks(&mut o, rank_table);
-    for ev in &m.evaluations {
-        let rows: Vec<&SummaryRow> = data.summary.iter().filter(|s| s.evaluation == ev.name).collect();
-        let has_figures = figures.iter().any(|f| f.section == ev.name);
-        if rows.is_empty() && !has_figures {
-            continue;
-        }
-        let _ = writeln!(o, "## {} ({})\n", ev.name, ev.kind);
-        if ev.draws(crate::eval::FigureKind::CkaMatrix) {
-            similarity_table(&mut o, data, &ev.name);
-        } else if !rows.is_empty() {
-            if ev.ranks {
-                let _ = writeln!(o, "Headline **{}**; the last column is a two-sided Welch t-test of each representation against the best mean (▼: worse at p < 0.05).\n", ev.headline);
-            }
-            let _ =
-                writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
-            let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
-            for s in rows {
-                let headline = s.metric == ev.headline;
-                let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
-                let v = vs_best.iter().find(|v| {
-                    v.evaluation == s.evaluation
-                        && v.params == s.params
-                        && v.metric == s.metric
-                        && v.representation == s.representation
-                });
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | {} | `{}` |",
-                    s.representation,
-                    if s.params.is_empty() { "—" } else { &s.params },
-                    metric,
-                    s.mean,
-                    s.std,
-                    fmt_ci(s),
-                    s.n,
-                    fmt_vs(v),
-                    s.cell_keys
-                );
-            }
-            o.push('\n');
-        }
-        figures_of(&mut o, figures, &ev.name);
+}
+
+/// One evaluation: its table (mean ± std, CI, test against the best) or CKA
+/// matrix, then the figures it declares.
+fn evaluation_section(
+    o: &mut String,
+    data: &ReportData,
+    ev: &EvaluationRecord,
+    vs_best: &[VsBest],
+    figures: &[Figure],
+) {
+    let rows: Vec<&SummaryRow> = data.summary.iter().filter(|s| s.evaluation == ev.name).collect();
+    let has_figures = figures.iter().any(|f| f.section == ev.name);
+    if rows.is_empty() && !has_figures {
+        return;
     }
-    if figures.iter().any(|f| f.section == "training") {
-        let _ = writeln!(o, "## Training\n");
-        figures_of(&mut o, figures, "training");
+    let _ = writeln!(o, "## {} ({})\n", ev.name, ev.kind);
+    if ev.draws(crate::eval::FigureKind::CkaMatrix) {
+        similarity_table(o, data, &ev.name);
+    } else if !rows.is_empty() {
+        if ev.ranks {
+            let _ = writeln!(o, "Headline **{}**; the last column is a two-sided Welch t-test of each representation against the best mean (▼: worse at p < 0.05).\n", ev.headline);
+        }
+        let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+        for s in rows {
+            let headline = s.metric == ev.headline;
+            let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
+            let v = vs_best.iter().find(|v| {
+                v.evaluation == s.evaluation
+                    && v.params == s.params
+                    && v.metric == s.metric
+                    && v.representation == s.representation
+            });
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | {} | `{}` |",
+                s.representation,
+                if s.params.is_empty() { "—" } else { &s.params },
+                metric,
+                s.mean,
+                s.std,
+                fmt_ci(s),
+                s.n,
+                fmt_vs(v),
+                s.cell_keys
+            );
+        }
+        o.push('\n');
     }
+    figures_of(o, figures, &ev.name);
+}
+
+/// Cells that do not apply, and cells that failed, with their reasons.
+fn skipped_and_failed(o: &mut String, data: &ReportData) {
+    let m = &data.manifest;
     if !m.skipped.is_empty() {
         let _ = writeln!(o, "## Not applicable\n\n| representation | evaluation | seed | reason |\n|---|---|---|---|");
         for f in &m.skipped {
@@ -214,6 +241,12 @@ pub fn render(
         }
         o.push('\n');
     }
+}
+
+/// Suite file, command, commit, libtorch, machine, datasets and cache: what a
+/// reviewer needs to reproduce or audit the numbers.
+fn provenance(o: &mut String, data: &ReportData) {
+    let m = &data.manifest;
     let e = &m.environment;
     let _ = writeln!(o, "## Provenance\n");
     let _ = writeln!(o, "- suite file: `{}` (sha256 `{}`)", m.spec_path, m.spec_sha256);
@@ -252,5 +285,4 @@ pub fn render(
         "\n<details><summary>Suite file</summary>\n\n```yaml\n{}\n```\n\n</details>",
         m.spec_text.trim_end()
     );
-    o
 }

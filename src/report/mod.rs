@@ -14,6 +14,7 @@ pub mod plot;
 pub mod significance;
 pub mod stats;
 pub mod table;
+pub mod training_curves;
 
 use crate::error::{Error, Result};
 use crate::files::{read_json, write_atomic, write_json};
@@ -73,7 +74,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(figures::confusion(dir, data)?);
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
-    figures.extend(maps::training_curves(dir, data)?);
+    figures.extend(training_curves::training_curves(dir, data)?);
     let md = markdown::render(data, &vs_best, &ranks, &charts, &figures);
     let path = dir.join("report.md");
     write_atomic(&path, md.as_bytes())?;

@@ -77,6 +77,8 @@ fn bars_for(summary: &[SummaryRow], manifest: &Manifest, eval: &str, metric: &st
 
 type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
 
+/// Long on purpose: one chart's layout (axes, bars, whiskers, labels, legend), drawn top to bottom as
+/// plotters composes it.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     summary: &[SummaryRow],

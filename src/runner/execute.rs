@@ -191,6 +191,9 @@ fn load_rep(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, memo: &mut DataMemo, nee
 
 /// Runs (or reads) every per-representation evaluation of `r`; returns the test
 /// features when they were loaded.
+///
+/// Long on purpose: the order of a representation's stages (read cached cells, load or fit and embed only
+/// what is missing, then run and record each evaluation) is the runner's contract, kept in one place.
 fn run_rep(
     ctx: &StageCtx,
     p: &PointPlan,
@@ -199,35 +202,27 @@ fn run_rep(
     progress: &Progress,
     out: &mut Outcome,
 ) -> Option<Tensor> {
-    let seed = p.point.suite.seed;
     let label = p.label(&r.name);
-    let mut cached: Vec<Option<(EvalOutput, f64)>> = Vec::new();
-    for e in &r.evals {
-        let hit = ctx.cached(&e.key).ok().flatten();
-        cached.push(hit.and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds))));
-    }
+    let mut cached: Vec<Option<(EvalOutput, f64)>> = r
+        .evals
+        .iter()
+        .map(|e| {
+            ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds)))
+        })
+        .collect();
     let missing: Vec<&EvalPlan> = r.evals.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(e, _)| e).collect();
     if ctx.cached_only && !missing.is_empty() {
-        let err = Error::stage("not computed: its worker did not finish (see the worker's log); run without --cached-only to compute it here");
+        let err = Error::stage(
+            "not computed: its worker did not finish (see the worker's log); run without --cached-only to compute it here",
+        );
         for e in &missing {
             out.failures.push(failure(p, &r.name, &e.name, "worker", &err));
             progress.step(&format!("{label} {} NOT COMPUTED", e.name));
         }
-        for (i, e) in r.evals.iter().enumerate() {
-            if let Some((o, secs)) = cached[i].take() {
-                out.cached_cells += 1;
-                push_rows(out, p, r, e, &o, secs, true, f64::NAN, f64::NAN);
-                push_artifact(out, p, &r.name, e, o.details);
-                progress.step(&format!("{label} {} (cached)", e.name));
-            }
-        }
-        return None;
     }
     let mut loaded: Option<Loaded> = None;
-    let (fit_s, embed_s);
-    if missing.is_empty() {
-        (fit_s, embed_s) = fit_seconds_of(ctx, r);
-    } else {
+    let (mut fit_s, mut embed_s) = fit_seconds_of(ctx, r);
+    if !missing.is_empty() && !ctx.cached_only {
         let need_model = missing.iter().any(|e| e.spec.scope() == crate::eval::Scope::Model);
         match guarded(|| load_rep(ctx, p, r, memo, need_model)) {
             Ok(l) => {
@@ -245,7 +240,8 @@ fn run_rep(
         }
     }
     if let Some(log) = stages::train_log(ctx, r) {
-        out.train_logs.push(TrainLogRecord { representation: r.name.clone(), seed, params: p.point.params(), log });
+        let (seed, params) = (p.point.suite.seed, p.point.params());
+        out.train_logs.push(TrainLogRecord { representation: r.name.clone(), seed, params, log });
     }
     for (i, e) in r.evals.iter().enumerate() {
         let result = match (cached[i].take(), &loaded) {
@@ -257,31 +253,50 @@ fn run_rep(
                 };
                 guarded(|| stages::evaluate(ctx, p, r, e, &l.features, model.as_ref()))
             }
-            (None, None) => Err(Error::stage("features were not loaded")),
+            // --cached-only: listed as not computed above.
+            (None, None) => continue,
         };
-        match result {
-            Ok((o, secs, was_cached)) => {
-                if was_cached {
-                    out.cached_cells += 1;
-                } else {
-                    out.computed_cells += 1;
-                }
-                push_rows(out, p, r, e, &o, secs, was_cached, fit_s, embed_s);
-                push_artifact(out, p, &r.name, e, o.details);
-                progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
-            }
-            Err(Error::NotApplicable(why)) => {
-                out.skipped.push(failure(p, &r.name, &e.name, "eval", &Error::NotApplicable(why)));
-                progress.step(&format!("{label} {} (not applicable)", e.name));
-            }
-            Err(err) => {
-                progress.error(&format!("error: {label} {}: {err}", e.name));
-                out.failures.push(failure(p, &r.name, &e.name, "eval", &err));
-                progress.step(&format!("{label} {} FAILED", e.name));
-            }
-        }
+        let rows =
+            |out: &mut Outcome, o: &EvalOutput, secs: f64, c: bool| push_rows(out, p, r, e, o, secs, c, fit_s, embed_s);
+        record(out, progress, p, &r.name, e, result, rows);
     }
     loaded.map(|l| l.features.test_x)
+}
+
+/// Counts a finished cell, adds its rows (`rows`) and details and reports its
+/// progress; a cell that does not apply is listed as skipped, one that failed
+/// as a failure.
+fn record(
+    out: &mut Outcome,
+    progress: &Progress,
+    p: &PointPlan,
+    representation: &str,
+    e: &EvalPlan,
+    result: Result<(EvalOutput, f64, bool)>,
+    rows: impl FnOnce(&mut Outcome, &EvalOutput, f64, bool),
+) {
+    let label = p.label(if representation == "*" { "all" } else { representation });
+    match result {
+        Ok((o, secs, was_cached)) => {
+            if was_cached {
+                out.cached_cells += 1;
+            } else {
+                out.computed_cells += 1;
+            }
+            rows(out, &o, secs, was_cached);
+            push_artifact(out, p, representation, e, o.details);
+            progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
+        }
+        Err(Error::NotApplicable(why)) => {
+            out.skipped.push(failure(p, representation, &e.name, "eval", &Error::NotApplicable(why)));
+            progress.step(&format!("{label} {} (not applicable)", e.name));
+        }
+        Err(err) => {
+            progress.error(&format!("error: {label} {}: {err}", e.name));
+            out.failures.push(failure(p, representation, &e.name, "eval", &err));
+            progress.step(&format!("{label} {} FAILED", e.name));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -331,7 +346,8 @@ fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &Eva
     });
 }
 
-/// A cross-representation evaluation (CKA) of one matrix point.
+/// A cross-representation evaluation (e.g. CKA) of one matrix point, on the
+/// test features of every representation (loaded from the cache if needed).
 fn run_cross(
     ctx: &StageCtx,
     p: &PointPlan,
@@ -341,7 +357,6 @@ fn run_cross(
     progress: &Progress,
     out: &mut Outcome,
 ) {
-    let label = p.label("all");
     let hit =
         ctx.cached(&e.key).ok().flatten().and_then(|h| stages::read_eval(&h).ok().map(|o| (o, h.meta.seconds, true)));
     let result = match hit {
@@ -362,46 +377,33 @@ fn run_cross(
             stages::cross(ctx, p, e, &feats)
         }),
     };
-    match result {
-        Ok((o, secs, was_cached)) => {
-            if was_cached {
-                out.cached_cells += 1;
-            } else {
-                out.computed_cells += 1;
-            }
-            for (metric, value) in &o.metrics {
-                // A cross evaluation names its metrics `<metric>:<a>:<b>`: a row of `a`.
-                let Some((name, (a, b))) =
-                    metric.split_once(':').and_then(|(n, rest)| Some((n, rest.split_once(':')?)))
-                else {
-                    continue;
-                };
-                let kind = p.reps.iter().find(|r| r.name == a).map(|r| r.spec.kind()).unwrap_or("");
-                out.rows.push(ResultRow {
-                    suite: p.point.suite.suite.clone(),
-                    representation: a.to_string(),
-                    kind: kind.into(),
-                    evaluation: e.name.clone(),
-                    eval_kind: e.spec.kind().into(),
-                    metric: format!("{name}:{b}"),
-                    value: *value,
-                    seed: p.point.suite.seed,
-                    params: p.point.params(),
-                    cell_key: e.key.0.clone(),
-                    cached: was_cached,
-                    fit_seconds: f64::NAN,
-                    embed_seconds: f64::NAN,
-                    eval_seconds: secs,
-                });
-            }
-            push_artifact(out, p, "*", e, o.details);
-            progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
-        }
-        Err(err) => {
-            progress.error(&format!("error: {label} {}: {err}", e.name));
-            out.failures.push(failure(p, "*", &e.name, "eval", &err));
-            progress.step(&format!("{label} {} FAILED", e.name));
-        }
+    record(out, progress, p, "*", e, result, |out, o, secs, c| push_cross_rows(out, p, e, o, secs, c));
+}
+
+/// A cross evaluation names its metrics `<metric>:<a>:<b>`: each becomes a row
+/// of representation `a` with metric `<metric>:<b>`.
+fn push_cross_rows(out: &mut Outcome, p: &PointPlan, e: &EvalPlan, o: &EvalOutput, secs: f64, was_cached: bool) {
+    for (metric, value) in &o.metrics {
+        let Some((name, (a, b))) = metric.split_once(':').and_then(|(n, rest)| Some((n, rest.split_once(':')?))) else {
+            continue;
+        };
+        let kind = p.reps.iter().find(|r| r.name == a).map(|r| r.spec.kind()).unwrap_or("");
+        out.rows.push(ResultRow {
+            suite: p.point.suite.suite.clone(),
+            representation: a.to_string(),
+            kind: kind.into(),
+            evaluation: e.name.clone(),
+            eval_kind: e.spec.kind().into(),
+            metric: format!("{name}:{b}"),
+            value: *value,
+            seed: p.point.suite.seed,
+            params: p.point.params(),
+            cell_key: e.key.0.clone(),
+            cached: was_cached,
+            fit_seconds: f64::NAN,
+            embed_seconds: f64::NAN,
+            eval_seconds: secs,
+        });
     }
 }
 

@@ -9,7 +9,7 @@ use crate::eval::{EvaluationSpec, Scope};
 use crate::represent::RepresentationSpec;
 use crate::spec::load::LoadedSuite;
 use crate::spec::matrix::{self, MatrixPoint};
-use crate::spec::DatasetSpec;
+use crate::spec::{DatasetSpec, Suite};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -139,6 +139,51 @@ fn representation_numerics(spec: &RepresentationSpec) -> Value {
     }
 }
 
+fn eval_config(espec: &EvaluationSpec, seed: u64) -> Value {
+    json!({ "evaluation": espec, "seed": seed, "numerics": espec.version() })
+}
+
+/// A representation's fit, embedding and per-representation evaluation keys.
+/// Transfer: the same fitted model embeds different data, so the evaluation
+/// data's key is part of the embedding's key.
+fn rep_plan(name: &str, spec: &RepresentationSpec, s: &Suite, data: &DataPlan, pretrain: Option<&DataPlan>) -> RepPlan {
+    let fit_config = json!({ "representation": spec, "seed": s.seed, "numerics": representation_numerics(spec) });
+    let fit_key = stage_key("fit", &fit_config, &[&pretrain.unwrap_or(data).key]);
+    let embed_key = match pretrain {
+        Some(_) => stage_key("embed", &json!({}), &[&fit_key, &data.key]),
+        None => stage_key("embed", &json!({}), &[&fit_key]),
+    };
+    let evals = s
+        .evaluations
+        .iter()
+        .filter(|(_, e)| e.scope() != Scope::Cross && e.applies_to(spec).is_ok())
+        .map(|(ename, espec)| {
+            let config = eval_config(espec, s.seed);
+            let key = match espec.scope() {
+                Scope::Model => stage_key("eval", &config, &[&embed_key, &data.key]),
+                _ => stage_key("eval", &config, &[&embed_key]),
+            };
+            EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
+        })
+        .collect();
+    RepPlan { name: name.to_string(), spec: spec.clone(), fit_key, fit_config, embed_key, evals }
+}
+
+/// The cross-representation evaluations of a point, keyed by every embedding.
+fn cross_plans(s: &Suite, reps: &[RepPlan]) -> Vec<EvalPlan> {
+    let embed_keys: Vec<&Key> = reps.iter().map(|r| &r.embed_key).collect();
+    s.evaluations
+        .iter()
+        .filter(|(_, e)| e.scope() == Scope::Cross)
+        .map(|(ename, espec)| {
+            let mut config = eval_config(espec, s.seed);
+            config["representations"] = json!(reps.iter().map(|r| &r.name).collect::<Vec<_>>());
+            let key = stage_key("eval", &config, &embed_keys);
+            EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
+        })
+        .collect()
+}
+
 pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
     let points = matrix::expand(&loaded.path, &loaded.text, &loaded.suite)?;
     let spec_dir = loaded.path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -150,59 +195,17 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
         let data = data_plan(&s.dataset, s.seed, &spec_dir, store, &mut datasets)?;
         let pretrain =
             s.pretrain.as_ref().map(|d| data_plan(d, s.seed, &spec_dir, store, &mut datasets)).transpose()?;
-        let fit_upstream = pretrain.as_ref().unwrap_or(&data).key.clone();
-        let eval_config =
-            |espec: &EvaluationSpec| json!({ "evaluation": espec, "seed": s.seed, "numerics": espec.version() });
-        let mut reps = Vec::new();
         let mut skipped = Vec::new();
         for (name, spec) in &s.representations {
-            let fit_config =
-                json!({ "representation": spec, "seed": s.seed, "numerics": representation_numerics(spec) });
-            let fit_key = stage_key("fit", &fit_config, &[&fit_upstream]);
-            // Transfer: the same fitted model embeds different data, so the
-            // evaluation data's key is part of the embedding's key.
-            let embed_key = if pretrain.is_some() {
-                stage_key("embed", &json!({}), &[&fit_key, &data.key])
-            } else {
-                stage_key("embed", &json!({}), &[&fit_key])
-            };
             for (ename, espec) in &s.evaluations {
                 if let Err(why) = espec.applies_to(spec) {
                     skipped.push((name.clone(), ename.clone(), why));
                 }
             }
-            let evals = s
-                .evaluations
-                .iter()
-                .filter(|(_, e)| e.scope() != Scope::Cross && e.applies_to(spec).is_ok())
-                .map(|(ename, espec)| {
-                    let config = eval_config(espec);
-                    let key = if espec.scope() == Scope::Model {
-                        stage_key("eval", &config, &[&embed_key, &data.key])
-                    } else {
-                        stage_key("eval", &config, &[&embed_key])
-                    };
-                    EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
-                })
-                .collect();
-            reps.push(RepPlan { name: name.clone(), spec: spec.clone(), fit_key, fit_config, embed_key, evals });
         }
-        let embed_keys: Vec<&Key> = reps.iter().map(|r| &r.embed_key).collect();
-        let cross = s
-            .evaluations
-            .iter()
-            .filter(|(_, e)| e.scope() == Scope::Cross)
-            .map(|(ename, espec)| {
-                let mut config = eval_config(espec);
-                config["representations"] = json!(reps.iter().map(|r| &r.name).collect::<Vec<_>>());
-                EvalPlan {
-                    name: ename.clone(),
-                    spec: espec.clone(),
-                    key: stage_key("eval", &config, &embed_keys),
-                    config,
-                }
-            })
-            .collect();
+        let reps: Vec<RepPlan> =
+            s.representations.iter().map(|(name, spec)| rep_plan(name, spec, s, &data, pretrain.as_ref())).collect();
+        let cross = cross_plans(s, &reps);
         out.push(PointPlan { point, data, pretrain, reps, cross, skipped });
     }
     Ok(SuitePlan { loaded, datasets, points: out })

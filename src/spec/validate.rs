@@ -48,6 +48,13 @@ impl Checker {
             self.push(path, "must not be empty");
         }
     }
+    /// A non-empty list of widths, each at least 1 (`path[i]` names a bad one).
+    pub fn widths(&mut self, path: &str, list: &[usize]) {
+        self.non_empty(path, list);
+        for (i, &w) in list.iter().enumerate() {
+            self.positive(&format!("{path}[{i}]"), w);
+        }
+    }
     /// Names become file names: letters, digits, `-`, `_`, `.`, not starting with `.`.
     pub fn name(&mut self, path: &str, name: &str) {
         let ok = !name.is_empty()

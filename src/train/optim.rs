@@ -173,6 +173,9 @@ impl Optimizer {
 
     /// One update with learning rate `lr`; with `clip`, gradients are first scaled
     /// to a global L2 norm of at most `clip`. Returns the gradient norm when clipping.
+    ///
+    /// Long on purpose: one update for every optimiser kind (SGD, AdamW, LARS) with clipping and weight
+    /// decay, kept whole as PyTorch's `step()` is, so it can be read against it.
     pub fn step(&mut self, lr: f64, clip: Option<f64>) -> Option<f64> {
         if self.params.is_empty() {
             return None;

@@ -146,6 +146,9 @@ pub fn train_subset(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Long on purpose: the one training loop, kept whole so the order of a step (seed, loss, divergence check,
+/// backward, hooks, schedule, optimiser step, EMA) and of an epoch (shuffle, steps, log, checkpoint) reads
+/// top to bottom.
 fn train_with(
     obj: &mut dyn Objective,
     vs: &nn::VarStore,

@@ -154,3 +154,17 @@ pub fn bar_images(n: i64, seed: u64) -> (Tensor, Tensor) {
         (imgs.to_kind(Kind::Uint8), y)
     })
 }
+
+/// Frozen features of the three splits of `s`, embedded by `f` on the CPU.
+pub fn features(f: &dyn repbench::represent::Fitted, s: &repbench::eval::SplitImages) -> repbench::eval::Features {
+    let e = |x: &Tensor| f.embed(x, Device::Cpu).unwrap();
+    repbench::eval::Features {
+        train_x: e(&s.train.0),
+        train_y: s.train.1.shallow_clone(),
+        val_x: e(&s.val.0),
+        val_y: s.val.1.shallow_clone(),
+        test_x: e(&s.test.0),
+        test_y: s.test.1.shallow_clone(),
+        num_classes: s.num_classes,
+    }
+}
