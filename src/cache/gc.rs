@@ -150,10 +150,10 @@ mod tests {
         put(&embed, &[&fit]);
         put(&eval, &[&embed]);
         put(&other, &[&data]);
-        let dry = gc(&s, &[eval.clone()], None, true).unwrap();
+        let dry = gc(&s, std::slice::from_ref(&eval), None, true).unwrap();
         assert_eq!(dry.removed.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), vec![other.0.clone()]);
         assert!(s.get(&other).unwrap().is_some(), "a dry run removes nothing");
-        let r = gc(&s, &[eval.clone()], None, false).unwrap();
+        let r = gc(&s, std::slice::from_ref(&eval), None, false).unwrap();
         assert_eq!((r.kept, r.removed.len()), (4, 1));
         assert!(s.get(&other).unwrap().is_none());
         for key in [&data, &fit, &embed, &eval] {

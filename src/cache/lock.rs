@@ -81,7 +81,7 @@ fn lock_dir(d: &Path) -> Result<KeyLock> {
                     while !s.load(Ordering::SeqCst) {
                         std::thread::sleep(Duration::from_millis(100));
                         n += 1;
-                        if n % 100 == 0 {
+                        if n.is_multiple_of(100) {
                             let _ = std::fs::File::options()
                                 .write(true)
                                 .open(&o)

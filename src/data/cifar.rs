@@ -42,7 +42,7 @@ pub fn parse_batch(path: &Path, bytes: &[u8], variant: Variant, set: &mut ImageS
     if bytes.is_empty() {
         return Err(Error::data(path, "empty file: a CIFAR batch holds at least one record"));
     }
-    if bytes.len() % rec != 0 {
+    if !bytes.len().is_multiple_of(rec) {
         return Err(Error::data(
             path,
             format!(

@@ -75,7 +75,7 @@ mod tests {
         let memo = d.path().join("memo");
         let f = d.path().join("a.bin");
         std::fs::write(&f, b"hello").unwrap();
-        let h1 = fingerprint(d.path(), &[f.clone()], Some(&memo)).unwrap();
+        let h1 = fingerprint(d.path(), std::slice::from_ref(&f), Some(&memo)).unwrap();
         assert_eq!(std::fs::read_dir(&memo).unwrap().count(), 1);
         // Poison the memo: a hit returns the memoized hash without reading the file.
         let mf = std::fs::read_dir(&memo).unwrap().next().unwrap().unwrap().path();
@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(file_hash(&f, Some(&memo)).unwrap(), "memoized");
         // A change of size (and mtime) re-hashes.
         std::fs::write(&f, b"hello world").unwrap();
-        let h2 = fingerprint(d.path(), &[f.clone()], Some(&memo)).unwrap();
+        let h2 = fingerprint(d.path(), std::slice::from_ref(&f), Some(&memo)).unwrap();
         assert_ne!(h1, h2);
         assert_eq!(file_hash(&f, Some(&memo)).unwrap(), crate::files::sha256_file(&f).unwrap());
     }

@@ -34,6 +34,8 @@ impl Default for AutoencoderParams {
     }
 }
 
+// One decoder per model: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Decoder {
     Mlp(nn::Linear, nn::Linear),
     Conv { fc: nn::Linear, up1: nn::ConvTranspose2D, up2: nn::ConvTranspose2D, base: (i64, i64) },

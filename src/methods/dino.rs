@@ -113,10 +113,11 @@ impl DinoHead {
         let h = bn(self.l1.forward(x), 0).gelu("none");
         let h = self.l3.forward(&bn(self.l2.forward(&h), 1).gelu("none"));
         let h = &h / h.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        let mut w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        if let Some(g) = &self.last_g {
-            w = w * g;
-        }
+        let w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        let w = match &self.last_g {
+            Some(g) => w * g,
+            None => w,
+        };
         h.matmul(&w.transpose(0, 1))
     }
     /// The last layer's parameters (what `freeze_last_layer` holds still).

@@ -62,7 +62,7 @@ pub fn dino(student: &[Tensor], teacher: &[Tensor], center: &Tensor, student_tem
             if iv == iq {
                 continue;
             }
-            total = total + (-(qv * lp).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)).mean(Kind::Float);
+            total = &total + (-(qv * lp).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)).mean(Kind::Float);
             terms += 1;
         }
     }

@@ -33,6 +33,7 @@ fn centered(size: u32) -> TextStyle<'static> {
 ///
 /// Long on purpose: one chart's layout (axes, a line and CI whiskers per series, legend), drawn top to
 /// bottom.
+#[allow(clippy::too_many_arguments)]
 fn curve_chart(
     dir: &Path,
     name: &str,

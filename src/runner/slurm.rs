@@ -58,6 +58,7 @@ fn header(o: &mut String, job: &str, opts: &SlurmOptions, log: &Path) {
 }
 
 /// Builds the array scripts (chunks of at most `max_array` tasks) and the report script.
+#[allow(clippy::too_many_arguments)]
 pub fn scripts(
     exe: &Path,
     spec: &Path,

@@ -59,17 +59,6 @@ pub fn is_deterministic() -> Result<bool> {
     Ok(unsafe { get_alg(ctx()) })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_flag_round_trips_through_libtorch() {
-        assert!(super::set_deterministic(true).unwrap());
-        assert!(super::is_deterministic().unwrap());
-        assert!(!super::set_deterministic(false).unwrap());
-        assert!(!super::is_deterministic().unwrap());
-    }
-}
-
 /// Keeps MKL and OpenMP from choosing fewer threads than asked for when the
 /// machine is busy (`MKL_DYNAMIC` / `OMP_DYNAMIC` default to true): a matrix
 /// product split over a different number of threads rounds differently, so a
@@ -92,5 +81,16 @@ pub fn fix_thread_counts() {
         if let Ok(f) = unsafe { lib.get::<SetDynamic>(name) } {
             unsafe { f(0) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_flag_round_trips_through_libtorch() {
+        assert!(super::set_deterministic(true).unwrap());
+        assert!(super::is_deterministic().unwrap());
+        assert!(!super::set_deterministic(false).unwrap());
+        assert!(!super::is_deterministic().unwrap());
     }
 }

@@ -189,7 +189,7 @@ impl Optimizer {
             if let Some(max) = clip {
                 let total = g.norm().double_value(&[]);
                 if total > max {
-                    g = g * (max / (total + 1e-6));
+                    g = &g * (max / (total + 1e-6));
                 }
                 norm = Some(total);
             }
@@ -212,7 +212,7 @@ impl Optimizer {
                         let trust = trust.repeat_interleave_self_tensor(&per, 0, None);
                         // Only rank > 1 tensors are adapted.
                         let trust = &trust * &self.decay_mask + (1.0 - &self.decay_mask);
-                        d = d * trust;
+                        d = &d * trust;
                     }
                     if t == 1.0 {
                         self.state[0].copy_(&d);
