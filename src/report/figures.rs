@@ -125,12 +125,9 @@ fn family_curves(
         .map(|fam| {
             let mut series = Vec::new();
             for rep in &data.manifest.representations {
-                let mut groups: Vec<&str> = Vec::new();
-                for s in data.summary.iter().filter(|s| s.evaluation == eval && &s.representation == rep) {
-                    if !groups.contains(&s.params.as_str()) {
-                        groups.push(&s.params);
-                    }
-                }
+                let groups = super::stats::params_groups(
+                    data.summary.iter().filter(|s| s.evaluation == eval && &s.representation == rep),
+                );
                 for params in groups {
                     let points: Vec<(f64, f64, f64, f64)> = data
                         .summary
@@ -292,12 +289,7 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let reps = &data.manifest.representations;
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::CkaMatrix)) {
-        let mut groups: Vec<&str> = Vec::new();
-        for s in data.summary.iter().filter(|s| s.evaluation == ev.name) {
-            if !groups.contains(&s.params.as_str()) {
-                groups.push(&s.params);
-            }
-        }
+        let groups = super::stats::params_groups(data.summary.iter().filter(|s| s.evaluation == ev.name));
         let panels: Vec<Panel> = groups
             .iter()
             .map(|params| {

@@ -57,12 +57,7 @@ fn ranks(o: &mut String, t: &RankTable) {
 
 fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
     let reps = &data.manifest.representations;
-    let mut groups: Vec<&str> = Vec::new();
-    for s in data.summary.iter().filter(|s| s.evaluation == eval) {
-        if !groups.contains(&s.params.as_str()) {
-            groups.push(&s.params);
-        }
-    }
+    let groups = super::stats::params_groups(data.summary.iter().filter(|s| s.evaluation == eval));
     for params in groups {
         if !params.is_empty() {
             let _ = writeln!(o, "**{params}**\n");

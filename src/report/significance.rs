@@ -57,12 +57,8 @@ fn values<'a>(rows: &'a [ResultRow], eval: &'a str, params: &'a str, metric: &'a
 pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[(String, String)]) -> Vec<VsBest> {
     let mut out = Vec::new();
     for (eval, metric) in headlines {
-        let mut groups: Vec<&str> = Vec::new();
-        for s in summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric) {
-            if !groups.contains(&s.params.as_str()) {
-                groups.push(&s.params);
-            }
-        }
+        let groups =
+            super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
         for params in groups {
             let members: Vec<&SummaryRow> = summary
                 .iter()
@@ -105,12 +101,8 @@ pub fn rank_table(summary: &[SummaryRow], headlines: &[(String, String)], repres
     let mut columns = Vec::new();
     let mut ranks: Vec<Vec<Option<f64>>> = vec![Vec::new(); representations.len()];
     for (eval, metric) in headlines {
-        let mut groups: Vec<&str> = Vec::new();
-        for s in summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric) {
-            if !groups.contains(&s.params.as_str()) {
-                groups.push(&s.params);
-            }
-        }
+        let groups =
+            super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
         for params in groups {
             let members: Vec<&SummaryRow> = summary
                 .iter()

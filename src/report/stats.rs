@@ -94,6 +94,18 @@ pub fn summarize(rows: &[ResultRow]) -> Vec<SummaryRow> {
         .collect()
 }
 
+/// The distinct matrix params of `rows`, in first-seen order: the groups a
+/// table, chart or test is made per.
+pub fn params_groups<'a>(rows: impl Iterator<Item = &'a SummaryRow>) -> Vec<&'a str> {
+    let mut groups: Vec<&str> = Vec::new();
+    for s in rows {
+        if !groups.contains(&s.params.as_str()) {
+            groups.push(&s.params);
+        }
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,10 +112,6 @@ pub struct TrainData<'a> {
     pub labels: &'a Tensor,
 }
 
-fn lookup(tensors: &[(String, Tensor)]) -> impl Fn(&str) -> Option<Tensor> + '_ {
-    move |name: &str| tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t.shallow_clone())
-}
-
 /// Trains `obj`'s parameters in `vs`. With a checkpointer, resumes from its latest
 /// epoch and saves after every epoch.
 pub fn train(
@@ -171,7 +167,8 @@ fn train_with(
     let mut logs: Vec<EpochLog> = Vec::new();
     let mut start = 0;
     if let Some(l) = ckpt.map(|c| c.latest()).transpose()?.flatten() {
-        let get = lookup(&l.tensors);
+        let state = crate::state::NamedTensors(l.tensors);
+        let get = |name: &str| state.get(name);
         super::checkpoint::load_vars(vs, "vs", &get)?;
         opt.load_state(&|name| get(name).map(|t| t.to_device(dev)))?;
         obj.load_extra_state(&|name| get(name).map(|t| t.to_device(dev)))?;
