@@ -68,7 +68,7 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "label_efficiency",
         settings: "{fractions: [0.5, 1.0], linear: {epochs: 5, batch_size: 16}}",
-        version: 1,
+        version: 3,
         values: &[8.000000e-1, 8.000000e-1],
     },
     Golden { kind: "clustering", settings: "{}", version: 1, values: &[2.588889e-1, 2.701533e-1] },
@@ -82,16 +82,16 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "finetune",
         settings: "train: {epochs: 2, batch_size: 16, warmup_epochs: 0}",
-        version: 1,
+        version: 2,
         values: &[5.304133e-2, 3.333333e-1, 3.731000e3, 3.333333e-1],
     },
     Golden {
         kind: "depth_probe",
         settings: "probe: {epochs: 5, batch_size: 16}",
-        version: 1,
+        version: 4,
         values: &[1.000000e0, 1.000000e0],
     },
-    Golden { kind: "attention_maps", settings: "images: 3", version: 1, values: &[9.999722e-1] },
+    Golden { kind: "attention_maps", settings: "images: 3", version: 2, values: &[9.999722e-1] },
     Golden {
         kind: "similarity",
         settings: "{}",

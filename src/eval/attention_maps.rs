@@ -53,8 +53,10 @@ pub fn pick_images(labels: &[i64], n: usize) -> Vec<usize> {
 pub const VERSION: u32 = 1;
 
 impl Evaluation for AttentionMapsParams {
+    /// Its own version plus the encoders' (the ViT's attention): the sum changes
+    /// with either bump.
     fn version(&self) -> u32 {
-        VERSION
+        VERSION + crate::methods::SHARED_VERSION
     }
     fn scope(&self) -> Scope {
         Scope::Model

@@ -36,8 +36,10 @@ impl Validate for DepthProbeParams {
 pub const VERSION: u32 = 1;
 
 impl Evaluation for DepthProbeParams {
+    /// Its own version plus those of the probe, the CKA and the encoders' block
+    /// outputs it reads (versions only grow, so the sum changes with any bump).
     fn version(&self) -> u32 {
-        VERSION
+        VERSION + super::linear_probe::VERSION + super::similarity::VERSION + crate::methods::SHARED_VERSION
     }
     fn scope(&self) -> Scope {
         Scope::Model

@@ -114,8 +114,10 @@ fn predict(net: &Net, images: &Tensor, dev: Device) -> Result<Tensor> {
 pub const VERSION: u32 = 1;
 
 impl Evaluation for FinetuneParams {
+    /// Its own version plus the shared training machinery's (the loop, the
+    /// optimisers, the encoders): the sum changes with either bump.
     fn version(&self) -> u32 {
-        VERSION
+        VERSION + crate::methods::SHARED_VERSION
     }
     fn scope(&self) -> Scope {
         Scope::Model

@@ -62,8 +62,10 @@ fn subset(x: &Tensor, y: &Tensor, fraction: f64, seed: u64) -> Result<(Tensor, T
 pub const VERSION: u32 = 1;
 
 impl Evaluation for LabelEfficiencyParams {
+    /// Its own version plus those of the probes it runs: versions only grow, so
+    /// the sum changes whenever any of them is bumped.
     fn version(&self) -> u32 {
-        VERSION
+        VERSION + super::linear_probe::VERSION + super::knn::VERSION
     }
     fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
         self.run(&input.features()?.to_device(ctx.device), ctx)
