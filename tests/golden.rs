@@ -64,11 +64,11 @@ const EVALUATIONS: &[Golden] = &[
         version: 1,
         values: &[1.000000e-2, 8.000000e-1, 8.833333e-1, 8.000000e-1],
     },
-    Golden { kind: "knn", settings: "k: [5]", version: 1, values: &[8.333333e-1] },
+    Golden { kind: "knn", settings: "k: [5]", version: 2, values: &[8.333333e-1] },
     Golden {
         kind: "label_efficiency",
         settings: "{fractions: [0.5, 1.0], linear: {epochs: 5, batch_size: 16}}",
-        version: 3,
+        version: 4,
         values: &[8.000000e-1, 8.000000e-1],
     },
     Golden { kind: "clustering", settings: "{}", version: 1, values: &[2.588889e-1, 2.701533e-1] },

@@ -1,6 +1,11 @@
 //! Weighted k-NN on frozen features, the DINO `eval_knn.py` protocol:
 //! L2-normalised features, cosine similarity, the top-k training neighbours vote
 //! for their class with weight exp(sim / T), T = 0.07.
+//!
+//! The weights are computed as exp((sim − sim_max) / T), the same vote up to a
+//! factor per query, so no temperature overflows float32: with exp(sim / T)
+//! directly, T below ~0.011 gave inf weights and a silently wrong accuracy
+//! (issue 13). As T → 0 the vote tends to the nearest neighbour's class.
 use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, accuracy, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
@@ -51,7 +56,8 @@ pub fn predict(train: &Tensor, train_y: &Tensor, query: &Tensor, ks: &[usize], t
         let sim = query.narrow(0, start, len).matmul(&train.transpose(0, 1));
         let (vals, idx) = sim.topk(kmax, 1, true, true);
         let nb_labels = train_y.index_select(0, &idx.flatten(0, -1)).view([len, kmax]);
-        let weights = (vals / temperature).exp();
+        // topk sorts descending: column 0 is each query's largest similarity.
+        let weights = ((&vals - vals.narrow(1, 0, 1)) / temperature).exp();
         for (j, &k) in ks.iter().enumerate() {
             let k = k as i64;
             let votes = Tensor::zeros([len, classes], (Kind::Float, train.device())).scatter_add(1, &nb_labels.narrow(1, 0, k), &weights.narrow(1, 0, k));
@@ -69,7 +75,7 @@ fn normalize(x: &Tensor) -> Tensor {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 impl Evaluation for KnnParams {
     fn version(&self) -> u32 {
@@ -114,6 +120,30 @@ mod tests {
         assert_eq!(p[1].int64_value(&[0]), 0);
         let p = predict(&train, &y, &q, &[3], 1.0, 2).unwrap();
         assert_eq!(p[0].int64_value(&[0]), 1);
+    }
+
+    /// At T = 0.005, exp(sim / T) overflows float32; the vote must still equal
+    /// a float64 computation of the same weighted vote.
+    #[test]
+    fn tiny_temperature_matches_a_float64_vote() {
+        let (n, q, d, classes, k, t) = (200i64, 60i64, 8i64, 5i64, 20i64, 0.005);
+        let train = crate::runtime::seeding::randn(&[n, d], 1);
+        let query = crate::runtime::seeding::randn(&[q, d], 2);
+        let y = Tensor::arange(n, (Kind::Int64, tch::Device::Cpu)).remainder(classes);
+        let got = predict(&train, &y, &query, &[k as usize], t, classes).unwrap().remove(0);
+        // Reference: float64 similarities and exp(sim / T) without any shift.
+        let unit = |x: &Tensor| {
+            let x = x.to_kind(Kind::Double);
+            &x / x.norm_scalaropt_dim(2, [1], true)
+        };
+        let sim = unit(&query).matmul(&unit(&train).transpose(0, 1));
+        let (vals, idx) = sim.topk(k, 1, true, true);
+        let labels = y.index_select(0, &idx.flatten(0, -1)).view([q, k]);
+        let w = (vals / t).exp();
+        assert!(w.isfinite().all().int64_value(&[]) == 1, "the float64 reference itself overflowed");
+        let votes = Tensor::zeros([q, classes], (Kind::Double, tch::Device::Cpu)).scatter_add(1, &labels, &w);
+        let want = votes.argmax(1, false);
+        assert!(got.equal(&want), "k-NN at T = {t} differs from the float64 vote");
     }
 
     #[test]
