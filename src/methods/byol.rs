@@ -2,7 +2,7 @@
 //! regresses a target network's projection of the other view; the target is an
 //! EMA of the online encoder and projector, momentum 0.99 → 1 on a cosine
 //! schedule. Projector/predictor 4096 → 256 scaled to 512 → 128.
-use super::heads::{cosine_momentum, ema_update, frozen_copy, Mlp, Vars};
+use super::heads::{EmaTeacher, Mlp};
 use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
@@ -42,10 +42,9 @@ pub struct Byol {
     encoder: Box<dyn Encoder>,
     projector: Mlp,
     predictor: Mlp,
-    target_vs: nn::VarStore,
+    target: EmaTeacher,
     target_encoder: Box<dyn Encoder>,
     target_projector: Mlp,
-    online_vars: Vars,
     p: ByolParams,
 }
 
@@ -69,15 +68,12 @@ impl Method for ByolParams {
         let projector = Mlp::new(&(&root / "projector"), &dims(encoder.out_dim()));
         let predictor = Mlp::new(&(&root / "predictor"), &dims(p.projection_dim as i64));
         let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
-        let mut built: Option<Result<(Box<dyn Encoder>, Mlp)>> = None;
-        let target_vs = frozen_copy(vs, |t| {
-            built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-                let proj = Mlp::new(&(t / "projector"), &dims(e.out_dim()));
-                (e, proj)
-            }));
+        let (target, (target_encoder, target_projector)) = EmaTeacher::new(vs, p.base_momentum, |t| {
+            let e = p.encoder.build(&(t / "encoder"), info.shape)?;
+            let proj = Mlp::new(&(t / "projector"), &dims(e.out_dim()));
+            Ok((e, proj))
         })?;
-        let (target_encoder, target_projector) = built.expect("built in frozen_copy")?;
-        Ok(Box::new(Byol { norm, encoder, projector, predictor, target_vs, target_encoder, target_projector, online_vars: vs.variables(), p: p.clone() }))
+        Ok(Box::new(Byol { norm, encoder, projector, predictor, target, target_encoder, target_projector, p: p.clone() }))
     }
 }
 
@@ -89,14 +85,13 @@ impl Objective for Byol {
         losses::byol(&online(&v1), &target(&v2)) + losses::byol(&online(&v2), &target(&v1))
     }
     fn after_step(&mut self, s: &StepInfo) {
-        let m = cosine_momentum(self.p.base_momentum, s.progress());
-        ema_update(&self.target_vs.variables(), &self.online_vars, m);
+        self.target.update(s.progress());
     }
     fn extra_state(&self) -> Vec<(String, Tensor)> {
-        self.target_vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect()
+        self.target.state()
     }
     fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
-        crate::train::checkpoint::load_vars(&self.target_vs, "target", get)
+        self.target.load(get)
     }
 }
 

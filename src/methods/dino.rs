@@ -5,7 +5,7 @@
 //! student sees 2 global and N local crops, the teacher only the globals.
 //! Teacher momentum 0.996 → 1 on a cosine schedule. Head 2048/256/65536 scaled to
 //! 512/128/4096 for small images; local crops 96/224 of the side → 4/7.
-use super::heads::{cosine_momentum, ema_update, frozen_copy, Vars};
+use super::heads::EmaTeacher;
 use super::{Method, losses, BuildInfo, BuildResult, Learner, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
@@ -130,10 +130,9 @@ pub struct Dino {
     norm: Normalizer,
     encoder: Box<dyn Encoder>,
     head: DinoHead,
-    teacher_vs: nn::VarStore,
+    teacher: EmaTeacher,
     t_encoder: Box<dyn Encoder>,
     t_head: DinoHead,
-    student_vars: Vars,
     center: Tensor,
     batch_center: Option<Tensor>,
     local_size: i64,
@@ -174,24 +173,20 @@ impl Method for DinoParams {
         let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
         let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
         let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
-        let mut built = None;
-        let teacher_vs = frozen_copy(vs, |t| {
-            built = Some(p.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-                let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
-                (e, h)
-            }));
+        let (teacher, (t_encoder, t_head)) = EmaTeacher::new(vs, p.base_momentum, |t| {
+            let e = p.encoder.build(&(t / "encoder"), info.shape)?;
+            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
+            Ok((e, h))
         })?;
-        let (t_encoder, t_head) = built.expect("built in frozen_copy")?;
         let side = info.shape.1.min(info.shape.2);
         let local_size = p.local_crop_size.map(|s| s as i64).unwrap_or_else(|| ((side * 4 / 7) / 4 * 4).max(4));
         Ok(Box::new(Dino {
             norm,
             encoder,
             head,
-            teacher_vs,
+            teacher,
             t_encoder,
             t_head,
-            student_vars: vs.variables(),
             center: Tensor::zeros([1, p.out_dim as i64], (Kind::Float, vs.device())),
             batch_center: None,
             local_size,
@@ -264,15 +259,15 @@ impl Objective for Dino {
             let new = &self.center * m + bc * (1.0 - m);
             self.center.copy_(&new);
         }
-        ema_update(&self.teacher_vs.variables(), &self.student_vars, cosine_momentum(self.p.base_momentum, s.progress()));
+        self.teacher.update(s.progress());
     }
     fn extra_state(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> = self.teacher_vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect();
+        let mut v = self.teacher.state();
         v.push(("dino/center".into(), self.center.shallow_clone()));
         v
     }
     fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
-        crate::train::checkpoint::load_vars(&self.teacher_vs, "target", get)?;
+        self.teacher.load(get)?;
         let c = get("dino/center").ok_or_else(|| crate::error::Error::stage("checkpoint lacks dino/center"))?;
         tch::no_grad(|| self.center.copy_(&c));
         Ok(())

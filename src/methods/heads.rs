@@ -52,6 +52,43 @@ impl Mlp {
     }
 }
 
+/// An EMA copy of the online networks — BYOL's target, MoCo v3's momentum
+/// encoder, DINO's teacher: its own frozen var store, the online variables it
+/// follows (matched by name) and its momentum, which rises from `base` to 1 on
+/// a cosine schedule. Saved in checkpoints and fitted states under `target/`.
+pub struct EmaTeacher {
+    pub vs: nn::VarStore,
+    online: Vars,
+    base_momentum: f64,
+}
+
+impl EmaTeacher {
+    /// Builds the teacher's networks with `build` (same names as the online
+    /// ones), copies the online weights into them and freezes them; returns
+    /// the teacher and what `build` returned.
+    pub fn new<T>(
+        online: &nn::VarStore,
+        base_momentum: f64,
+        build: impl FnOnce(&nn::Path) -> crate::error::Result<T>,
+    ) -> crate::error::Result<(EmaTeacher, T)> {
+        let mut built = None;
+        let vs = frozen_copy(online, |t| built = Some(build(t)))?;
+        let nets = built.ok_or_else(|| crate::error::Error::stage("EMA teacher: networks not built"))??;
+        Ok((EmaTeacher { vs, online: online.variables(), base_momentum }, nets))
+    }
+    /// One EMA step at `progress` ∈ [0, 1] of training.
+    pub fn update(&self, progress: f64) {
+        ema_update(&self.vs.variables(), &self.online, cosine_momentum(self.base_momentum, progress));
+    }
+    /// The teacher's variables, named `target/<name>`.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        self.vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect()
+    }
+    pub fn load(&self, get: &dyn Fn(&str) -> Option<Tensor>) -> crate::error::Result<()> {
+        crate::train::checkpoint::load_vars(&self.vs, "target", get)
+    }
+}
+
 /// Batch normalisation without affine parameters, in training mode: each
 /// feature standardized over the batch (biased variance, ε = 1e-5), as
 /// PyTorch's `BatchNorm1d(affine=False)` computes it while training. The

@@ -14,7 +14,7 @@
 //! ending in that batch norm and the predictor ends without one. AdamW for
 //! ViTs, LARS for ResNets. Scaled for 28×28 / 32×32 images: 512 hidden,
 //! 128 out (as BYOL's heads here).
-use super::heads::{batch_standardize, cosine_momentum, ema_update, frozen_copy, Mlp, Vars};
+use super::heads::{batch_standardize, EmaTeacher, Mlp};
 use super::{BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
@@ -74,16 +74,12 @@ impl Method for MocoV3Params {
         let projector = Mlp::new(&(&root / "projector"), &proj_dims(encoder.out_dim()));
         let predictor = Mlp::new(&(&root / "predictor"), &[o, h, o]);
         let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
-        let mut built: Option<Result<(Box<dyn Encoder>, Mlp)>> = None;
-        let momentum_vs = frozen_copy(vs, |t| {
-            built = Some(self.encoder.build(&(t / "encoder"), info.shape).map(|e| {
-                let proj = Mlp::new(&(t / "projector"), &proj_dims(e.out_dim()));
-                (e, proj)
-            }));
+        let (momentum, (m_encoder, m_projector)) = EmaTeacher::new(vs, self.base_momentum, |t| {
+            let e = self.encoder.build(&(t / "encoder"), info.shape)?;
+            let proj = Mlp::new(&(t / "projector"), &proj_dims(e.out_dim()));
+            Ok((e, proj))
         })?;
-        let (m_encoder, m_projector) = built.ok_or_else(|| crate::error::Error::stage("moco_v3: momentum encoder not built"))??;
-        let base_vars = vs.variables();
-        Ok(Box::new(MocoV3 { norm, encoder, projector, predictor, predictor_bn: vit, momentum_vs, m_encoder, m_projector, base_vars, p: self.clone() }))
+        Ok(Box::new(MocoV3 { norm, encoder, projector, predictor, predictor_bn: vit, momentum, m_encoder, m_projector, p: self.clone() }))
     }
 }
 
@@ -94,10 +90,9 @@ pub struct MocoV3 {
     predictor: Mlp,
     /// Whether the predictor ends in a batch norm (the ViT recipe).
     predictor_bn: bool,
-    momentum_vs: nn::VarStore,
+    momentum: EmaTeacher,
     m_encoder: Box<dyn Encoder>,
     m_projector: Mlp,
-    base_vars: Vars,
     p: MocoV3Params,
 }
 
@@ -129,14 +124,13 @@ impl Objective for MocoV3 {
         contrastive(&query(&v1), &key(&v2), t) + contrastive(&query(&v2), &key(&v1), t)
     }
     fn after_step(&mut self, s: &StepInfo) {
-        let m = cosine_momentum(self.p.base_momentum, s.progress());
-        ema_update(&self.momentum_vs.variables(), &self.base_vars, m);
+        self.momentum.update(s.progress());
     }
     fn extra_state(&self) -> Vec<(String, Tensor)> {
-        self.momentum_vs.variables().into_iter().map(|(k, v)| (format!("target/{k}"), v)).collect()
+        self.momentum.state()
     }
     fn load_extra_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
-        crate::train::checkpoint::load_vars(&self.momentum_vs, "target", get)
+        self.momentum.load(get)
     }
 }
 
