@@ -178,7 +178,6 @@ impl Validate for RepresentationSpec {
 mod tests {
     use super::*;
 
-    /// A DINO head with one prototype has a constant softmax: refused, by field.
     /// The registry's module name is the suite's `kind:` for every kind.
     #[test]
     fn kind_names_match_the_serde_tags() {
@@ -190,6 +189,7 @@ mod tests {
         }
     }
 
+    /// A DINO head with one prototype has a constant softmax: refused, by field.
     #[test]
     fn dino_needs_two_prototypes() {
         let spec: RepresentationSpec = serde_yaml::from_str("kind: dino\nout_dim: 1").unwrap();
