@@ -27,6 +27,7 @@ enum Command {
     Report(cli::ReportArgs),
     Compare(cli::CompareArgs),
     Cache(cli::CacheArgs),
+    Export(cli::ExportArgs),
     Env(cli::EnvArgs),
 }
 
@@ -42,6 +43,7 @@ fn run() -> Result<ExitCode> {
         Command::Report(a) => a.run(),
         Command::Compare(a) => a.run(),
         Command::Cache(a) => a.run(),
+        Command::Export(a) => a.run(),
         Command::Env(a) => a.run(),
     }
 }

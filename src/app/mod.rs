@@ -1,6 +1,7 @@
 //! The library side of the CLI commands: each takes parsed arguments and returns
 //! what the command prints, so `main.rs` only parses and reports.
 pub mod cache_cmd;
+pub mod export;
 pub mod printed;
 pub mod submit;
 

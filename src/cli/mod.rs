@@ -2,10 +2,12 @@
 //! with a `run` that calls the library (`repbench::app`) and writes out what it
 //! returns. Errors are printed once, by `main`.
 mod cache;
+mod export;
 mod run;
 mod submit;
 
 pub use cache::CacheArgs;
+pub use export::ExportArgs;
 pub use run::{RunArgs, RunCellArgs};
 pub use submit::SubmitArgs;
 

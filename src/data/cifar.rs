@@ -70,7 +70,7 @@ pub fn parse_batch(path: &Path, bytes: &[u8], variant: Variant, set: &mut ImageS
 }
 
 fn empty() -> ImageSet {
-    ImageSet { images: Vec::new(), labels: Vec::new(), channels: 3, height: 32, width: 32 }
+    ImageSet { images: Vec::new(), labels: Vec::new(), channels: 3, height: 32, width: 32, subset_of: None }
 }
 
 /// Loads a CIFAR folder (the `cifar-10-batches-bin` or `cifar-100-binary` layout).

@@ -69,6 +69,7 @@ pub fn read_split(dir: &Path, classes: &[String], files: &mut Vec<PathBuf>) -> R
                 channels: if img.color().has_color() { 3 } else { 1 },
                 height: img.height() as usize,
                 width: img.width() as usize,
+                subset_of: None,
             });
             if (img.height() as usize, img.width() as usize) != (s.height, s.width) {
                 return Err(Error::data(

@@ -118,6 +118,7 @@ pub fn read_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
         channels: 1,
         height: idims[1],
         width: idims[2],
+        subset_of: None,
     })
 }
 

@@ -22,9 +22,27 @@ pub struct ImageSet {
     pub channels: usize,
     pub height: usize,
     pub width: usize,
+    /// When a class subset was taken: each image's index in the official part,
+    /// and how many images that part holds. Imported embeddings are rows of the
+    /// official parts, so they are looked up through it.
+    pub subset_of: Option<(Vec<usize>, usize)>,
 }
 
 impl ImageSet {
+    /// The index in the official part (the file's order) of image `i`.
+    pub fn official_index(&self, i: usize) -> usize {
+        match &self.subset_of {
+            Some((ids, _)) => ids[i],
+            None => i,
+        }
+    }
+    /// How many images the official part holds (before any class subset).
+    pub fn official_len(&self) -> usize {
+        match &self.subset_of {
+            Some((_, n)) => *n,
+            None => self.len(),
+        }
+    }
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -95,13 +113,17 @@ impl ImageSet {
             channels: self.channels,
             height: self.height,
             width: self.width,
+            subset_of: None,
         };
+        let mut ids = Vec::new();
         for (i, &l) in self.labels.iter().enumerate() {
             if let Some(pos) = classes.iter().position(|&c| c as i64 == l) {
                 out.images.extend_from_slice(&self.images[i * d..(i + 1) * d]);
                 out.labels.push(pos as i64);
+                ids.push(self.official_index(i));
             }
         }
+        out.subset_of = Some((ids, self.official_len()));
         out
     }
 }

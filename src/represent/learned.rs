@@ -68,6 +68,20 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
     Ok(FittedLearned { vs, learner, info, logs })
 }
 
+/// A learned representation whose weights come from elsewhere: built as the
+/// method builds it, then `load` fills the var store; nothing is trained.
+pub fn pretrained(
+    method: &dyn Method,
+    info: BuildInfo,
+    device: Device,
+    seed: u64,
+    load: impl FnOnce(&nn::VarStore) -> Result<()>,
+) -> Result<FittedLearned> {
+    let (vs, learner) = init(method, device, info, seed)?;
+    load(&vs)?;
+    Ok(FittedLearned { vs, learner, info, logs: Vec::new() })
+}
+
 /// Rebuilds a fitted learned representation from its saved state.
 pub fn restore(method: &dyn Method, state: &NamedTensors, device: Device) -> Result<FittedLearned> {
     let get = |n: &str| state.get(n);
@@ -86,6 +100,16 @@ pub fn restore(method: &dyn Method, state: &NamedTensors, device: Device) -> Res
 impl FittedLearned {
     pub fn learner(&self) -> &dyn Learner {
         self.learner.as_ref()
+    }
+
+    /// The embedding traced to TorchScript on `example` (float images in
+    /// [0, 1]); the weights become constants, so they are frozen first.
+    pub fn to_torchscript(mut self, example: Tensor) -> Result<tch::CModule> {
+        self.vs.freeze();
+        let learner = self.learner;
+        Ok(tch::no_grad(|| {
+            tch::CModule::create_by_tracing("RepbenchEncoder", "forward", &[example], &mut |x| vec![learner.embed(&x[0])])
+        })?)
     }
 }
 

@@ -4,9 +4,12 @@
 //! The fitted state is a list of named tensors, saved to the cache as safetensors,
 //! so a later run embeds without fitting again.
 //!
-//! Two families share the `Representation` trait: hand-engineered kinds (a file
-//! in this folder each, listed below) and learned methods (a file in `methods/`
-//! each, listed in `methods::for_each_method!`), which get it through `Method`.
+//! Three families share the `Representation` trait: hand-engineered kinds and
+//! imported ones (`embeddings`, `torchscript`, `checkpoint`: made elsewhere; a
+//! file in this folder each, listed below) and learned methods (a file in
+//! `methods/` each, listed in `methods::for_each_method!`), which get it
+//! through `Method`.
+pub mod imported;
 pub mod learned;
 pub mod pixels;
 
@@ -35,38 +38,50 @@ pub trait Representation {
     fn method(&self) -> Option<&dyn Method> {
         None
     }
+    /// The files the representation reads, by JSON pointer into its settings
+    /// (`/path`). The plan resolves each against the suite's folder and keys the
+    /// fit by the file's content, not its name (`runner::plan`).
+    fn files_mut(&mut self) -> Vec<(String, &mut std::path::PathBuf)> {
+        Vec::new()
+    }
 }
 
-/// Every learned method is a representation: trained by the one training loop.
-impl<M: Method> Representation for M {
-    fn version(&self) -> u32 {
-        Method::version(self)
-    }
-    fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>> {
-        Ok(Box::new(learned::fit(self, train, ctx)?))
-    }
-    fn restore(&self, state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>> {
-        Ok(Box::new(learned::restore(self, state, device)?))
-    }
-    fn check(&self, path: &str, c: &mut Checker) {
-        self.encoder().validate(&format!("{path}.encoder"), c);
-        self.train().validate(&format!("{path}.train"), c);
-        Method::check(self, path, c);
-    }
-    fn method(&self) -> Option<&dyn Method> {
-        Some(self)
-    }
+/// Every learned method is a representation, trained by the one training loop
+/// (implemented for each method of the registry by `define_representations!`).
+macro_rules! learned_representation {
+    ($t:ty) => {
+        impl Representation for $t {
+            fn version(&self) -> u32 {
+                Method::version(self)
+            }
+            fn fit(&self, train: &Tensor, ctx: &FitContext) -> Result<Box<dyn Fitted>> {
+                Ok(Box::new(learned::fit(self, train, ctx)?))
+            }
+            fn restore(&self, state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>> {
+                Ok(Box::new(learned::restore(self, state, device)?))
+            }
+            fn check(&self, path: &str, c: &mut Checker) {
+                self.encoder().validate(&format!("{path}.encoder"), c);
+                self.train().validate(&format!("{path}.train"), c);
+                Method::check(self, path, c);
+            }
+            fn method(&self) -> Option<&dyn Method> {
+                Some(self)
+            }
+        }
+    };
 }
 
 /// Defines `RepresentationSpec` (strict serde parsing by `kind:`) from the
-/// hand-engineered kinds given here and the learned methods of the methods
+/// kinds implemented in this folder (`local`: hand-engineered and imported) and the learned methods of the methods
 /// registry, with one dispatch arm per variant.
 macro_rules! define_representations {
     (
-        hand { $($hmod:ident: $hparams:ident => $hvariant:ident,)* }
+        local { $($hmod:ident: $hparams:ident => $hvariant:ident,)* }
         learned { $($lmod:ident: $lparams:ident => $lvariant:ident,)* }
     ) => {
         $(pub mod $hmod;)*
+        $(learned_representation!($crate::methods::$lmod::$lparams);)*
 
         /// A representation as written in a suite, selected by `kind:`.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +106,13 @@ macro_rules! define_representations {
                     $(RepresentationSpec::$lvariant(p) => p,)*
                 }
             }
+            /// The kind's implementation, mutable (the plan resolves its files).
+            pub fn as_dyn_mut(&mut self) -> &mut dyn Representation {
+                match self {
+                    $(RepresentationSpec::$hvariant(p) => p,)*
+                    $(RepresentationSpec::$lvariant(p) => p,)*
+                }
+            }
             /// Every kind with its default settings (for tests and docs).
             pub fn all_defaults() -> Vec<RepresentationSpec> {
                 vec![
@@ -103,11 +125,14 @@ macro_rules! define_representations {
 }
 
 crate::methods::for_each_method!(define_representations {
-    hand {
+    local {
         raw: RawParams => Raw,
         pca: PcaParams => Pca,
         hog: HogParams => Hog,
         random_projection: RandomProjectionParams => RandomProjection,
+        embeddings: EmbeddingsParams => Embeddings,
+        torchscript: TorchscriptParams => Torchscript,
+        checkpoint: CheckpointParams => Checkpoint,
     }
 });
 
@@ -131,11 +156,34 @@ impl FitContext<'_> {
     }
 }
 
+/// One of a dataset's official parts (the validation split is carved from `Train`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Train,
+    Test,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Train => "train",
+            Part::Test => "test",
+        }
+    }
+}
+
 /// A fitted representation: embeds u8 images (N×C×H×W, CPU) into f32 N×D features.
 pub trait Fitted: Send {
     fn embed(&self, images: &Tensor, device: Device) -> Result<Tensor>;
     /// The fitted state, as named tensors (empty for stateless representations).
     fn state(&self) -> Vec<(String, Tensor)>;
+    /// Features of images given by their index in the dataset's official
+    /// `part` (of `part_len` images), for representations that look rows up
+    /// rather than compute them from pixels (imported embeddings); None for
+    /// the others, which `embed` the pixels.
+    fn embed_rows(&self, _part: Part, _rows: &[usize], _part_len: usize) -> Option<Result<Tensor>> {
+        None
+    }
     /// Per-epoch training log, for learned representations.
     fn train_log(&self) -> Option<serde_json::Value> {
         None

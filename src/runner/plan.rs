@@ -146,8 +146,19 @@ fn eval_config(espec: &EvaluationSpec, seed: u64) -> Value {
 /// A representation's fit, embedding and per-representation evaluation keys.
 /// Transfer: the same fitted model embeds different data, so the evaluation
 /// data's key is part of the embedding's key.
-fn rep_plan(name: &str, spec: &RepresentationSpec, s: &Suite, data: &DataPlan, pretrain: Option<&DataPlan>) -> RepPlan {
-    let fit_config = json!({ "representation": spec, "seed": s.seed, "numerics": representation_numerics(spec) });
+fn rep_plan(
+    name: &str,
+    spec: &RepresentationSpec,
+    s: &Suite,
+    data: &DataPlan,
+    pretrain: Option<&DataPlan>,
+    files: &FileResolver,
+) -> Result<RepPlan> {
+    let mut spec = spec.clone();
+    let mut written = serde_json::to_value(&spec).unwrap_or(Value::Null);
+    files.resolve(name, &mut spec, &mut written)?;
+    let spec = &spec;
+    let fit_config = json!({ "representation": written, "seed": s.seed, "numerics": representation_numerics(spec) });
     let fit_key = stage_key("fit", &fit_config, &[&pretrain.unwrap_or(data).key]);
     let embed_key = match pretrain {
         Some(_) => stage_key("embed", &json!({}), &[&fit_key, &data.key]),
@@ -166,7 +177,33 @@ fn rep_plan(name: &str, spec: &RepresentationSpec, s: &Suite, data: &DataPlan, p
             EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
         })
         .collect();
-    RepPlan { name: name.to_string(), spec: spec.clone(), fit_key, fit_config, embed_key, evals }
+    Ok(RepPlan { name: name.to_string(), spec: spec.clone(), fit_key, fit_config, embed_key, evals })
+}
+
+/// Resolves the files a representation reads (imported embeddings, TorchScript
+/// encoders, checkpoints) against the suite's folder and keys them by content:
+/// in the fit key each file's name is replaced by `sha256:<hash>`, so renaming
+/// or moving a file changes nothing and changing one byte recomputes everything
+/// downstream. Hashes are memoized like the datasets' (by path, size and mtime).
+struct FileResolver<'a> {
+    spec_dir: &'a Path,
+    memo_dir: std::path::PathBuf,
+}
+
+impl FileResolver<'_> {
+    fn resolve(&self, name: &str, spec: &mut RepresentationSpec, written: &mut Value) -> Result<()> {
+        for (pointer, path) in spec.as_dyn_mut().files_mut() {
+            let abs = self.spec_dir.join(&*path);
+            let field = format!("representations.{name}{}", pointer.replace('/', "."));
+            let hash = crate::data::fingerprint::file_hash(&abs, Some(&self.memo_dir))
+                .map_err(|e| crate::error::Error::data(&abs, format!("{field}: {e}")))?;
+            if let Some(v) = written.pointer_mut(&pointer) {
+                *v = json!(format!("sha256:{hash}"));
+            }
+            *path = abs;
+        }
+        Ok(())
+    }
 }
 
 /// The cross-representation evaluations of a point, keyed by every embedding.
@@ -203,8 +240,12 @@ pub fn build(loaded: LoadedSuite, store: &Store) -> Result<SuitePlan> {
                 }
             }
         }
-        let reps: Vec<RepPlan> =
-            s.representations.iter().map(|(name, spec)| rep_plan(name, spec, s, &data, pretrain.as_ref())).collect();
+        let files = FileResolver { spec_dir: &spec_dir, memo_dir: store.fingerprint_dir() };
+        let reps: Vec<RepPlan> = s
+            .representations
+            .iter()
+            .map(|(name, spec)| rep_plan(name, spec, s, &data, pretrain.as_ref(), &files))
+            .collect::<Result<_>>()?;
         let cross = cross_plans(s, &reps);
         out.push(PointPlan { point, data, pretrain, reps, cross, skipped });
     }

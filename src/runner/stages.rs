@@ -8,7 +8,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::{EvalContext, EvalOutput, Features, Input, ModelInputs, Scope};
 use crate::files::{read_json, write_json};
-use crate::represent::{FitContext, Fitted};
+use crate::represent::{FitContext, Fitted, Part};
 use crate::runtime::seeding;
 use std::time::Instant;
 use tch::{Device, Tensor};
@@ -141,15 +141,18 @@ pub fn embed(
     }
     let t = Instant::now();
     let mut tensors = Vec::new();
-    for (name, idx, set) in
-        [("train", &s.train, &data.train), ("val", &s.val, &data.train), ("test", &s.test, &data.test)]
-    {
-        let (x, y) = set.select(idx);
-        let e = if idx.is_empty() {
-            Tensor::zeros([0, 1], (tch::Kind::Float, ctx.device))
-        } else {
-            fitted.embed(&x, ctx.device)?
+    for (name, idx, set, part) in [
+        ("train", &s.train, &data.train, Part::Train),
+        ("val", &s.val, &data.train, Part::Train),
+        ("test", &s.test, &data.test, Part::Test),
+    ] {
+        let rows: Vec<usize> = idx.iter().map(|&i| set.official_index(i)).collect();
+        let e = match fitted.embed_rows(part, &rows, set.official_len()) {
+            Some(looked_up) => looked_up?,
+            None if idx.is_empty() => Tensor::zeros([0, 1], (tch::Kind::Float, ctx.device)),
+            None => fitted.embed(&set.select(idx).0, ctx.device)?,
         };
+        let y = Tensor::from_slice(&idx.iter().map(|&i| set.labels[i]).collect::<Vec<i64>>());
         tensors.push((format!("{name}_x"), e.to_device(Device::Cpu).contiguous()));
         tensors.push((format!("{name}_y"), y));
     }

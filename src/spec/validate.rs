@@ -15,9 +15,22 @@ pub struct FieldError {
 #[derive(Debug, Default)]
 pub struct Checker {
     pub errors: Vec<FieldError>,
+    /// The suite's folder, which relative file paths are resolved against;
+    /// None where no file is read (unit tests), and then files are not checked.
+    pub base_dir: Option<std::path::PathBuf>,
 }
 
 impl Checker {
+    /// `file` resolved against the suite's folder, if it exists; otherwise an
+    /// error at `path`. None too when there is no folder to resolve against.
+    pub fn resolve(&mut self, path: &str, file: &Path) -> Option<std::path::PathBuf> {
+        let abs = self.base_dir.as_ref()?.join(file);
+        if abs.is_file() {
+            return Some(abs);
+        }
+        self.push(path, format!("file {} does not exist (paths are relative to the suite's folder)", abs.display()));
+        None
+    }
     pub fn push(&mut self, path: &str, msg: impl Into<String>) {
         self.errors.push(FieldError { path: path.to_string(), msg: msg.into() });
     }
@@ -113,7 +126,7 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
 
 /// Checks the whole suite; all problems are reported together.
 pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
-    let mut c = Checker::default();
+    let mut c = Checker { base_dir: Some(file.parent().unwrap_or(Path::new(".")).to_path_buf()), ..Default::default() };
     c.name("suite", &s.suite);
     let d = &s.dataset;
     check_dataset("dataset", d, &mut c);
