@@ -32,7 +32,8 @@ const NORM: &str = "input: {mean: [0.2860], std: [0.3530]}";
 #[test]
 fn torchscript_fixture_gives_pytorchs_features() {
     let spec: TorchscriptParams =
-        serde_yaml::from_str(&format!("path: {}\n{NORM}\nbatch_size: 50", fixture("small_cnn.ts.pt").display())).unwrap();
+        serde_yaml::from_str(&format!("path: {}\n{NORM}\nbatch_size: 50", fixture("small_cnn.ts.pt").display()))
+            .unwrap();
     let fitted = spec.load(Device::Cpu).unwrap();
     let ds = subset();
     let (x, _) = ds.test.select(&(0..64).collect::<Vec<_>>());
@@ -84,6 +85,44 @@ fn checkpoint_key_errors_list_missing_and_unexpected_with_nearest_names() {
     assert!(e.contains("layer1.0.bn1.bias: [8] in the file, [16] in the encoder"), "{e}");
 }
 
+/// Fine-tuning a TorchScript module: frozen trains only the head, `last-n`
+/// the module's last parameter-owning submodules, full everything.
+#[test]
+fn torchscript_modules_fine_tune_in_every_mode() {
+    use repbench::eval::finetune::FinetuneParams;
+    use repbench::eval::{ModelInputs, SplitImages};
+    let ds = subset();
+    let take =
+        |set: &repbench::data::ImageSet, from: usize, n: usize| set.select(&(from..from + n).collect::<Vec<_>>());
+    let images = SplitImages {
+        train: take(&ds.train, 0, 300),
+        val: take(&ds.train, 300, 100),
+        test: take(&ds.test, 0, 200),
+        num_classes: 10,
+    };
+    let spec: repbench::represent::RepresentationSpec =
+        serde_yaml::from_str(&format!("kind: torchscript\npath: {}\n{NORM}", fixture("small_cnn.ts.pt").display()))
+            .unwrap();
+    let fitted = spec.fit(&images.train.0, &FitContext::simple(Device::Cpu, 0)).unwrap();
+    let m = ModelInputs { fitted: fitted.as_ref(), spec: &spec, images: &images };
+    let run = |mode: &str| {
+        let p: FinetuneParams = serde_yaml::from_str(&format!(
+            "{{mode: {mode}, blocks: 1, train: {{epochs: 4, batch_size: 50, optimizer: {{kind: adamw, lr: 0.01}}}}}}"
+        ))
+        .unwrap();
+        let out = p.run(&m, Device::Cpu, 3).unwrap();
+        let get = |k: &str| out.metrics.iter().find(|(n, _)| n == k).unwrap().1;
+        (get("trained_params"), get("top1"))
+    };
+    let head = (128 * 10 + 10) as f64;
+    let (frozen, acc) = run("frozen");
+    assert_eq!(frozen, head);
+    assert!(acc > 0.6, "a head on the trained CNN's features: {acc}");
+    assert_eq!(run("last-n").0, head + (64 * 49 * 128 + 128) as f64, "the last Linear(3136, 128)");
+    let all = head + (32 * 9 + 32 + 32 * 2 + 64 * 32 * 9 + 64 + 64 * 2 + 64 * 49 * 128 + 128) as f64;
+    assert_eq!(run("full").0, all);
+}
+
 /// Writes `arrays` as an npz in `dir`.
 fn npz(dir: &Path, name: &str, arrays: &[(&str, Tensor)]) -> PathBuf {
     let p = dir.join(name);
@@ -100,12 +139,18 @@ fn embeddings_align_by_index_or_by_ids_and_read_fp16() {
     let d = tempfile::tempdir().unwrap();
     let train = Tensor::arange(20, (Kind::Float, Device::Cpu)).view([10, 2]);
     let test = Tensor::arange(8, (Kind::Float, Device::Cpu)).view([4, 2]) + 100.0;
-    let plain = emb(&npz(d.path(), "a.npz", &[("train", train.shallow_clone()), ("test", test.shallow_clone())])).load().unwrap();
+    let plain = emb(&npz(d.path(), "a.npz", &[("train", train.shallow_clone()), ("test", test.shallow_clone())]))
+        .load()
+        .unwrap();
     let perm = Tensor::from_slice(&[3i64, 0, 9, 1, 2, 8, 4, 7, 6, 5]);
     let shuffled = emb(&npz(
         d.path(),
         "b.npz",
-        &[("train", train.index_select(0, &perm).to_kind(Kind::Half)), ("train_ids", perm), ("test", test.shallow_clone())],
+        &[
+            ("train", train.index_select(0, &perm).to_kind(Kind::Half)),
+            ("train_ids", perm),
+            ("test", test.shallow_clone()),
+        ],
     ))
     .load()
     .unwrap();
@@ -118,7 +163,10 @@ fn embeddings_align_by_index_or_by_ids_and_read_fp16() {
     assert_eq!(a.double_value(&[0, 0]), 14.0);
     // Row count ≠ the part's image count, without ids.
     let e = plain.embed_rows(Part::Test, &[0], 5).unwrap().unwrap_err().to_string();
-    assert!(e.contains("a.npz (test)") && e.contains("has 4 rows but the dataset's official test part holds 5 images"), "{e}");
+    assert!(
+        e.contains("a.npz (test)") && e.contains("has 4 rows but the dataset's official test part holds 5 images"),
+        "{e}"
+    );
     // Ids out of range of the part.
     let e = shuffled.embed_rows(Part::Train, &[0], 9).unwrap().unwrap_err().to_string();
     assert!(e.contains("image index 9 is out of range"), "{e}");
@@ -133,15 +181,24 @@ fn embeddings_errors_name_file_array_and_numbers() {
     let _ = nan.get(3).get(1).fill_(f64::NAN);
     let e = err(npz(d.path(), "nan.npz", &[("train", nan), ("test", f(2))]));
     assert!(e.contains("nan.npz") && e.contains("array `train` has NaN or Inf values, first in row 3"), "{e}");
-    let e = err(npz(d.path(), "3d.npz", &[("train", Tensor::zeros([2, 3, 4], (Kind::Float, Device::Cpu))), ("test", f(2))]));
+    let e = err(npz(
+        d.path(),
+        "3d.npz",
+        &[("train", Tensor::zeros([2, 3, 4], (Kind::Float, Device::Cpu))), ("test", f(2))],
+    ));
     assert!(e.contains("array `train` has shape [2, 3, 4]: features must be 2-d"), "{e}");
     let e = err(npz(d.path(), "0d.npz", &[("train", f(2)), ("test", Tensor::from(1.0f32))]));
     assert!(e.contains("array `test` has shape []"), "{e}");
     let e = err(npz(d.path(), "notest.npz", &[("train", f(2))]));
     assert!(e.contains("notest.npz") && e.contains("has no `test` array"), "{e}");
-    let e = err(npz(d.path(), "rep.npz", &[("train", f(3)), ("train_ids", Tensor::from_slice(&[0i64, 2, 0])), ("test", f(2))]));
+    let e = err(npz(
+        d.path(),
+        "rep.npz",
+        &[("train", f(3)), ("train_ids", Tensor::from_slice(&[0i64, 2, 0])), ("test", f(2))],
+    ));
     assert!(e.contains("array `train_ids` row 2: image index 0 is repeated"), "{e}");
-    let e = err(npz(d.path(), "cols.npz", &[("train", f(3)), ("test", Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)))]));
+    let e =
+        err(npz(d.path(), "cols.npz", &[("train", f(3)), ("test", Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)))]));
     assert!(e.contains("array `test` has 4 columns but `train` has 3"), "{e}");
     let e = err(npz(d.path(), "val.npz", &[("train", f(3)), ("test", f(2)), ("val", f(1))]));
     assert!(e.contains("has a `val` array but no `val_ids`"), "{e}");
@@ -229,12 +286,14 @@ fn export_then_import_gives_identical_metrics() {
     .unwrap();
     repbench(d.path(), &["run", "own.yaml", "--out", "own"]).ok();
     for f in ["embeddings", "weights", "torchscript"] {
-        repbench(d.path(), &["export", "own.yaml", "-r", "cnn", "--format", f, "--out", "exp", "--batch-size", "100"]).ok();
+        repbench(d.path(), &["export", "own.yaml", "-r", "cnn", "--format", f, "--out", "exp", "--batch-size", "100"])
+            .ok();
     }
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("exp/cnn.json")).unwrap()).unwrap();
     assert_eq!(cfg["kind"], "torchscript", "the TorchScript export's config is written last");
-    let weights_cfg = repbench(d.path(), &["export", "own.yaml", "-r", "cnn", "--format", "weights", "--out", "w"]).ok();
+    let weights_cfg =
+        repbench(d.path(), &["export", "own.yaml", "-r", "cnn", "--format", "weights", "--out", "w"]).ok();
     assert!(weights_cfg.stdout.contains("cnn.json"));
     let w: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("w/cnn.json")).unwrap()).unwrap();
@@ -242,11 +301,18 @@ fn export_then_import_gives_identical_metrics() {
     let imports = [
         ("npz", "{kind: embeddings, path: exp/cnn.npz}".to_string()),
         ("ts", "{kind: torchscript, path: exp/cnn.ts.pt, batch_size: 100, fixed_batch: true}".to_string()),
-        ("ckpt", format!("{{kind: checkpoint, path: w/cnn.safetensors, encoder: {}, input: {}}}", w["encoder"], w["input"])),
+        (
+            "ckpt",
+            format!("{{kind: checkpoint, path: w/cnn.safetensors, encoder: {}, input: {}}}", w["encoder"], w["input"]),
+        ),
     ];
     let (own, _) = results(&d.path().join("own"));
     for (name, rep) in imports {
-        std::fs::write(d.path().join(format!("{name}.yaml")), format!("suite: {name}\n{data}\nrepresentations:\n  cnn: {rep}\n{evals}")).unwrap();
+        std::fs::write(
+            d.path().join(format!("{name}.yaml")),
+            format!("suite: {name}\n{data}\nrepresentations:\n  cnn: {rep}\n{evals}"),
+        )
+        .unwrap();
         repbench(d.path(), &["run", &format!("{name}.yaml"), "--out", name]).ok();
         let (back, _) = results(&d.path().join(name));
         let top1: Vec<&(String, f64)> = own.iter().filter(|(k, _)| k.contains("/top1")).collect();
@@ -256,4 +322,65 @@ fn export_then_import_gives_identical_metrics() {
             assert_eq!(got, *v, "{name}: {k} imported {got} vs own {v}");
         }
     }
+}
+
+fn made(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/byo_made").join(name)
+}
+
+/// Scripted control flow, tuple and dict outputs and a 3-channel 32×32 model
+/// fed gray 28×28 images (tests/fixtures/byo_made/make.py) give PyTorch's values.
+#[test]
+fn scripted_modules_outputs_and_channel_adaptation_match_pytorch() {
+    let images = (Tensor::arange(2 * 28 * 28, (Kind::Int64, Device::Cpu)).remainder(256))
+        .to_kind(Kind::Uint8)
+        .view([2, 1, 28, 28]);
+    let expected: Vec<(String, Tensor)> = Tensor::read_npz(made("expected.npz")).unwrap();
+    let want = |n: &str| expected.iter().find(|(k, _)| k == n).unwrap().1.shallow_clone();
+    for (name, settings) in [
+        ("branchy", ""),
+        ("pair", "output: 1"),
+        ("named", "output: embedding"),
+        ("rgb", "input: {channels: 3, size: [32, 32]}"),
+    ] {
+        let spec: TorchscriptParams =
+            serde_yaml::from_str(&format!("path: {}\n{settings}", made(&format!("{name}.ts.pt")).display())).unwrap();
+        let got = repbench::represent::Fitted::embed(&spec.load(Device::Cpu).unwrap(), &images, Device::Cpu).unwrap();
+        let d = max_abs_diff(&got, &want(name));
+        assert!(d <= 1e-5, "{name}: max abs difference {d}");
+    }
+    // A tuple without `output:` is refused with what the module returned.
+    let spec: TorchscriptParams = serde_yaml::from_str(&format!("path: {}", made("pair.ts.pt").display())).unwrap();
+    let e = repbench::represent::Fitted::embed(&spec.load(Device::Cpu).unwrap(), &images, Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pair.ts.pt") && e.contains("a tuple/list of 2 elements") && e.contains("set `output:`"), "{e}");
+    let spec: TorchscriptParams =
+        serde_yaml::from_str(&format!("path: {}\noutput: features", made("named.ts.pt").display())).unwrap();
+    let e = repbench::represent::Fitted::embed(&spec.load(Device::Cpu).unwrap(), &images, Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a dict with keys `embedding`, `norm`"), "{e}");
+    // torch.save's zip archive (not TorchScript) is refused as a pickle.
+    let spec = TorchscriptParams { path: made("pickled.pth"), ..Default::default() };
+    let e = spec.load(Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("pickled torch.save file") && e.contains("save_file"), "{e}");
+}
+
+/// Missing files and pickles are refused before anything runs, at their line.
+#[test]
+fn validate_names_the_field_and_line_of_a_bad_file() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(made("pickled.pth"), d.path().join("model.pth")).unwrap();
+    std::fs::write(
+        d.path().join("s.yaml"),
+        "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  a: {kind: embeddings, path: nowhere.npz}\n  b:\n    kind: torchscript\n    path: model.pth\nevaluations:\n  knn: {kind: knn}\n",
+    )
+    .unwrap();
+    let e = repbench(d.path(), &["validate", "s.yaml"]).failed().stderr;
+    assert!(e.contains("representations.a.path: file") && e.contains("nowhere.npz does not exist"), "{e}");
+    assert!(
+        e.contains("representations.b.path") && e.contains("pickled torch.save file") && e.contains("(line 7)"),
+        "{e}"
+    );
 }

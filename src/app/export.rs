@@ -51,17 +51,31 @@ fn pick<'p>(plan: &'p SuitePlan, req: &ExportRequest) -> Result<(&'p PointPlan, 
     let with: Vec<(usize, &PointPlan)> =
         plan.points.iter().enumerate().filter(|(_, p)| p.reps.iter().any(|r| r.name == req.representation)).collect();
     if with.is_empty() {
-        let names: Vec<&str> = plan.points.first().map(|p| p.reps.iter().map(|r| r.name.as_str()).collect()).unwrap_or_default();
-        return Err(Error::usage(format!("the suite has no representation `{}` (it has {})", req.representation, names.join(", "))));
+        let names: Vec<&str> =
+            plan.points.first().map(|p| p.reps.iter().map(|r| r.name.as_str()).collect()).unwrap_or_default();
+        return Err(Error::usage(format!(
+            "the suite has no representation `{}` (it has {})",
+            req.representation,
+            names.join(", ")
+        )));
     }
     let p = match (req.point, with.len()) {
         (Some(i), _) => with.iter().find(|(j, _)| *j == i).map(|(_, p)| *p).ok_or_else(|| {
-            Error::usage(format!("point {i} does not exist or lacks `{}` (points 0..{})", req.representation, plan.points.len()))
+            Error::usage(format!(
+                "point {i} does not exist or lacks `{}` (points 0..{})",
+                req.representation,
+                plan.points.len()
+            ))
         })?,
         (None, 1) => with[0].1,
         (None, _) => {
-            let list: Vec<String> = with.iter().map(|(i, p)| format!("  --point {i}: {}", p.label(req.representation))).collect();
-            return Err(Error::usage(format!("the suite has {} matrix points; choose one:\n{}", with.len(), list.join("\n"))));
+            let list: Vec<String> =
+                with.iter().map(|(i, p)| format!("  --point {i}: {}", p.label(req.representation))).collect();
+            return Err(Error::usage(format!(
+                "the suite has {} matrix points; choose one:\n{}",
+                with.len(),
+                list.join("\n")
+            )));
         }
     };
     let r = p.reps.iter().find(|r| r.name == req.representation).expect("filtered above");
@@ -80,7 +94,9 @@ fn embeddings(plan: &SuitePlan, store: &Store, p: &PointPlan, r: &RepPlan, base:
     let full = plan.datasets[p.data.source_index].source.load()?;
     let ds = full.with_classes(&p.data.spec.classes)?;
     let mut arrays: Vec<(String, Tensor)> = Vec::new();
-    for (name, idx, set) in [("train", &splits.train, &ds.train), ("val", &splits.val, &ds.train), ("test", &splits.test, &ds.test)] {
+    for (name, idx, set) in
+        [("train", &splits.train, &ds.train), ("val", &splits.val, &ds.train), ("test", &splits.test, &ds.test)]
+    {
         let ids: Vec<i64> = idx.iter().map(|&i| set.official_index(i) as i64).collect();
         arrays.push((name.into(), feats.require(&format!("{name}_x"), "the cached embedding")?));
         arrays.push((format!("{name}_ids"), Tensor::from_slice(&ids)));
@@ -94,7 +110,11 @@ fn embeddings(plan: &SuitePlan, store: &Store, p: &PointPlan, r: &RepPlan, base:
 /// The fitted state of a learned representation, and its method's backbone prefix.
 fn learned_state<'r>(store: &Store, r: &'r RepPlan) -> Result<(NamedTensors, &'r dyn crate::methods::Method)> {
     let method = r.spec.method().ok_or_else(|| {
-        Error::usage(format!("`{}` ({}) has no encoder to export; `--format embeddings` exports its features", r.name, r.spec.kind()))
+        Error::usage(format!(
+            "`{}` ({}) has no encoder to export; `--format embeddings` exports its features",
+            r.name,
+            r.spec.kind()
+        ))
     })?;
     let e = store.get(&r.fit_key)?.ok_or_else(|| not_cached("fit", r))?;
     Ok((Tensor::read_safetensors(e.file("state.safetensors"))?.into(), method))
@@ -112,7 +132,9 @@ fn weights(store: &Store, r: &RepPlan, base: &Path) -> Result<Vec<PathBuf>> {
     let tensors: Vec<(String, Tensor)> = state
         .0
         .iter()
-        .filter_map(|(k, t)| k.strip_prefix(&prefix).map(|rest| (rest.to_string(), t.to_device(Device::Cpu).contiguous())))
+        .filter_map(|(k, t)| {
+            k.strip_prefix(&prefix).map(|rest| (rest.to_string(), t.to_device(Device::Cpu).contiguous()))
+        })
         .collect();
     if tensors.is_empty() {
         return Err(Error::stage(format!("the fitted state of `{}` has no tensors under {prefix}", r.name)));
@@ -167,7 +189,8 @@ fn torchscript(store: &Store, r: &RepPlan, base: &Path, batch: i64) -> Result<Ve
 /// an interrupted export leaves no half-written file under the final name.
 fn write_via_temp(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new().prefix("partial-").suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp =
+        tempfile::Builder::new().prefix("partial-").suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     write(tmp.path())?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())

@@ -17,9 +17,8 @@
 use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, accuracy, linear_probe::confusion_matrix, ModelInputs};
 use crate::represent::RepresentationSpec;
 use crate::augment::AugmentParams;
-use crate::error::{Error, Result};
-use crate::methods::Normalizer;
-use crate::nn::Encoder;
+use crate::error::Result;
+use super::backbone::Backbone;
 use crate::spec::validate::{Checker, Validate};
 use crate::train::optim::{OptimizerKind, OptimizerParams};
 use crate::train::trainer::{self, Objective, StepInfo, TrainData, TrainParams};
@@ -75,10 +74,9 @@ impl Validate for FinetuneParams {
     }
 }
 
-/// Normalizer → encoder → BatchNorm (no affine) → linear head.
+/// Backbone → BatchNorm (no affine) → linear head.
 struct Net {
-    norm: Normalizer,
-    encoder: Box<dyn Encoder>,
+    backbone: Backbone,
     head_bn: nn::BatchNorm,
     head: nn::Linear,
     encoder_train_mode: bool,
@@ -86,8 +84,8 @@ struct Net {
 }
 
 impl Net {
-    fn logits(&self, x: &Tensor, train: bool) -> Tensor {
-        let f = self.encoder.forward(&self.norm.apply(x), train && self.encoder_train_mode);
+    fn logits(&mut self, x: &Tensor, train: bool) -> Tensor {
+        let f = self.backbone.features(x, train && self.encoder_train_mode);
         self.head.forward(&self.head_bn.forward_t(&f, train))
     }
 }
@@ -102,7 +100,7 @@ impl Objective for Net {
     }
 }
 
-fn predict(net: &Net, images: &Tensor, dev: Device) -> Result<Tensor> {
+fn predict(net: &mut Net, images: &Tensor, dev: Device) -> Result<Tensor> {
     crate::represent::pixels::in_batches(images, 1024, |b| {
         let x = b.to_device(dev).to_kind(Kind::Float) / 255.0;
         Ok(tch::no_grad(|| net.logits(&x, false).argmax(-1, false)).to_device(Device::Cpu))
@@ -129,7 +127,10 @@ impl Evaluation for FinetuneParams {
         Headline::ranked("top1")
     }
     fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
-        super::needs_encoder(rep, false)
+        match rep {
+            RepresentationSpec::Torchscript(_) => Ok(()),
+            _ => super::needs_encoder(rep, false),
+        }
     }
 }
 
@@ -137,53 +138,32 @@ impl FinetuneParams {
     /// Long on purpose: building the network from the fitted backbone, choosing what trains for the mode,
     /// training and scoring are one protocol, read top to bottom.
     pub fn run(&self, m: &ModelInputs, device: Device, seed: u64) -> Result<EvalOutput> {
-        let method = m.spec.method().ok_or_else(|| Error::NotApplicable(format!("fine-tuning needs a learned encoder; {} has none", m.spec.kind())))?;
-        let (enc_spec, prefix) = (method.encoder(), method.backbone_prefix());
         let state = crate::state::NamedTensors::from(m.fitted.state());
-        let get = |n: &str| state.get(n);
-        let shape: Vec<i64> = get("info/shape").map(|t| Vec::try_from(t).unwrap_or_default()).unwrap_or_default();
-        if shape.len() != 3 {
-            return Err(Error::stage("fitted state lacks info/shape"));
-        }
         let img = &m.images;
+        let s = img.train.0.size();
+        let shape = (s[1], s[2], s[3]);
         let vs = nn::VarStore::new(device);
         let mut net = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, "finetune/init"), || -> Result<Net> {
             let root = vs.root();
-            let encoder = enc_spec.build(&(&root / "encoder"), (shape[0], shape[1], shape[2]))?;
+            let backbone = Backbone::build(m.spec, &state, &vs, shape)?;
             let bn = nn::BatchNormConfig { affine: false, ..Default::default() };
-            let head_bn = nn::batch_norm1d(&root / "head" / "bn", encoder.out_dim(), bn);
-            let head = nn::linear(&root / "head" / "fc", encoder.out_dim(), img.num_classes, Default::default());
-            Ok(Net { norm: Normalizer::new(&(&root / "norm"), shape[0]), encoder, head_bn, head, encoder_train_mode: self.mode != FinetuneMode::Frozen, augment: self.augment.clone() })
+            let head_bn = nn::batch_norm1d(&root / "head" / "bn", backbone.out_dim(), bn);
+            let head = nn::linear(&root / "head" / "fc", backbone.out_dim(), img.num_classes, Default::default());
+            Ok(Net { backbone, head_bn, head, encoder_train_mode: self.mode != FinetuneMode::Frozen, augment: self.augment.clone() })
         })?;
-        // Encoder and normaliser from the fitted state; the head stays freshly initialised.
-        tch::no_grad(|| -> Result<()> {
-            for (name, mut t) in vs.variables() {
-                // tch names variables by path joined with '.'.
-                let src = if let Some(rest) = name.strip_prefix("encoder.") {
-                    format!("{prefix}.{rest}")
-                } else if name.starts_with("norm.") {
-                    format!("vs/{name}")
-                } else {
-                    continue;
-                };
-                let v = get(&src).ok_or_else(|| Error::stage(format!("fitted state lacks {src}")))?;
-                t.copy_(&v.to_device(device));
-            }
-            Ok(())
-        })?;
-        let blocks = net.encoder.block_prefixes();
+        let blocks = net.backbone.blocks();
         let n_blocks = blocks.len();
         let unfrozen: Vec<String> = match self.mode {
             FinetuneMode::Frozen => Vec::new(),
-            FinetuneMode::LastN => blocks[n_blocks.saturating_sub(self.blocks)..].iter().flatten().map(|p| format!("encoder.{p}")).collect(),
-            FinetuneMode::Full => vec!["encoder".into()],
+            FinetuneMode::LastN => blocks[n_blocks.saturating_sub(self.blocks)..].iter().flatten().cloned().collect(),
+            FinetuneMode::Full => net.backbone.all(),
         };
         let keep = |name: &str| name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")));
         let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
         let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::runtime::seeding::derive(seed, "finetune/train"), &mut |_| {})?;
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
-        let test_pred = predict(&net, &img.test.0, device)?;
-        let val_pred = predict(&net, &img.val.0, device)?;
+        let test_pred = predict(&mut net, &img.test.0, device)?;
+        let val_pred = predict(&mut net, &img.val.0, device)?;
         let test_acc = accuracy(&test_pred, &img.test.1);
         Ok(EvalOutput {
             metrics: vec![

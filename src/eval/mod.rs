@@ -157,6 +157,8 @@ macro_rules! define_evaluations {
 
 // The registry: one line per evaluation (`file: ParamsType => Variant,`); the
 // file name is the suite's `kind:`.
+pub mod backbone;
+
 define_evaluations! {
     linear_probe: LinearProbeParams => LinearProbe,
     knn: KnnParams => Knn,

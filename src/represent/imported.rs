@@ -128,10 +128,18 @@ impl InputParams {
 
     /// u8 images → the float input the encoder expects, on the images' device.
     pub fn apply(&self, images: &Tensor) -> Result<Tensor> {
-        let mut x = images.to_kind(Kind::Float);
-        if self.scale {
-            x = x / 255.0;
-        }
+        self.prepare(images.to_kind(Kind::Float), false)
+    }
+
+    /// Float images → the encoder's input; `unit` says whether `x` is already
+    /// divided by 255 (as in fine-tuning's training loop) or holds pixel values.
+    pub fn prepare(&self, x: Tensor, unit: bool) -> Result<Tensor> {
+        let device = x.device();
+        let mut x = match (self.scale, unit) {
+            (true, false) => &x / 255.0,
+            (false, true) => &x * 255.0,
+            _ => x.shallow_clone(),
+        };
         let c = x.size()[1];
         x = match (c, self.channels) {
             (1, Some(3)) => x.repeat([1, 3, 1, 1]),
@@ -149,8 +157,9 @@ impl InputParams {
             if n != 1 && n != c {
                 return Err(Error::stage(format!("input.mean has {n} values but the encoder receives {c} channels")));
             }
-            let per = |v: &[f64]| Tensor::from_slice(&v.iter().map(|&a| a as f32).collect::<Vec<_>>()).view([1, n, 1, 1]);
-            x = (x - per(&self.mean).to_device(images.device())) / per(&self.std).to_device(images.device());
+            let per =
+                |v: &[f64]| Tensor::from_slice(&v.iter().map(|&a| a as f32).collect::<Vec<_>>()).view([1, n, 1, 1]);
+            x = (x - per(&self.mean).to_device(device)) / per(&self.std).to_device(device);
         }
         Ok(x)
     }

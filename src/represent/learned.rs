@@ -108,7 +108,9 @@ impl FittedLearned {
         self.vs.freeze();
         let learner = self.learner;
         Ok(tch::no_grad(|| {
-            tch::CModule::create_by_tracing("RepbenchEncoder", "forward", &[example], &mut |x| vec![learner.embed(&x[0])])
+            tch::CModule::create_by_tracing("RepbenchEncoder", "forward", &[example], &mut |x| {
+                vec![learner.embed(&x[0])]
+            })
         })?)
     }
 }

@@ -122,6 +122,7 @@ pub fn select_output(out: IValue, sel: Option<&OutputSel>, file: &Path) -> Resul
         _ => "a value that is not a tensor".into(),
     };
     let bad = |v: &IValue, why: &str| Error::data(file, format!("the module returned {}; {why}", describe(v)));
+    let returned = describe(&out);
     let picked = match (out, sel) {
         (IValue::Tensor(t), None) => return Ok(t),
         (v @ IValue::Tensor(_), Some(_)) => return Err(bad(&v, "remove `output:`, which selects from a tuple or dict")),
@@ -136,7 +137,7 @@ pub fn select_output(out: IValue, sel: Option<&OutputSel>, file: &Path) -> Resul
     match picked {
         Some(IValue::Tensor(t)) => Ok(t),
         Some(v) => Err(bad(&v, "the selected element is not a tensor")),
-        None => Err(Error::data(file, format!("the module's output has no element {sel:?}"))),
+        None => Err(Error::data(file, format!("the module returned {returned}; `output:` selects nothing in it"))),
     }
 }
 
