@@ -54,7 +54,8 @@ fn main() {
     .expect("spec");
     let fitted = spec.load(Device::Cpu).expect("load");
     let n = 10_000i64;
-    let images = Tensor::arange(n * 784, (Kind::Int64, Device::Cpu)).remainder(251).to_kind(Kind::Uint8).view([n, 1, 28, 28]);
+    let images =
+        Tensor::arange(n * 784, (Kind::Int64, Device::Cpu)).remainder(251).to_kind(Kind::Uint8).view([n, 1, 28, 28]);
     let _ = fitted.embed(&images.narrow(0, 0, 512), Device::Cpu).expect("warm-up");
     let mut best = f64::INFINITY;
     for _ in 0..3 {

@@ -51,6 +51,7 @@ fn manifest(suite: &str) -> Manifest {
         failures: vec![],
         skipped: vec![],
         interrupted: false,
+        imported_files: vec![],
     }
 }
 

@@ -99,6 +99,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         failures: outcome.failures.clone(),
         skipped: outcome.skipped.clone(),
         interrupted: outcome.interrupted,
+        imported_files: imported_files(&plan),
     };
     let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;
@@ -111,6 +112,17 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         seconds: t0.elapsed().as_secs_f64(),
         interrupted: data.manifest.interrupted,
     })
+}
+
+/// Every imported file of the suite, once.
+fn imported_files(plan: &SuitePlan) -> Vec<crate::report::manifest::ImportedFile> {
+    let mut out: Vec<crate::report::manifest::ImportedFile> = Vec::new();
+    for f in plan.points.iter().flat_map(|p| p.reps.iter().flat_map(|r| r.files.iter())) {
+        if !out.contains(f) {
+            out.push(f.clone());
+        }
+    }
+    out
 }
 
 fn dataset_record(d: &crate::runner::plan::DatasetPlan) -> DatasetRecord {

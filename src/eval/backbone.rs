@@ -96,7 +96,7 @@ impl Backbone {
             .collect();
         for (_, t) in vars {
             if t.grad().defined() {
-                t.grad().zero_();
+                let _ = t.grad().zero_();
             }
         }
         if let Backbone::Script { out_dim, blocks: bl, .. } = &mut b {

@@ -99,6 +99,20 @@ pub struct Manifest {
     /// Ctrl-C stopped the run; the report covers what finished.
     #[serde(default)]
     pub interrupted: bool,
+    /// Files the imported representations read, with their content hash (the
+    /// cache keys hold the hash, not the path).
+    #[serde(default)]
+    pub imported_files: Vec<ImportedFile>,
+}
+
+/// A file an imported representation (embeddings, TorchScript, checkpoint) reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFile {
+    pub representation: String,
+    /// The settings field (`path`, `npy.train`).
+    pub field: String,
+    pub path: String,
+    pub sha256: String,
 }
 
 pub fn read(path: &Path) -> Result<Manifest> {

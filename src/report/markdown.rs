@@ -269,6 +269,9 @@ fn provenance(o: &mut String, data: &ReportData) {
             let _ = writeln!(o, "  - note: {n}");
         }
     }
+    for f in &m.imported_files {
+        let _ = writeln!(o, "- imported `{}` ({}): `{}`, sha256 `{}`", f.representation, f.field, f.path, f.sha256);
+    }
     let _ = writeln!(
         o,
         "- cache: `{}`; every number above is stored under its cell key there (`objects/<2>/<key>/metrics.json`).",

@@ -28,6 +28,8 @@ pub struct RepPlan {
     pub embed_key: Key,
     /// Per-representation evaluations (cross-representation ones are in `PointPlan::cross`).
     pub evals: Vec<EvalPlan>,
+    /// The files it reads (imported kinds), resolved, with their content hash.
+    pub files: Vec<crate::report::manifest::ImportedFile>,
 }
 
 /// The data of a matrix point (or of its pretraining): which dataset, which
@@ -156,7 +158,7 @@ fn rep_plan(
 ) -> Result<RepPlan> {
     let mut spec = spec.clone();
     let mut written = serde_json::to_value(&spec).unwrap_or(Value::Null);
-    files.resolve(name, &mut spec, &mut written)?;
+    let imported = files.resolve(name, &mut spec, &mut written)?;
     let spec = &spec;
     let fit_config = json!({ "representation": written, "seed": s.seed, "numerics": representation_numerics(spec) });
     let fit_key = stage_key("fit", &fit_config, &[&pretrain.unwrap_or(data).key]);
@@ -177,7 +179,7 @@ fn rep_plan(
             EvalPlan { name: ename.clone(), spec: espec.clone(), key, config }
         })
         .collect();
-    Ok(RepPlan { name: name.to_string(), spec: spec.clone(), fit_key, fit_config, embed_key, evals })
+    Ok(RepPlan { name: name.to_string(), spec: spec.clone(), fit_key, fit_config, embed_key, evals, files: imported })
 }
 
 /// Resolves the files a representation reads (imported embeddings, TorchScript
@@ -191,18 +193,30 @@ struct FileResolver<'a> {
 }
 
 impl FileResolver<'_> {
-    fn resolve(&self, name: &str, spec: &mut RepresentationSpec, written: &mut Value) -> Result<()> {
+    fn resolve(
+        &self,
+        name: &str,
+        spec: &mut RepresentationSpec,
+        written: &mut Value,
+    ) -> Result<Vec<crate::report::manifest::ImportedFile>> {
+        let mut out = Vec::new();
         for (pointer, path) in spec.as_dyn_mut().files_mut() {
             let abs = self.spec_dir.join(&*path);
-            let field = format!("representations.{name}{}", pointer.replace('/', "."));
+            let field = pointer.trim_start_matches('/').replace('/', ".");
             let hash = crate::data::fingerprint::file_hash(&abs, Some(&self.memo_dir))
-                .map_err(|e| crate::error::Error::data(&abs, format!("{field}: {e}")))?;
+                .map_err(|e| crate::error::Error::data(&abs, format!("representations.{name}.{field}: {e}")))?;
             if let Some(v) = written.pointer_mut(&pointer) {
                 *v = json!(format!("sha256:{hash}"));
             }
+            out.push(crate::report::manifest::ImportedFile {
+                representation: name.to_string(),
+                field,
+                path: abs.display().to_string(),
+                sha256: hash,
+            });
             *path = abs;
         }
-        Ok(())
+        Ok(out)
     }
 }
 
