@@ -384,3 +384,44 @@ fn validate_names_the_field_and_line_of_a_bad_file() {
         "{e}"
     );
 }
+
+/// A ViT's weights, saved as a state dict (half of them in float16) and loaded
+/// as `kind: checkpoint`, give the trained ViT's features and CLS attention;
+/// blocks are there for probes by depth.
+#[test]
+fn vit_checkpoint_keeps_features_blocks_and_attention() {
+    let (x, y) = common::bar_images(64, 1);
+    let vit = "encoder: {arch: vit, patch_size: 4, dim: 16, depth: 2, heads: 2}";
+    let trained: repbench::represent::RepresentationSpec =
+        serde_yaml::from_str(&format!("kind: supervised\n{vit}\ntrain: {{epochs: 1, batch_size: 32}}")).unwrap();
+    let ctx = FitContext { labels: Some(&y), num_classes: 3, ..FitContext::simple(Device::Cpu, 0) };
+    let fitted = trained.fit(&x, &ctx).unwrap();
+    let state = fitted.state();
+    let get = |n: &str| state.iter().find(|(k, _)| k == n).unwrap().1.shallow_clone();
+    let (mean, std) = (get("vs/norm.mean").double_value(&[0, 0, 0, 0]), get("vs/norm.std").double_value(&[0, 0, 0, 0]));
+    let d = tempfile::tempdir().unwrap();
+    let weights: Vec<(String, Tensor)> = state
+        .iter()
+        .filter_map(|(k, t)| k.strip_prefix("vs/encoder.").map(|r| (format!("model.{r}"), t.shallow_clone())))
+        .enumerate()
+        .map(|(i, (k, t))| (k, if i % 2 == 0 { t.to_kind(Kind::Half) } else { t }))
+        .collect();
+    let file = d.path().join("vit.safetensors");
+    Tensor::write_safetensors(&weights, &file).unwrap();
+    let spec: CheckpointParams = serde_yaml::from_str(&format!(
+        "path: {}\n{vit}\nrename: {{'model.': ''}}\ninput: {{mean: [{mean}], std: [{std}]}}",
+        file.display()
+    ))
+    .unwrap();
+    let loaded = spec.fit(&x, &ctx).unwrap();
+    let close = |a: &Tensor, b: &Tensor, tol: f64| {
+        let diff = max_abs_diff(a, b);
+        assert!(diff <= tol, "max abs difference {diff}");
+    };
+    // float16 keeps ~3 significant digits of half the weights.
+    close(&loaded.embed(&x, Device::Cpu).unwrap(), &fitted.embed(&x, Device::Cpu).unwrap(), 0.05);
+    let att =
+        |f: &dyn repbench::represent::Fitted| f.cls_attention(&x, Device::Cpu).unwrap().expect("a ViT has attention");
+    close(&att(loaded.as_ref()), &att(fitted.as_ref()), 0.01);
+    assert_eq!(loaded.embed_blocks(&x, Device::Cpu).unwrap().map(|b| b.len()), Some(2));
+}
