@@ -93,3 +93,37 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     let ent = metric(&out, "attention_entropy");
     assert!(ent > 0.0 && ent <= 1.0 + 1e-9, "{ent}");
 }
+
+/// Selection reads validation only: permuting the test labels changes the test
+/// scores and nothing chosen — the probe's L2, the depth probe's block, the
+/// label-efficiency probes' L2 at each fraction.
+#[test]
+fn permuted_test_labels_change_no_selection() {
+    let s = split();
+    let (spec, f) = fitted(CONV, &s);
+    let feats = common::features(&f, &s);
+    let perm = Tensor::from_slice(&(0..30i64).rev().collect::<Vec<_>>());
+    let shuffled_y = s.test.1.index_select(0, &perm);
+    let s2 = SplitImages { test: (s.test.0.shallow_clone(), shuffled_y.shallow_clone()), ..split() };
+    let feats2 = repbench::eval::Features { test_y: shuffled_y, ..common::features(&f, &s) };
+    let ctx = EvalContext { device: Device::Cpu, seed: 0 };
+    let run = |yaml: &str, feats: &repbench::eval::Features, s: &SplitImages| {
+        let e: EvaluationSpec = serde_yaml::from_str(yaml).unwrap();
+        let m = ModelInputs { fitted: &f, spec: &spec, images: s };
+        e.evaluate(&Input::Model(feats, &m), &ctx).unwrap()
+    };
+    for (yaml, chosen) in [
+        ("kind: linear_probe\nepochs: 10", vec!["l2", "val_top1"]),
+        (
+            "kind: depth_probe\nprobe: {epochs: 10}\ncka_samples: 0",
+            vec!["selected_block", "val_top1_block1", "val_top1_block2"],
+        ),
+    ] {
+        let (a, b) = (run(yaml, &feats, &s), run(yaml, &feats2, &s2));
+        for c in chosen {
+            assert_eq!(metric(&a, c), metric(&b, c), "{yaml}: {c}");
+        }
+        let test = if yaml.contains("depth") { "selected_block_top1" } else { "top1" };
+        assert_ne!(metric(&a, test), metric(&b, test), "{yaml}: the test score does move");
+    }
+}

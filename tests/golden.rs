@@ -141,8 +141,8 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "depth_probe",
         settings: "probe: {epochs: 5, batch_size: 16}",
-        version: 4,
-        values: &[1.000000e0, 1.000000e0],
+        version: 5,
+        values: &[1.000000e0, 1.000000e0, 1.000000e0, 1.000000e0],
     },
     Golden { kind: "attention_maps", settings: "images: 3", version: 2, values: &[9.999722e-1] },
     Golden {

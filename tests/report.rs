@@ -16,6 +16,7 @@ fn manifest(suite: &str) -> Manifest {
             ranks,
             higher_is_better: true,
             figures,
+            choices: vec![],
         }
     };
     Manifest {

@@ -123,7 +123,7 @@ fn learned_state<'r>(store: &Store, r: &'r RepPlan) -> Result<(NamedTensors, &'r
 /// Per-channel values of the normaliser as plain numbers (f32 → f64 is exact).
 fn channel_values(state: &NamedTensors, name: &str) -> Result<Vec<f64>> {
     let t = state.require(name, "the fitted state")?.to_kind(Kind::Double).flatten(0, -1);
-    Ok(Vec::try_from(t).map_err(|e| Error::stage(format!("{name}: {e}")))?)
+    Vec::try_from(t).map_err(|e| Error::stage(format!("{name}: {e}")))
 }
 
 fn weights(store: &Store, r: &RepPlan, base: &Path) -> Result<Vec<PathBuf>> {

@@ -2,6 +2,11 @@
 //! image) gets its own linear probe, so a curve of accuracy against depth shows
 //! where class information appears; the linear CKA between the blocks (on test
 //! images) shows how much each block changes the representation.
+//!
+//! The headline is the test accuracy of the block the **validation** accuracy
+//! selects (`selected_block`, ties to the shallower block), never the best
+//! test accuracy: a maximum over test scores is biased upward, and differently
+//! per seed.
 use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind, Features, ModelInputs};
 use crate::represent::RepresentationSpec;
 use super::linear_probe::LinearProbeParams;
@@ -33,7 +38,7 @@ impl Validate for DepthProbeParams {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 impl Evaluation for DepthProbeParams {
     /// Its own version plus those of the probe, the CKA and the encoders' block
@@ -47,8 +52,11 @@ impl Evaluation for DepthProbeParams {
     fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
         self.run(input.model()?, ctx)
     }
+    fn choices(&self) -> &'static [&'static str] {
+        &["selected_block"]
+    }
     fn headline(&self) -> Headline {
-        Headline::ranked("best_block_top1")
+        Headline::ranked("selected_block_top1")
     }
     fn figures(&self) -> &'static [FigureKind] {
         &[FigureKind::DepthCurve, FigureKind::BlockCka]
@@ -67,6 +75,7 @@ impl DepthProbeParams {
         let (train, val, test) = (embed(&img.train.0)?, embed(&img.val.0)?, embed(&img.test.0)?);
         let mut metrics = Vec::new();
         let mut per_block = Vec::new();
+        let mut selection = Vec::new();
         for (i, ((tr, va), te)) in train.iter().zip(&val).zip(&test).enumerate() {
             let f = Features {
                 train_x: tr.shallow_clone(),
@@ -78,12 +87,17 @@ impl DepthProbeParams {
                 num_classes: img.num_classes,
             };
             let out = self.probe.run(&f, &EvalContext { device: ctx.device, seed: crate::runtime::seeding::derive(ctx.seed, &format!("block{i}")) })?;
-            let top1 = out.metrics.iter().find(|(k, _)| k == "top1").map(|(_, v)| *v).unwrap_or(f64::NAN);
+            let get = |name: &str| out.metrics.iter().find(|(k, _)| k == name).map(|(_, v)| *v).unwrap_or(f64::NAN);
+            let (top1, val) = (get("top1"), get("val_top1"));
             metrics.push((format!("top1_block{}", i + 1), top1));
-            per_block.push(serde_json::json!({ "block": i + 1, "dim": tr.size()[1], "top1": top1 }));
+            metrics.push((format!("val_top1_block{}", i + 1), val));
+            per_block.push(serde_json::json!({ "block": i + 1, "dim": tr.size()[1], "top1": top1, "val_top1": val }));
+            selection.push((val, top1));
         }
-        let best = metrics.iter().map(|(_, v)| *v).fold(f64::NAN, f64::max);
-        metrics.push(("best_block_top1".into(), best));
+        let (block, (_, top1)) = select_on_validation(&selection)
+            .ok_or_else(|| Error::stage("no block has a finite validation accuracy to select by"))?;
+        metrics.push(("selected_block".into(), (block + 1) as f64));
+        metrics.push(("selected_block_top1".into(), top1));
         let layer_cka = if self.cka_samples > 0 {
             let n = (self.cka_samples as i64).min(img.test.0.size()[0]);
             let feats: Vec<tch::Tensor> = test.iter().map(|t| t.narrow(0, 0, n).to_device(Device::Cpu)).collect();
@@ -92,5 +106,34 @@ impl DepthProbeParams {
             None
         };
         Ok(EvalOutput { metrics, details: serde_json::json!({ "blocks": per_block, "layer_cka": layer_cka }) })
+    }
+}
+
+/// The (index, (val, test)) of the block with the highest validation accuracy;
+/// ties go to the shallower block. Test accuracies take no part.
+pub fn select_on_validation(blocks: &[(f64, f64)]) -> Option<(usize, (f64, f64))> {
+    let mut best: Option<(usize, (f64, f64))> = None;
+    for (i, &(val, test)) in blocks.iter().enumerate() {
+        if val.is_finite() && best.is_none_or(|(_, (b, _))| val > b) {
+            best = Some((i, (val, test)));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_reads_validation_only() {
+        // Block 3 has the best test accuracy, block 2 the best validation accuracy.
+        let blocks = [(0.70, 0.71), (0.80, 0.78), (0.79, 0.90)];
+        assert_eq!(select_on_validation(&blocks), Some((1, (0.80, 0.78))));
+        // Any change of the test accuracies changes no selection.
+        let permuted = [(0.70, 0.90), (0.80, 0.10), (0.79, 0.71)];
+        assert_eq!(select_on_validation(&permuted).map(|s| s.0), Some(1));
+        // Ties go to the shallower block; NaN never wins.
+        assert_eq!(select_on_validation(&[(f64::NAN, 1.0), (0.5, 0.2), (0.5, 0.9)]).map(|s| s.0), Some(1));
     }
 }

@@ -123,6 +123,9 @@ impl Evaluation for FinetuneParams {
     fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
         self.run(input.model()?, ctx.device, ctx.seed)
     }
+    fn choices(&self) -> &'static [&'static str] {
+        &["trained_params", "final_loss"]
+    }
     fn headline(&self) -> Headline {
         Headline::ranked("top1")
     }

@@ -70,6 +70,9 @@ impl Evaluation for LinearProbeParams {
     fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
         self.run(&input.features()?.to_device(ctx.device), ctx)
     }
+    fn choices(&self) -> &'static [&'static str] {
+        &["l2"]
+    }
     fn headline(&self) -> Headline {
         Headline::ranked("top1")
     }

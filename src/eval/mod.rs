@@ -101,6 +101,12 @@ pub trait Evaluation: Validate {
     fn figures(&self) -> &'static [FigureKind] {
         &[]
     }
+    /// Metrics that record a choice or a count rather than estimate a quantity
+    /// (the selected L2, the selected block, the trained parameters): the
+    /// report shows their spread but no confidence interval and no test.
+    fn choices(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether the evaluation applies to a representation; the reason when not
     /// (decided from the suite alone, so inapplicable cells are never planned).
     fn applies_to(&self, _rep: &RepresentationSpec) -> std::result::Result<(), String> {

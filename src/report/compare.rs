@@ -1,7 +1,7 @@
 //! `repbench compare RUN_A RUN_B`: for every representation × evaluation ×
 //! params × metric present in both runs, the means, the delta (B − A) and a
 //! Welch t-test over the seeds of each run — as a CSV and a markdown report.
-use super::significance::welch;
+use super::hypothesis::difference;
 use super::stats::mean_std;
 use super::ReportData;
 use crate::error::Result;
@@ -20,7 +20,14 @@ pub struct Delta {
     pub n_a: usize,
     pub n_b: usize,
     pub delta: f64,
+    /// 95 % CI of the difference (paired by seed when both runs have the same seeds).
+    pub ci: Option<(f64, f64)>,
     pub p_value: Option<f64>,
+    /// Some(higher is better) for a ranked evaluation's headline metric: the
+    /// only rows that get ▲/▼ (a larger `l2` or `trained_params` is no better).
+    pub direction: Option<bool>,
+    /// The test, or why there is none.
+    pub test: String,
 }
 
 /// Deltas for every metric in both runs, in run A's order.
@@ -40,7 +47,7 @@ pub fn deltas(a: &ReportData, b: &ReportData) -> Vec<Delta> {
         }) {
             continue;
         }
-        let vals = |d: &ReportData| -> Vec<f64> {
+        let vals = |d: &ReportData| -> Vec<(u64, f64)> {
             d.rows
                 .iter()
                 .filter(|r| {
@@ -49,11 +56,19 @@ pub fn deltas(a: &ReportData, b: &ReportData) -> Vec<Delta> {
                         && r.params == s.params
                         && r.metric == s.metric
                 })
-                .map(|r| r.value)
+                .map(|r| (r.seed, r.value))
                 .collect()
         };
         let (va, vb) = (vals(a), vals(b));
-        let (ma, mb) = (mean_std(&va).0, mean_std(&vb).0);
+        let plain = |v: &[(u64, f64)]| v.iter().map(|x| x.1).collect::<Vec<f64>>();
+        let (ma, mb) = (mean_std(&plain(&va)).0, mean_std(&plain(&vb)).0);
+        let d = difference(&vb, &va);
+        let direction = b
+            .manifest
+            .evaluations
+            .iter()
+            .find(|e| e.name == s.evaluation && e.ranks && e.headline == s.metric)
+            .map(|e| e.higher_is_better);
         out.push(Delta {
             representation: s.representation.clone(),
             evaluation: s.evaluation.clone(),
@@ -64,7 +79,10 @@ pub fn deltas(a: &ReportData, b: &ReportData) -> Vec<Delta> {
             n_a: va.len(),
             n_b: vb.len(),
             delta: mb - ma,
-            p_value: welch(&vb, &va).map(|(_, _, p)| p),
+            ci: d.ci,
+            p_value: d.p,
+            direction,
+            test: if d.test.is_empty() { d.note.unwrap_or_default() } else { d.test },
         });
     }
     out
@@ -109,22 +127,23 @@ pub fn write(out: &Path, dir_a: &Path, dir_b: &Path) -> Result<PathBuf> {
     );
     let _ = writeln!(
         md,
-        "Δ = mean(B) − mean(A) over seeds; p from a two-sided Welch t-test (▲/▼: B better/worse at p < 0.05).\n"
+        "Δ = mean(B) − mean(A) over seeds with its 95 % CI; p from a two-sided paired t-test over seeds when both runs have the same seeds, Welch's otherwise; no correction for the many rows. ▲/▼ (B better/worse at p < 0.05) only on the headline metric of a ranked evaluation, in its direction; other metrics (l2, trained_params, losses) are descriptive.\n"
     );
     let _ = writeln!(
         md,
-        "| representation | evaluation | params | metric | A | B | Δ | p |\n|---|---|---|---|---|---|---|---|"
+        "| representation | evaluation | params | metric | A | B | Δ [95 % CI] | p | test |\n|---|---|---|---|---|---|---|---|---|"
     );
     for x in &d {
-        let sig = match x.p_value {
-            Some(p) if p < 0.05 && x.delta > 0.0 => format!("{p:.3} ▲"),
-            Some(p) if p < 0.05 => format!("{p:.3} ▼"),
-            Some(p) => format!("{p:.3}"),
-            None => "n/a".into(),
+        let sig = match (x.p_value, x.direction) {
+            (Some(p), Some(higher)) if p < 0.05 && (x.delta > 0.0) == higher => format!("{p:.3} ▲"),
+            (Some(p), Some(_)) if p < 0.05 => format!("{p:.3} ▼"),
+            (Some(p), _) => format!("{p:.3}"),
+            (None, _) => "—".into(),
         };
+        let ci = x.ci.map(|(lo, hi)| format!(" [{lo:+.4}, {hi:+.4}]")).unwrap_or_default();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {:.4} (n={}) | {:.4} (n={}) | {:+.4} | {} |",
+            "| {} | {} | {} | {} | {:.4} (n={}) | {:.4} (n={}) | {:+.4}{ci} | {} | {} |",
             x.representation,
             x.evaluation,
             if x.params.is_empty() { "—" } else { &x.params },
@@ -134,7 +153,8 @@ pub fn write(out: &Path, dir_a: &Path, dir_b: &Path) -> Result<PathBuf> {
             x.mean_b,
             x.n_b,
             x.delta,
-            sig
+            sig,
+            x.test
         );
     }
     let only_a: Vec<String> =

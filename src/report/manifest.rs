@@ -34,6 +34,10 @@ pub struct EvaluationRecord {
     /// recorded get those of their kind when read.
     #[serde(default)]
     pub figures: Option<Vec<FigureKind>>,
+    /// Metrics that record a choice or a count (no CI, no test); filled from
+    /// the kind's declaration when an older manifest lacks them.
+    #[serde(default)]
+    pub choices: Vec<String>,
 }
 
 impl EvaluationRecord {
@@ -46,7 +50,13 @@ impl EvaluationRecord {
             ranks: h.ranked,
             higher_is_better: h.higher_is_better,
             figures: Some(spec.as_dyn().figures().to_vec()),
+            choices: spec.as_dyn().choices().iter().map(|c| c.to_string()).collect(),
         }
+    }
+
+    /// Whether `metric` records a choice (`l2`, or `l2@0.1` of a per-fraction metric).
+    pub fn is_choice(&self, metric: &str) -> bool {
+        self.choices.iter().any(|c| metric == c || metric.strip_prefix(c.as_str()).is_some_and(|r| r.starts_with('@')))
     }
 
     /// Whether the report draws `f` for this evaluation.
@@ -57,13 +67,16 @@ impl EvaluationRecord {
     /// Fills what an older manifest lacks from the kind's declaration (its
     /// figures; descriptive kinds stop ranking).
     fn fill_legacy(&mut self) {
-        if self.figures.is_some() {
-            return;
-        }
         let spec = serde_json::from_value::<EvaluationSpec>(serde_json::json!({ "kind": self.kind })).ok();
-        self.figures = Some(spec.as_ref().map(|s| s.as_dyn().figures().to_vec()).unwrap_or_default());
-        if let Some(s) = spec {
+        // A kind that became descriptive stops ranking in reports rebuilt from older runs.
+        if let Some(s) = &spec {
             self.ranks &= s.headline().ranked;
+            if self.choices.is_empty() {
+                self.choices = s.as_dyn().choices().iter().map(|c| c.to_string()).collect();
+            }
+        }
+        if self.figures.is_none() {
+            self.figures = Some(spec.as_ref().map(|s| s.as_dyn().figures().to_vec()).unwrap_or_default());
         }
     }
 }

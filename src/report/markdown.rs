@@ -1,6 +1,6 @@
-//! report.md: the rank table, a section per evaluation (its table with the
-//! Welch test against the best, then its figures), training curves, skipped and
-//! failed cells, and provenance. report.html is rendered from this text.
+//! report.md: findings, the rank table, a section per evaluation (its table with
+//! the comparison against the best, then its figures), training curves,
+//! skipped and failed cells, and provenance. report.html is rendered from this text.
 use super::figure::Figure;
 use super::manifest::EvaluationRecord;
 use super::plot::Charts;
@@ -17,14 +17,113 @@ fn fmt_ci(s: &SummaryRow) -> String {
     }
 }
 
+/// The comparison with the best: the difference with its 95 % CI, the
+/// Holm-adjusted p (▼ when it resolves), the test; or why there is no test.
 fn fmt_vs(v: Option<&VsBest>) -> String {
-    match v {
-        None => String::new(),
-        Some(v) if v.is_best => "**best**".into(),
-        Some(VsBest { p_value: Some(p), .. }) if *p < 0.05 => format!("p = {p:.3} ▼"),
-        Some(VsBest { p_value: Some(p), .. }) => format!("p = {p:.3} (n.s.)"),
-        Some(_) => "n/a (< 2 seeds)".into(),
+    let Some(v) = v else { return String::new() };
+    if v.is_best {
+        return "**best**".into();
     }
+    let ci = v.ci.map(|(lo, hi)| format!(" [{lo:+.4}, {hi:+.4}]")).unwrap_or_default();
+    let test = match (v.p_value, v.p_holm) {
+        (Some(p), Some(h)) => {
+            format!("; p = {p:.3}, Holm p = {h:.3}{} ({})", if v.resolved() { " ▼" } else { " (n.s.)" }, v.test)
+        }
+        _ => String::new(),
+    };
+    let note = v.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+    format!("Δ {:+.4}{ci}{test}{note}", v.diff)
+}
+
+/// A rounded value for the findings, in points when it is a fraction.
+fn pts(x: f64) -> String {
+    let p = x.abs() * 100.0;
+    if p < 0.1 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.1}")
+    }
+}
+
+/// One sentence per ranked evaluation: who leads, by how much over the
+/// runner-up, and whether the statistics resolve it — nothing they do not support.
+fn findings(o: &mut String, data: &ReportData, vs_best: &[VsBest]) {
+    let mut lines = Vec::new();
+    for ev in data.manifest.evaluations.iter().filter(|e| e.ranks) {
+        let groups = super::stats::params_groups(
+            data.summary.iter().filter(|s| s.evaluation == ev.name && s.metric == ev.headline),
+        );
+        for params in groups {
+            let fam: Vec<&VsBest> = vs_best
+                .iter()
+                .filter(|v| v.evaluation == ev.name && v.params == params && v.metric == ev.headline)
+                .collect();
+            let Some(best) = fam.iter().find(|v| v.is_best) else { continue };
+            let Some(bs) = data.summary.iter().find(|s| {
+                s.evaluation == ev.name
+                    && s.params == params
+                    && s.metric == ev.headline
+                    && s.representation == best.representation
+            }) else {
+                continue;
+            };
+            let what = if params.is_empty() { format!("`{}`", ev.name) } else { format!("`{}` [{params}]", ev.name) };
+            let lead = if bs.n >= 2 {
+                format!(
+                    "**{}** leads {what} ({} {:.3}, 95 % CI [{:.3}, {:.3}], {} seeds)",
+                    best.representation, ev.headline, bs.mean, bs.ci95_low, bs.ci95_high, bs.n
+                )
+            } else {
+                format!("**{}** leads {what} ({} {:.3}, 1 seed)", best.representation, ev.headline, bs.mean)
+            };
+            let others: Vec<&&VsBest> = fam.iter().filter(|v| !v.is_best).collect();
+            let Some(runner) = others.iter().min_by(|a, b| a.diff.abs().total_cmp(&b.diff.abs())) else {
+                lines.push(format!("- {lead}."));
+                continue;
+            };
+            let ci = runner
+                .ci
+                .map(|(lo, hi)| format!(", CI [{:+.1}, {:+.1}] points", lo * 100.0, hi * 100.0))
+                .unwrap_or_default();
+            let verdict = match (runner.p_holm, &runner.note) {
+                (Some(h), _) if runner.resolved() => {
+                    format!("a resolved difference (Holm p = {h:.3}, {})", runner.test)
+                }
+                (Some(h), _) => format!("**not resolved** (Holm p = {h:.3}, {})", runner.test),
+                (None, Some(n)) => format!("**not tested**: {}", n.trim_start_matches("no test: ")),
+                (None, None) => "not tested".into(),
+            };
+            let all_resolved = others.iter().all(|v| v.resolved());
+            let rest = if others.len() > 1 && all_resolved {
+                format!(" Every other representation is resolved below it (Holm, family of {}).", runner.family)
+            } else {
+                String::new()
+            };
+            let gap = if runner.diff == 0.0 {
+                "ties with it".to_string()
+            } else {
+                format!(
+                    "is {} points {}",
+                    pts(runner.diff),
+                    if (runner.diff < 0.0) == ev.higher_is_better { "lower" } else { "higher" }
+                )
+            };
+            lines.push(format!("- {lead}; the closest, {}, {gap}{ci}: {verdict}.{rest}", runner.representation));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "## Findings
+"
+    );
+    for l in lines {
+        let _ = writeln!(o, "{l}");
+    }
+    let _ = writeln!(o, "
+Differences are against the leader of each evaluation, paired by seed (cells of one seed share their split; Welch's t where seeds do not pair), with Holm–Bonferroni over each evaluation's comparisons. \"Not resolved\": the data do not separate the two.\n");
 }
 
 fn figures_of(o: &mut String, figures: &[Figure], section: &str) {
@@ -44,13 +143,16 @@ fn ranks(o: &mut String, t: &RankTable) {
     let _ = writeln!(o, "## Ranks across evaluations\n");
     let _ = writeln!(
         o,
-        "Rank of each representation's mean headline metric per evaluation (1 = best; ties share the average rank).\n"
+        "Rank of each representation's mean headline metric per evaluation (1 = best, in the metric's direction; ties share the average rank). The mean rank is over the columns every ranked representation has; a column marked † lacks some and is not averaged.\n"
     );
-    let _ = writeln!(o, "| representation | {} | mean rank |", t.columns.join(" | "));
+    let cols: Vec<String> =
+        t.columns.iter().zip(&t.common).map(|(c, common)| if *common { c.clone() } else { format!("{c} †") }).collect();
+    let _ = writeln!(o, "| representation | {} | mean rank |", cols.join(" | "));
     let _ = writeln!(o, "|---|{}---|", "---|".repeat(t.columns.len()));
     for (rep, r, mean) in &t.rows {
         let cells: Vec<String> = r.iter().map(|v| v.map(|x| format!("{x}")).unwrap_or_else(|| "—".into())).collect();
-        let _ = writeln!(o, "| {rep} | {} | {mean:.2} |", cells.join(" | "));
+        let mean = if mean.is_finite() { format!("{mean:.2}") } else { "—".into() };
+        let _ = writeln!(o, "| {rep} | {} | {mean} |", cells.join(" | "));
     }
     o.push('\n');
 }
@@ -104,6 +206,7 @@ pub fn render(
 ) -> String {
     let mut o = String::new();
     header(&mut o, data, charts);
+    findings(&mut o, data, vs_best);
     ranks(&mut o, rank_table);
     for ev in &data.manifest.evaluations {
         evaluation_section(&mut o, data, ev, vs_best, figures);
@@ -168,7 +271,8 @@ fn evaluation_section(
         similarity_table(o, data, &ev.name);
     } else if !rows.is_empty() {
         if ev.ranks {
-            let _ = writeln!(o, "Headline **{}**; the last column is a two-sided Welch t-test of each representation against the best mean (▼: worse at p < 0.05).\n", ev.headline);
+            let fam = vs_best.iter().filter(|v| v.evaluation == ev.name && v.p_holm.is_some()).count();
+            let _ = writeln!(o, "Headline **{}** ({} is better). The `vs best` column: the difference from the best mean with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), and the p-value after Holm–Bonferroni over this evaluation's {fam} comparisons against its best (▼: worse at Holm p < 0.05). No test where there is nothing to test (one seed, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" });
         }
         let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
@@ -189,7 +293,7 @@ fn evaluation_section(
                 metric,
                 s.mean,
                 s.std,
-                fmt_ci(s),
+                if ev.is_choice(&s.metric) { "— (a choice)".to_string() } else { fmt_ci(s) },
                 s.n,
                 fmt_vs(v),
                 s.cell_keys

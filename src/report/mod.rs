@@ -7,6 +7,7 @@ pub mod compare;
 pub mod figure;
 pub mod figures;
 pub mod html;
+pub mod hypothesis;
 pub mod manifest;
 pub mod maps;
 pub mod markdown;
@@ -42,9 +43,14 @@ impl ReportData {
         ReportData { rows, manifest, artifacts, train_logs, summary }
     }
 
-    /// (evaluation, headline metric) of the evaluations whose headline ranks.
-    pub fn ranked_headlines(&self) -> Vec<(String, String)> {
-        self.manifest.evaluations.iter().filter(|e| e.ranks).map(|e| (e.name.clone(), e.headline.clone())).collect()
+    /// (evaluation, headline metric, higher is better) of the evaluations whose headline ranks.
+    pub fn ranked_headlines(&self) -> Vec<significance::RankedHeadline> {
+        self.manifest
+            .evaluations
+            .iter()
+            .filter(|e| e.ranks)
+            .map(|e| (e.name.clone(), e.headline.clone(), e.higher_is_better))
+            .collect()
     }
 }
 

@@ -1,37 +1,17 @@
-//! Is a difference larger than seed noise? Per evaluation (and matrix params), a
-//! Welch t-test of each representation's headline metric against the best one's,
-//! and a rank table across evaluations.
-//!
-//! Welch's test does not assume equal variances; its degrees of freedom come from
-//! the Welch–Satterthwaite equation. With fewer than two seeds on either side
-//! there is no test (the table says so).
+//! Is a difference larger than seed noise? Per evaluation (and matrix params),
+//! each representation's headline metric against the best one's: the
+//! difference with its 95 % CI, a paired t-test over seeds (cells of one seed
+//! share their split) or Welch's where seeds do not pair, and Holm–Bonferroni
+//! over the evaluation's family of comparisons. Degenerate cases (one seed, no
+//! spread) get a reason, not a p-value. And a rank table over the evaluations
+//! every ranked representation has.
+use super::hypothesis::{difference, holm};
 use super::stats::SummaryRow;
 use crate::runner::ResultRow;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// Two-sided Welch t-test of mean(a) ≠ mean(b): (t, df, p). None with n < 2.
-pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
-    if a.len() < 2 || b.len() < 2 {
-        return None;
-    }
-    let (ma, sa) = super::stats::mean_std(a);
-    let (mb, sb) = super::stats::mean_std(b);
-    let (va, vb) = (sa * sa / a.len() as f64, sb * sb / b.len() as f64);
-    let se2 = va + vb;
-    if se2 == 0.0 {
-        // No spread at all: the means either agree exactly or differ for sure.
-        return Some(if ma == mb {
-            (0.0, f64::INFINITY, 1.0)
-        } else {
-            (f64::INFINITY.copysign(ma - mb), f64::INFINITY, 0.0)
-        });
-    }
-    let t = (ma - mb) / se2.sqrt();
-    let df = se2 * se2 / (va * va / (a.len() as f64 - 1.0) + vb * vb / (b.len() as f64 - 1.0));
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    Some((t, df, 2.0 * (1.0 - dist.cdf(t.abs()))))
-}
+/// A ranked headline: (evaluation, metric, higher is better).
+pub type RankedHeadline = (String, String, bool);
 
 /// One representation's comparison with the best in its group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,21 +22,41 @@ pub struct VsBest {
     pub representation: String,
     pub best: String,
     pub is_best: bool,
+    /// mean(this) − mean(best).
+    pub diff: f64,
+    /// 95 % CI of the difference (paired or Welch).
+    pub ci: Option<(f64, f64)>,
+    /// The raw two-sided p-value and the Holm-adjusted one (family: the
+    /// evaluation's comparisons against its best, per params group).
     pub p_value: Option<f64>,
+    pub p_holm: Option<f64>,
+    /// `paired t, 3 seeds` or `Welch t, …`.
+    pub test: String,
+    /// Why there is no test, or a caution.
+    pub note: Option<String>,
+    /// How many comparisons the Holm family holds.
+    pub family: usize,
 }
 
-fn values<'a>(rows: &'a [ResultRow], eval: &'a str, params: &'a str, metric: &'a str, rep: &'a str) -> Vec<f64> {
+impl VsBest {
+    /// Worse than the best at Holm-adjusted p < 0.05.
+    pub fn resolved(&self) -> bool {
+        self.p_holm.is_some_and(|p| p < 0.05)
+    }
+}
+
+fn values(rows: &[ResultRow], eval: &str, params: &str, metric: &str, rep: &str) -> Vec<(u64, f64)> {
     rows.iter()
         .filter(|r| r.evaluation == eval && r.params == params && r.metric == metric && r.representation == rep)
-        .map(|r| r.value)
+        .map(|r| (r.seed, r.value))
         .collect()
 }
 
-/// Welch tests against the best mean, for each (evaluation, params) group of the
-/// given headline metrics (`(evaluation, metric)` pairs that rank).
-pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[(String, String)]) -> Vec<VsBest> {
+/// The comparisons against the best mean (in the metric's direction), per
+/// (evaluation, params) group of the ranked headlines.
+pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[RankedHeadline]) -> Vec<VsBest> {
     let mut out = Vec::new();
-    for (eval, metric) in headlines {
+    for (eval, metric, higher) in headlines {
         let groups =
             super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
         for params in groups {
@@ -64,15 +64,19 @@ pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[(Str
                 .iter()
                 .filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite())
                 .collect();
-            let Some(best) = members.iter().max_by(|a, b| a.mean.total_cmp(&b.mean)) else { continue };
+            let better = |a: &&&SummaryRow, b: &&&SummaryRow| {
+                if *higher {
+                    a.mean.total_cmp(&b.mean)
+                } else {
+                    b.mean.total_cmp(&a.mean)
+                }
+            };
+            let Some(best) = members.iter().max_by(better) else { continue };
             let best_vals = values(rows, eval, params, metric, &best.representation);
+            let start = out.len();
             for m in &members {
                 let is_best = m.representation == best.representation;
-                let p = if is_best {
-                    None
-                } else {
-                    welch(&values(rows, eval, params, metric, &m.representation), &best_vals).map(|(_, _, p)| p)
-                };
+                let d = difference(&values(rows, eval, params, metric, &m.representation), &best_vals);
                 out.push(VsBest {
                     evaluation: eval.clone(),
                     params: params.to_string(),
@@ -80,8 +84,21 @@ pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[(Str
                     representation: m.representation.clone(),
                     best: best.representation.clone(),
                     is_best,
-                    p_value: p,
+                    diff: if is_best { 0.0 } else { d.diff },
+                    ci: if is_best { None } else { d.ci },
+                    p_value: if is_best { None } else { d.p },
+                    p_holm: None,
+                    test: if is_best { String::new() } else { d.test },
+                    note: if is_best { None } else { d.note },
+                    family: 0,
                 });
+            }
+            let family = &mut out[start..];
+            let adjusted = holm(&family.iter().map(|v| v.p_value).collect::<Vec<_>>());
+            let m = adjusted.iter().flatten().count();
+            for (v, p) in family.iter_mut().zip(adjusted) {
+                v.p_holm = p;
+                v.family = m;
             }
         }
     }
@@ -89,18 +106,23 @@ pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[(Str
 }
 
 /// Ranks (1 = best; ties share the average rank) of each representation per
-/// ranked column, and the mean rank. Columns are `evaluation` or `evaluation [params]`.
+/// ranked column, and the mean rank over the columns every ranked
+/// representation has (a mean over different columns would compare
+/// representations on different evaluations). Columns are `evaluation` or
+/// `evaluation [params]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankTable {
     pub columns: Vec<String>,
-    /// (representation, rank per column (None when absent), mean rank), best first.
+    /// Whether each column enters the mean rank (every representation has it).
+    pub common: Vec<bool>,
+    /// (representation, rank per column (None when absent), mean rank over the common columns), best first.
     pub rows: Vec<(String, Vec<Option<f64>>, f64)>,
 }
 
-pub fn rank_table(summary: &[SummaryRow], headlines: &[(String, String)], representations: &[String]) -> RankTable {
+pub fn rank_table(summary: &[SummaryRow], headlines: &[RankedHeadline], representations: &[String]) -> RankTable {
     let mut columns = Vec::new();
     let mut ranks: Vec<Vec<Option<f64>>> = vec![Vec::new(); representations.len()];
-    for (eval, metric) in headlines {
+    for (eval, metric, higher) in headlines {
         let groups =
             super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
         for params in groups {
@@ -112,9 +134,10 @@ pub fn rank_table(summary: &[SummaryRow], headlines: &[(String, String)], repres
                 continue;
             }
             columns.push(if params.is_empty() { eval.clone() } else { format!("{eval} [{params}]") });
+            let sign = if *higher { 1.0 } else { -1.0 };
             for (i, rep) in representations.iter().enumerate() {
                 let r = members.iter().find(|m| &m.representation == rep).map(|m| {
-                    let better = members.iter().filter(|o| o.mean > m.mean).count() as f64;
+                    let better = members.iter().filter(|o| sign * o.mean > sign * m.mean).count() as f64;
                     let ties = members.iter().filter(|o| o.mean == m.mean).count() as f64;
                     better + (ties + 1.0) / 2.0
                 });
@@ -122,35 +145,24 @@ pub fn rank_table(summary: &[SummaryRow], headlines: &[(String, String)], repres
             }
         }
     }
-    let mut rows: Vec<(String, Vec<Option<f64>>, f64)> = representations
+    let present: Vec<usize> = (0..representations.len()).filter(|&i| ranks[i].iter().any(Option::is_some)).collect();
+    let common: Vec<bool> = (0..columns.len()).map(|c| present.iter().all(|&i| ranks[i][c].is_some())).collect();
+    let mut rows: Vec<(String, Vec<Option<f64>>, f64)> = present
         .iter()
-        .zip(ranks)
-        .map(|(rep, r)| {
-            let present: Vec<f64> = r.iter().flatten().copied().collect();
-            let mean = if present.is_empty() { f64::NAN } else { present.iter().sum::<f64>() / present.len() as f64 };
-            (rep.clone(), r, mean)
+        .map(|&i| {
+            let r = ranks[i].clone();
+            let used: Vec<f64> = r.iter().zip(&common).filter(|(_, c)| **c).filter_map(|(v, _)| *v).collect();
+            let mean = if used.is_empty() { f64::NAN } else { used.iter().sum::<f64>() / used.len() as f64 };
+            (representations[i].clone(), r, mean)
         })
-        .filter(|(_, r, _)| r.iter().any(Option::is_some))
         .collect();
     rows.sort_by(|a, b| a.2.total_cmp(&b.2));
-    RankTable { columns, rows }
+    RankTable { columns, common, rows }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn welch_matches_scipy() {
-        // scipy 1.17: ttest_ind([0.81, 0.83, 0.82], [0.78, 0.80, 0.77, 0.79], equal_var=False)
-        // → statistic 4.041451884327378, pvalue 0.01007694334798887, df 4.9591836734693935.
-        let (t, df, p) = welch(&[0.81, 0.83, 0.82], &[0.78, 0.80, 0.77, 0.79]).unwrap();
-        assert!((t - 4.041_451_884_327_378).abs() < 1e-9, "t = {t}");
-        assert!((df - 4.959_183_673_469_393_5).abs() < 1e-9, "df = {df}");
-        assert!((p - 0.010_076_943_347_988_87).abs() < 1e-9, "p = {p}");
-        assert!(welch(&[1.0], &[1.0, 2.0]).is_none());
-        assert_eq!(welch(&[1.0, 1.0], &[1.0, 1.0]).unwrap().2, 1.0);
-    }
 
     #[test]
     fn ranks_average_ties() {
@@ -169,9 +181,43 @@ mod tests {
             cell_keys: String::new(),
         };
         let s = vec![row("a", 0.5), row("b", 0.9), row("c", 0.5)];
-        let t = rank_table(&s, &[("e".into(), "m".into())], &["a".into(), "b".into(), "c".into()]);
+        let t = rank_table(&s, &[("e".into(), "m".into(), true)], &["a".into(), "b".into(), "c".into()]);
         assert_eq!(t.rows[0].0, "b");
         assert_eq!(t.rows[0].1, vec![Some(1.0)]);
         assert_eq!(t.rows[1].1, vec![Some(2.5)]);
+        // Lower is better: the order turns.
+        let t = rank_table(&s, &[("e".into(), "m".into(), false)], &["a".into(), "b".into(), "c".into()]);
+        assert_eq!(t.rows.last().unwrap().0, "b");
+    }
+
+    #[test]
+    fn mean_rank_uses_only_the_columns_everyone_has() {
+        let row = |rep: &str, e: &str, mean: f64| SummaryRow {
+            representation: rep.into(),
+            kind: String::new(),
+            params: String::new(),
+            evaluation: e.into(),
+            eval_kind: String::new(),
+            metric: "m".into(),
+            mean,
+            std: 0.0,
+            n: 1,
+            ci95_low: mean,
+            ci95_high: mean,
+            cell_keys: String::new(),
+        };
+        // `lin` lacks hog: shown in the table, left out of every mean rank.
+        let s = vec![
+            row("hog", "ft", 0.95),
+            row("simclr", "ft", 0.90),
+            row("simclr", "lin", 0.8),
+            row("sup", "lin", 0.9),
+            row("sup", "ft", 0.91),
+        ];
+        let h: Vec<RankedHeadline> = vec![("ft".into(), "m".into(), true), ("lin".into(), "m".into(), true)];
+        let t = rank_table(&s, &h, &["hog".into(), "simclr".into(), "sup".into()]);
+        assert_eq!(t.common, vec![true, false]);
+        let mean = |r: &str| t.rows.iter().find(|x| x.0 == r).unwrap().2;
+        assert_eq!((mean("hog"), mean("sup"), mean("simclr")), (1.0, 2.0, 3.0));
     }
 }

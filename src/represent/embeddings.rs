@@ -63,7 +63,8 @@ impl Representation for EmbeddingsParams {
             }
             super::imported::check_file(&field, p, c);
         }
-        if !self.npy.is_empty() && !(self.npy.contains_key("train") && self.npy.contains_key("test")) {
+        let has_both = self.npy.contains_key("train") && self.npy.contains_key("test");
+        if !self.npy.is_empty() && !has_both {
             c.push(&format!("{path}.npy"), "needs both `train` and `test`");
         }
     }

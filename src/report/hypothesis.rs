@@ -1,0 +1,207 @@
+//! The tests behind every comparison in a report: a paired t-test over seeds
+//! (cells of one seed share their split), Welch's test where seeds do not
+//! pair, the 95 % CI of the difference, and Holm–Bonferroni over a family of
+//! comparisons. Degenerate cases return a reason instead of a number.
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// A difference (a − b) with its 95 % CI and a two-sided test, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub diff: f64,
+    /// The 95 % CI of the difference; None when it cannot be computed.
+    pub ci: Option<(f64, f64)>,
+    pub p: Option<f64>,
+    /// `paired t` or `Welch t`, and how many seeds.
+    pub test: String,
+    /// Why there is no test, or a caution (n = 2).
+    pub note: Option<String>,
+}
+
+fn t_quantile(df: f64) -> Option<f64> {
+    StudentsT::new(0.0, 1.0, df).ok().map(|d| d.inverse_cdf(0.975))
+}
+
+fn two_sided_p(t: f64, df: f64) -> Option<f64> {
+    StudentsT::new(0.0, 1.0, df).ok().map(|d| 2.0 * (1.0 - d.cdf(t.abs())))
+}
+
+/// Paired t-test of mean(a − b) ≠ 0 over pairs (a_i, b_i): (t, df, p). None
+/// with fewer than 2 pairs or no spread in the differences.
+pub fn paired_t(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    if a.len() != b.len() || a.len() < 2 {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let (m, s) = super::stats::mean_std(&d);
+    if s == 0.0 {
+        return None;
+    }
+    let df = (d.len() - 1) as f64;
+    let t = m / (s / (d.len() as f64).sqrt());
+    Some((t, df, two_sided_p(t, df)?))
+}
+
+/// Two-sided Welch t-test of mean(a) ≠ mean(b): (t, df, p). None with n < 2 on
+/// either side or no spread on both (a test of a constant is no test).
+pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let (ma, sa) = super::stats::mean_std(a);
+    let (mb, sb) = super::stats::mean_std(b);
+    let (va, vb) = (sa * sa / a.len() as f64, sb * sb / b.len() as f64);
+    let se2 = va + vb;
+    if se2 == 0.0 {
+        return None;
+    }
+    let t = (ma - mb) / se2.sqrt();
+    let df = se2 * se2 / (va * va / (a.len() as f64 - 1.0) + vb * vb / (b.len() as f64 - 1.0));
+    Some((t, df, two_sided_p(t, df)?))
+}
+
+/// a − b over seeds: paired by seed when both have the same seeds, else Welch.
+/// `a` and `b` are (seed, value).
+pub fn difference(a: &[(u64, f64)], b: &[(u64, f64)]) -> Difference {
+    let vals = |v: &[(u64, f64)]| v.iter().map(|x| x.1).collect::<Vec<f64>>();
+    let (ma, _) = super::stats::mean_std(&vals(a));
+    let (mb, _) = super::stats::mean_std(&vals(b));
+    let diff = ma - mb;
+    let mut sa: Vec<(u64, f64)> = a.to_vec();
+    let mut sb: Vec<(u64, f64)> = b.to_vec();
+    sa.sort_by_key(|x| x.0);
+    sb.sort_by_key(|x| x.0);
+    let paired = sa.len() == sb.len() && sa.iter().zip(&sb).all(|(x, y)| x.0 == y.0);
+    let n = a.len().min(b.len());
+    let none = |why: String| Difference { diff, ci: None, p: None, test: String::new(), note: Some(why) };
+    if n < 2 {
+        return none(format!("no test: {} seed{}", n, if n == 1 { "" } else { "s" }));
+    }
+    let caution = (n == 2).then(|| "n = 2: one degree of freedom, low power".to_string());
+    if paired {
+        let d: Vec<f64> = sa.iter().zip(&sb).map(|(x, y)| x.1 - y.1).collect();
+        let (m, s) = super::stats::mean_std(&d);
+        if s == 0.0 {
+            return none(if m == 0.0 {
+                "no test: identical in every seed".into()
+            } else {
+                format!("no test: the same difference in all {n} seeds (no spread)")
+            });
+        }
+        let df = (n - 1) as f64;
+        let half = t_quantile(df).map(|q| q * s / (n as f64).sqrt());
+        let p = paired_t(&vals(&sa), &vals(&sb)).map(|r| r.2);
+        return Difference {
+            diff,
+            ci: half.map(|h| (m - h, m + h)),
+            p,
+            test: format!("paired t, {n} seeds"),
+            note: caution,
+        };
+    }
+    let (va, vb) = (vals(a), vals(b));
+    match welch(&va, &vb) {
+        None => none("no test: no spread on either side".into()),
+        Some((t, df, p)) => {
+            let se = diff / t;
+            let half = t_quantile(df).map(|q| q * se.abs());
+            Difference {
+                diff,
+                ci: half.map(|h| (diff - h, diff + h)),
+                p: Some(p),
+                test: format!("Welch t, {} and {} seeds", va.len(), vb.len()),
+                note: caution,
+            }
+        }
+    }
+}
+
+/// Holm–Bonferroni adjusted p-values (same order as given; None stays None):
+/// with the m tests sorted by p, p_(i) · (m − i + 1), made monotone, capped at 1.
+pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut idx: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_some()).collect();
+    idx.sort_by(|&i, &j| p[i].unwrap_or(1.0).total_cmp(&p[j].unwrap_or(1.0)));
+    let m = idx.len();
+    let mut out = vec![None; p.len()];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in idx.iter().enumerate() {
+        let adj = (p[i].unwrap_or(1.0) * (m - rank) as f64).min(1.0);
+        running = running.max(adj);
+        out[i] = Some(running);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paired_t_matches_scipy_ttest_rel() {
+        // scipy 1.17.1 (tests/reference/stats.py): ttest_rel([0.81, 0.83, 0.82, 0.85], [0.78, 0.80, 0.81, 0.80])
+        // → statistic 3.6742346141747575, pvalue 0.03489698451015114, 95 % CI [0.004015434727497706, 0.05598456527250218].
+        let (a, b) = ([0.81, 0.83, 0.82, 0.85], [0.78, 0.80, 0.81, 0.80]);
+        let (t, df, p) = paired_t(&a, &b).unwrap();
+        assert!((t - 3.674_234_614_174_757_5).abs() < 1e-9, "t = {t}");
+        assert_eq!(df, 3.0);
+        assert!((p - 0.034_896_984_510_151_14).abs() < 1e-9, "p = {p}");
+        let seeds = |v: &[f64]| v.iter().enumerate().map(|(i, &x)| (i as u64, x)).collect::<Vec<_>>();
+        let (lo, hi) = difference(&seeds(&a), &seeds(&b)).ci.unwrap();
+        assert!(
+            (lo - 0.004_015_434_727_497_706).abs() < 1e-9 && (hi - 0.055_984_565_272_502_18).abs() < 1e-9,
+            "[{lo}, {hi}]"
+        );
+    }
+
+    #[test]
+    fn welch_matches_scipy() {
+        // scipy 1.17: ttest_ind([0.81, 0.83, 0.82], [0.78, 0.80, 0.77, 0.79], equal_var=False)
+        // → statistic 4.041451884327378, pvalue 0.01007694334798887, df 4.9591836734693935.
+        let (t, df, p) = welch(&[0.81, 0.83, 0.82], &[0.78, 0.80, 0.77, 0.79]).unwrap();
+        assert!((t - 4.041_451_884_327_378).abs() < 1e-9, "t = {t}");
+        assert!((df - 4.959_183_673_469_393_5).abs() < 1e-9, "df = {df}");
+        assert!((p - 0.010_076_943_347_988_87).abs() < 1e-9, "p = {p}");
+        // scipy's 95 % CI of the difference: [0.012682885186612081, 0.05731711481338776].
+        let welch_seeds =
+            |v: &[f64], off: u64| v.iter().enumerate().map(|(i, &x)| (off + i as u64, x)).collect::<Vec<_>>();
+        let d = difference(&welch_seeds(&[0.81, 0.83, 0.82], 0), &welch_seeds(&[0.78, 0.80, 0.77, 0.79], 10));
+        let (lo, hi) = d.ci.unwrap();
+        assert!(
+            (lo - 0.012_682_885_186_612_081).abs() < 1e-9 && (hi - 0.057_317_114_813_387_76).abs() < 1e-9,
+            "[{lo}, {hi}]"
+        );
+        assert!(welch(&[1.0], &[1.0, 2.0]).is_none());
+        assert!(welch(&[1.0, 1.0], &[2.0, 2.0]).is_none(), "no spread: no test, not p = 0");
+    }
+
+    #[test]
+    fn holm_matches_statsmodels() {
+        // statsmodels 0.15.0 multipletests([0.01, 0.04, 0.03, 0.005], method="holm")[1]
+        // → [0.03, 0.06, 0.06, 0.02].
+        let adj = holm(&[Some(0.01), Some(0.04), Some(0.03), Some(0.005)]);
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (a, w) in adj.iter().zip(want) {
+            assert!((a.unwrap() - w).abs() < 1e-12, "{adj:?}");
+        }
+        assert_eq!(holm(&[None, Some(0.2)]), vec![None, Some(0.2)]);
+    }
+
+    #[test]
+    fn degenerate_cases_are_said_not_computed() {
+        let seeds = |v: &[f64]| v.iter().enumerate().map(|(i, &x)| (i as u64, x)).collect::<Vec<_>>();
+        let d = difference(&seeds(&[0.9]), &seeds(&[0.8]));
+        assert_eq!((d.p, d.note.as_deref()), (None, Some("no test: 1 seed")));
+        let d = difference(&seeds(&[0.95, 0.95]), &seeds(&[0.90, 0.90]));
+        assert!(d.p.is_none() && d.note.unwrap().contains("same difference"));
+        let d = difference(&seeds(&[0.95, 0.93]), &seeds(&[0.90, 0.91]));
+        assert!(d.p.is_some() && d.note.unwrap().contains("n = 2"));
+        // Paired by seed: the CI of the mean difference from its spread.
+        let d = difference(&seeds(&[0.81, 0.83, 0.82, 0.85]), &seeds(&[0.78, 0.80, 0.81, 0.80]));
+        assert!((d.diff - 0.03).abs() < 1e-12);
+        let (lo, hi) = d.ci.unwrap();
+        assert!(lo > 0.0 && hi > lo && d.test.starts_with("paired"), "{d:?}");
+        // Different seeds: Welch.
+        let b: Vec<(u64, f64)> =
+            [0.78, 0.80, 0.77, 0.79].iter().enumerate().map(|(i, &x)| (10 + i as u64, x)).collect();
+        assert!(difference(&seeds(&[0.81, 0.83, 0.82]), &b).test.starts_with("Welch"));
+    }
+}
