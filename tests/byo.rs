@@ -232,7 +232,7 @@ representations:
   resnet: {{kind: checkpoint, path: resnet18_cifar.safetensors, encoder: {{arch: resnet18, width: 0.125}}, rename: {{'backbone.': ''}}, {NORM}}}
 evaluations:
   knn: {{kind: knn, k: [10]}}
-  linear: {{kind: linear_probe, epochs: 5}}
+  linear: {{kind: linear_probe}}
 ",
         repbench::data::named::fashion_mnist_subset().display()
     )
@@ -276,7 +276,7 @@ fn export_then_import_gives_identical_metrics() {
         "dataset: {{path: {}, format: idx, train_size: 600, test_size: 300}}",
         repbench::data::named::fashion_mnist_subset().display()
     );
-    let evals = "evaluations:\n  knn: {kind: knn, k: [5]}\n  linear: {kind: linear_probe, epochs: 3}\n";
+    let evals = "evaluations:\n  knn: {kind: knn, k: [5]}\n  linear: {kind: linear_probe}\n";
     std::fs::write(
         d.path().join("own.yaml"),
         format!(

@@ -72,7 +72,7 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     let feats = common::features(&f, &s);
     let m = ModelInputs { fitted: &f, spec: &spec, images: &s };
     let ctx = EvalContext { device: Device::Cpu, seed: 0 };
-    let depth: EvaluationSpec = serde_yaml::from_str("kind: depth_probe\nprobe: {epochs: 10}").unwrap();
+    let depth: EvaluationSpec = serde_yaml::from_str("kind: depth_probe\nprobe: {}").unwrap();
     let out = depth.evaluate(&Input::Model(&feats, &m), &ctx).unwrap();
     let blocks: Vec<&String> = out.metrics.iter().map(|(k, _)| k).filter(|k| k.starts_with("top1_block")).collect();
     assert_eq!(blocks, ["top1_block1", "top1_block2"]);
@@ -113,11 +113,8 @@ fn permuted_test_labels_change_no_selection() {
         e.evaluate(&Input::Model(feats, &m), &ctx).unwrap()
     };
     for (yaml, chosen) in [
-        ("kind: linear_probe\nepochs: 10", vec!["l2", "val_top1"]),
-        (
-            "kind: depth_probe\nprobe: {epochs: 10}\ncka_samples: 0",
-            vec!["selected_block", "val_top1_block1", "val_top1_block2"],
-        ),
+        ("kind: linear_probe", vec!["l2", "val_top1"]),
+        ("kind: depth_probe\nprobe: {}\ncka_samples: 0", vec!["selected_block", "val_top1_block1", "val_top1_block2"]),
     ] {
         let (a, b) = (run(yaml, &feats, &s), run(yaml, &feats2, &s2));
         for c in chosen {

@@ -111,16 +111,16 @@ fn imported_files(dir: &std::path::Path) {
 const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "linear_probe",
-        settings: "{epochs: 5, batch_size: 16}",
-        version: 1,
-        values: &[1.000000e-2, 8.000000e-1, 8.833333e-1, 8.000000e-1],
+        settings: "{}",
+        version: 2,
+        values: &[1.000000e0, 1.000000e0, 1.000000e0, 8.000000e-1, 9.166667e-1, 8.000000e-1],
     },
     Golden { kind: "knn", settings: "k: [5]", version: 2, values: &[8.333333e-1] },
     Golden {
         kind: "label_efficiency",
-        settings: "{fractions: [0.5, 1.0], linear: {epochs: 5, batch_size: 16}}",
-        version: 4,
-        values: &[8.000000e-1, 8.000000e-1],
+        settings: "{fractions: [0.5, 1.0]}",
+        version: 6,
+        values: &[8.333333e-1, 8.000000e-1],
     },
     Golden { kind: "clustering", settings: "{}", version: 1, values: &[2.588889e-1, 2.701533e-1] },
     Golden { kind: "anomaly", settings: "{class: 0, k: 5}", version: 1, values: &[8.000000e-1] },
@@ -140,8 +140,8 @@ const EVALUATIONS: &[Golden] = &[
     },
     Golden {
         kind: "depth_probe",
-        settings: "probe: {epochs: 5, batch_size: 16}",
-        version: 5,
+        settings: "{}",
+        version: 7,
         values: &[1.000000e0, 1.000000e0, 1.000000e0, 1.000000e0],
     },
     Golden { kind: "attention_maps", settings: "images: 3", version: 2, values: &[9.999722e-1] },
@@ -296,7 +296,10 @@ fn every_evaluation_kind_matches_its_golden_output() {
             repbench::eval::Scope::Cross => Input::Cross(&cross),
         };
         let out = spec.evaluate(&input, &ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
-        let mut metrics = out.metrics.clone();
+        // The solver's path (iterations, final gradient) differs in the last
+        // bits between CPU kernels; the golden row holds what it arrives at.
+        let mut metrics: Vec<(String, f64)> =
+            out.metrics.iter().filter(|(k, _)| k != "grad_max" && k != "iterations").cloned().collect();
         metrics.sort_by(|a, b| a.0.cmp(&b.0));
         let rel = if spec.scope() == repbench::eval::Scope::Model { 1e-2 } else { 1e-6 };
         lines.push(check(EVALUATIONS, kind, spec.version(), &metrics.iter().map(|m| m.1).collect::<Vec<_>>(), rel));

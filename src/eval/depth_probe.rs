@@ -26,7 +26,7 @@ pub struct DepthProbeParams {
 
 impl Default for DepthProbeParams {
     fn default() -> Self {
-        DepthProbeParams { probe: LinearProbeParams { epochs: 20, ..Default::default() }, cka_samples: 2000 }
+        DepthProbeParams { probe: LinearProbeParams::default(), cka_samples: 2000 }
     }
 }
 
@@ -38,7 +38,7 @@ impl Validate for DepthProbeParams {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 impl Evaluation for DepthProbeParams {
     /// Its own version plus those of the probe, the CKA and the encoders' block

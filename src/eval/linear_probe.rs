@@ -1,9 +1,17 @@
 //! Linear probe: multinomial logistic regression on standardized frozen features.
 //!
-//! The L2 strength is chosen on the validation split from a small grid; all grid
-//! points train at once as one batched weight tensor [G, D, C] (one matmul per
-//! step instead of G). The test accuracy is that of the chosen model at the final
-//! iteration — never the best test epoch.
+//! The default solver is L-BFGS on the whole training split (full batch),
+//! run to a gradient tolerance for every L2 strength of a log-spaced grid,
+//! strongest first, each warm-started from the previous solution: the same
+//! optimum whatever the number of labels, so the L2 choice means the same at 1 %
+//! of the labels as at 100 %. The L2 strength is chosen on the validation
+//! split (ties to the stronger); the test accuracy is that of the chosen model.
+//! Iterations, the final gradient and whether each point converged are
+//! recorded, and the report warns when the choice is an edge of the grid.
+//!
+//! `solver: adam` keeps the earlier protocol (a fixed number of minibatch
+//! epochs, all grid points at once as one batched weight tensor [G, D, C]).
+use super::lbfgs::{minimize, LbfgsConfig};
 use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, accuracy, Features};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
@@ -11,20 +19,43 @@ use serde::{Deserialize, Serialize};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Kind, Tensor};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Solver {
+    /// Full-batch L-BFGS to a tolerance, warm-started along the L2 path.
+    Lbfgs,
+    /// Minibatch Adam for a fixed number of epochs (cosine-decayed rate).
+    Adam,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinearProbeParams {
-    /// L2 strengths tried (penalty λ/2·‖W‖² added to the mean cross-entropy).
+    /// L2 strengths tried (penalty λ/2·‖W‖² added to the mean cross-entropy;
+    /// scikit-learn's C = 1 / (λ·n)).
     pub l2_grid: Vec<f64>,
-    pub epochs: usize,
-    pub batch_size: usize,
-    /// Adam learning rate, decayed to 0 with a cosine schedule.
-    pub lr: f64,
+    pub solver: Solver,
+    /// L-BFGS: stop when every gradient component is at most this.
+    pub tolerance: f64,
+    /// L-BFGS: iterations allowed per grid point (a point that stops there is reported as not converged).
+    pub max_iterations: usize,
+    /// Adam only: epochs, minibatch size and learning rate (30, 256, 0.01 when unset).
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: Option<f64>,
 }
 
 impl Default for LinearProbeParams {
     fn default() -> Self {
-        LinearProbeParams { l2_grid: vec![1e-5, 1e-4, 1e-3, 1e-2], epochs: 30, batch_size: 256, lr: 1e-2 }
+        LinearProbeParams {
+            l2_grid: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+            solver: Solver::Lbfgs,
+            tolerance: 1e-4,
+            max_iterations: 1000,
+            epochs: None,
+            batch_size: None,
+            lr: None,
+        }
     }
 }
 
@@ -34,9 +65,22 @@ impl Validate for LinearProbeParams {
         for (i, &l) in self.l2_grid.iter().enumerate() {
             c.non_negative_f(&format!("{path}.l2_grid[{i}]"), l);
         }
-        c.positive(&format!("{path}.epochs"), self.epochs);
-        c.positive(&format!("{path}.batch_size"), self.batch_size);
-        c.positive_f(&format!("{path}.lr"), self.lr);
+        match self.solver {
+            Solver::Lbfgs => {
+                c.positive_f(&format!("{path}.tolerance"), self.tolerance);
+                c.positive(&format!("{path}.max_iterations"), self.max_iterations);
+                for (name, set) in [("epochs", self.epochs.is_some()), ("batch_size", self.batch_size.is_some()), ("lr", self.lr.is_some())] {
+                    if set {
+                        c.push(&format!("{path}.{name}"), "applies to `solver: adam` only; L-BFGS runs to `tolerance`");
+                    }
+                }
+            }
+            Solver::Adam => {
+                c.positive(&format!("{path}.epochs"), self.epochs());
+                c.positive(&format!("{path}.batch_size"), self.batch_size.unwrap_or(256));
+                c.positive_f(&format!("{path}.lr"), self.lr());
+            }
+        }
     }
 }
 
@@ -46,6 +90,8 @@ pub struct Probe {
     std: Tensor,
     w: Tensor,
     b: Tensor,
+    /// Per grid point: (iterations, max |gradient|, converged); None for Adam.
+    pub path: Vec<Option<(usize, f64, bool)>>,
 }
 
 impl Probe {
@@ -61,7 +107,7 @@ impl Probe {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 impl Evaluation for LinearProbeParams {
     fn version(&self) -> u32 {
@@ -71,38 +117,100 @@ impl Evaluation for LinearProbeParams {
         self.run(&input.features()?.to_device(ctx.device), ctx)
     }
     fn choices(&self) -> &'static [&'static str] {
-        &["l2"]
+        &["l2", "iterations", "grad_max", "converged", "l2_edge"]
     }
     fn headline(&self) -> Headline {
         Headline::ranked("top1")
     }
 }
 
+/// Mean cross-entropy + λ/2·‖W‖² of θ = [W (D×C) flattened, b (C)] on
+/// standardized `x` with one-hot `onehot`, and its gradient (computed in
+/// closed form: two matmuls, no autograd).
+fn objective(x: &Tensor, onehot: &Tensor, lambda: f64, theta: &Tensor) -> (f64, Tensor) {
+    let (n, d) = (x.size()[0], x.size()[1]);
+    let c = onehot.size()[1];
+    let w = theta.narrow(0, 0, d * c).view([d, c]);
+    let b = theta.narrow(0, d * c, c);
+    let logp = (x.matmul(&w) + &b).log_softmax(-1, Kind::Float);
+    let ce = -(onehot * &logp).sum(Kind::Double).double_value(&[]) / n as f64;
+    let reg = 0.5 * lambda * (&w * &w).sum(Kind::Double).double_value(&[]);
+    let diff = (logp.exp() - onehot) / n as f64;
+    let gw = x.tr().matmul(&diff) + &w * lambda;
+    let gb = diff.sum_dim_intlist(0, false, Kind::Float);
+    (ce + reg, Tensor::cat(&[gw.flatten(0, -1), gb], 0))
+}
+
 impl LinearProbeParams {
-    /// Trains the whole grid on (x, y). `seed` orders the mini-batches.
+    fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(30)
+    }
+    fn lr(&self) -> f64 {
+        self.lr.unwrap_or(1e-2)
+    }
+
+    /// Trains the whole grid on (x, y). `seed` orders Adam's minibatches (L-BFGS is deterministic).
     pub fn train(&self, x: &Tensor, y: &Tensor, classes: i64, seed: u64) -> Result<Probe> {
-        let (n, d) = (x.size()[0], x.size()[1]);
+        let n = x.size()[0];
         if n == 0 {
             return Err(Error::stage("linear probe: the train split is empty"));
         }
-        let dev = x.device();
         let mean = x.mean_dim(0, true, Kind::Float);
         // Constant features get std 1 (they standardize to 0) instead of a division by 0.
         let std = x.std_dim(0, false, true);
         let std = std.where_self(&std.gt(1e-6), &std.ones_like());
         let xs = (x - &mean) / &std;
+        let (w, b, path) = match self.solver {
+            Solver::Lbfgs => self.train_lbfgs(&xs, y, classes),
+            Solver::Adam => self.train_adam(&xs, y, classes, seed)?,
+        };
+        if w.isfinite().all().int64_value(&[]) == 0 {
+            return Err(Error::stage("linear probe diverged: non-finite weights"));
+        }
+        Ok(Probe { mean, std, w, b, path })
+    }
+
+    /// The L2 path, strongest first, each point warm-started from the last.
+    fn train_lbfgs(&self, xs: &Tensor, y: &Tensor, classes: i64) -> (Tensor, Tensor, Vec<Option<(usize, f64, bool)>>) {
+        let d = xs.size()[1];
+        let onehot = y.one_hot(classes).to_kind(Kind::Float);
+        let cfg = LbfgsConfig { tolerance: self.tolerance, max_iterations: self.max_iterations, history: 10 };
+        let mut order: Vec<usize> = (0..self.l2_grid.len()).collect();
+        order.sort_by(|&a, &b| self.l2_grid[b].total_cmp(&self.l2_grid[a]));
+        let mut theta = Tensor::zeros([d * classes + classes], (Kind::Float, xs.device()));
+        let mut solved: Vec<Option<(Tensor, (usize, f64, bool))>> = (0..self.l2_grid.len()).map(|_| None).collect();
+        tch::no_grad(|| {
+            for &i in &order {
+                let lambda = self.l2_grid[i];
+                let r = minimize(theta.shallow_clone(), |t| objective(xs, &onehot, lambda, t), &cfg);
+                theta = r.x;
+                solved[i] = Some((theta.shallow_clone(), (r.iterations, r.grad_max, r.converged)));
+            }
+        });
+        let (thetas, path): (Vec<Tensor>, Vec<Option<(usize, f64, bool)>>) =
+            solved.into_iter().flatten().map(|(t, p)| (t, Some(p))).unzip();
+        let all = Tensor::stack(&thetas, 0);
+        let w = all.narrow(1, 0, d * classes).view([-1, d, classes]);
+        let b = all.narrow(1, d * classes, classes);
+        (w, b, path)
+    }
+
+    /// The earlier protocol: every grid point at once, minibatch Adam, a fixed budget.
+    fn train_adam(&self, xs: &Tensor, y: &Tensor, classes: i64, seed: u64) -> Result<(Tensor, Tensor, Vec<Option<(usize, f64, bool)>>)> {
+        let (n, d) = (xs.size()[0], xs.size()[1]);
+        let dev = xs.device();
         let g = self.l2_grid.len() as i64;
         let lambdas = Tensor::from_slice(&self.l2_grid).to_kind(Kind::Float).to_device(dev).view([g, 1, 1]);
         let vs = nn::VarStore::new(dev);
         let w = vs.root().zeros("w", &[g, d, classes]);
         let b = vs.root().zeros("b", &[g, classes]);
-        let mut opt = nn::Adam::default().build(&vs, self.lr)?;
-        let bs = (self.batch_size as i64).min(n);
+        let mut opt = nn::Adam::default().build(&vs, self.lr())?;
+        let bs = (self.batch_size.unwrap_or(256) as i64).min(n);
         let steps_per_epoch = (n + bs - 1) / bs;
-        let total = (steps_per_epoch * self.epochs as i64) as f64;
+        let total = (steps_per_epoch * self.epochs() as i64) as f64;
         let yy = y.unsqueeze(0).expand([g, n], false);
         let mut step = 0f64;
-        for epoch in 0..self.epochs {
+        for epoch in 0..self.epochs() {
             let perm = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, &format!("probe/epoch{epoch}")), || {
                 Tensor::randperm(n, (Kind::Int64, tch::Device::Cpu))
             })
@@ -117,16 +225,12 @@ impl LinearProbeParams {
                 // cross_entropy averages over G·m; ×G gives the sum of G per-grid means.
                 let reg = (&w * &w * &lambdas).sum(Kind::Float) * 0.5;
                 let loss = ce * (g as f64) + reg;
-                opt.set_lr(self.lr * 0.5 * (1.0 + (std::f64::consts::PI * step / total).cos()));
+                opt.set_lr(self.lr() * 0.5 * (1.0 + (std::f64::consts::PI * step / total).cos()));
                 opt.backward_step(&loss);
                 step += 1.0;
             }
         }
-        let loss_check = w.isfinite().all().int64_value(&[]);
-        if loss_check == 0 {
-            return Err(Error::stage("linear probe diverged: non-finite weights"));
-        }
-        Ok(Probe { mean, std, w: w.detach(), b: b.detach() })
+        Ok((w.detach(), b.detach(), vec![None; g as usize]))
     }
 
     pub fn run(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
@@ -145,14 +249,34 @@ impl LinearProbeParams {
         let train_pred = probe.predict(&f.train_x).get(best as i64);
         let test_acc = accuracy(&test_pred, &f.test_y);
         let confusion = confusion_matrix(&test_pred, &f.test_y, f.num_classes);
+        let (lo, hi) = self.l2_grid.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &l| (a.min(l), b.max(l)));
+        let edge = self.l2_grid.len() >= 3 && (self.l2_grid[best] == lo || self.l2_grid[best] == hi);
+        let mut metrics = vec![
+            ("top1".into(), test_acc),
+            ("val_top1".into(), val_acc[best]),
+            ("train_top1".into(), accuracy(&train_pred, &f.train_y)),
+            ("l2".into(), self.l2_grid[best]),
+            ("l2_edge".into(), if edge { 1.0 } else { 0.0 }),
+        ];
+        if let Some((iters, grad, _)) = probe.path[best] {
+            let all_converged = probe.path.iter().flatten().all(|p| p.2);
+            metrics.push(("iterations".into(), iters as f64));
+            metrics.push(("grad_max".into(), grad));
+            metrics.push(("converged".into(), if all_converged { 1.0 } else { 0.0 }));
+        }
+        let path: Vec<serde_json::Value> = self
+            .l2_grid
+            .iter()
+            .zip(&val_acc)
+            .zip(&probe.path)
+            .map(|((l, a), p)| match p {
+                Some((it, g, c)) => serde_json::json!({ "l2": l, "val_top1": a, "iterations": it, "grad_max": g, "converged": c }),
+                None => serde_json::json!({ "l2": l, "val_top1": a }),
+            })
+            .collect();
         Ok(EvalOutput {
-            metrics: vec![
-                ("top1".into(), test_acc),
-                ("val_top1".into(), val_acc[best]),
-                ("train_top1".into(), accuracy(&train_pred, &f.train_y)),
-                ("l2".into(), self.l2_grid[best]),
-            ],
-            details: serde_json::json!({ "val_top1_by_l2": self.l2_grid.iter().zip(&val_acc).map(|(l, a)| vec![*l, *a]).collect::<Vec<_>>(), "confusion": confusion }),
+            metrics,
+            details: serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "confusion": confusion }),
         })
     }
 }
@@ -183,11 +307,19 @@ mod tests {
             test_y: y.narrow(0, 250, 50),
             num_classes: 3,
         };
-        let p = LinearProbeParams { epochs: 30, batch_size: 32, lr: 0.05, ..Default::default() };
-        let out = p.run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
-        let top1 = out.metrics.iter().find(|m| m.0 == "top1").unwrap().1;
-        assert!(top1 >= 0.98, "{out:?}");
-        let conf = out.details["confusion"].as_array().unwrap();
-        assert_eq!(conf.len(), 3);
+        for p in [
+            LinearProbeParams::default(),
+            LinearProbeParams { solver: Solver::Adam, epochs: Some(30), batch_size: Some(32), lr: Some(0.05), ..Default::default() },
+        ] {
+            let out = p.run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
+            let get = |k: &str| out.metrics.iter().find(|m| m.0 == k).map(|m| m.1);
+            assert!(get("top1").unwrap() >= 0.98, "{out:?}");
+            if p.solver == Solver::Lbfgs {
+                assert_eq!(get("converged"), Some(1.0), "{out:?}");
+                assert!(get("grad_max").unwrap() <= 1e-4);
+            }
+        }
+        let out = LinearProbeParams::default().run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
+        assert_eq!(out.details["confusion"].as_array().unwrap().len(), 3);
     }
 }

@@ -300,8 +300,31 @@ fn evaluation_section(
             );
         }
         o.push('\n');
+        solver_warnings(o, &rows);
     }
     figures_of(o, figures, &ev.name);
+}
+
+/// Warnings from the probe's own diagnostics: an L2 chosen at an edge of its
+/// grid (the optimum may lie beyond it) and grid points that did not converge.
+fn solver_warnings(o: &mut String, rows: &[&SummaryRow]) {
+    let flagged = |metric: &str, bad: fn(f64) -> bool| -> Vec<String> {
+        rows.iter()
+            .filter(|s| s.metric == metric && bad(s.mean))
+            .map(|s| {
+                let p = if s.params.is_empty() { String::new() } else { format!(" [{}]", s.params) };
+                format!("{}{p}", s.representation)
+            })
+            .collect()
+    };
+    let edge = flagged("l2_edge", |m| m > 0.0);
+    if !edge.is_empty() {
+        let _ = writeln!(o, "**Warning:** the validation split chose an L2 strength at an edge of `l2_grid` (in at least one seed) for {}: the best value may lie outside the grid — widen it.\n", edge.join(", "));
+    }
+    let unconverged = flagged("converged", |m| m < 1.0);
+    if !unconverged.is_empty() {
+        let _ = writeln!(o, "**Warning:** the probe did not reach its gradient tolerance within `max_iterations` (in at least one seed) for {}; see `grad_max`.\n", unconverged.join(", "));
+    }
 }
 
 /// Cells that do not apply, and cells that failed, with their reasons.

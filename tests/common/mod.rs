@@ -65,7 +65,7 @@ representations:
   pca: {{kind: pca, components: 8}}
   hog: {{kind: hog, cell_size: 2, orientations: 4, block_size: 2}}
 evaluations:
-  linear: {{kind: linear_probe, epochs: 10, batch_size: 64, lr: 0.01}}
+  linear: {{kind: linear_probe}}
   knn: {{kind: knn, k: [{knn_k}]}}
 matrix:
   seed: [0, 1]
