@@ -276,7 +276,7 @@ fn evaluation_section(
         }
         let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
-        for s in rows {
+        for s in &rows {
             let headline = s.metric == ev.headline;
             let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
             let v = vs_best.iter().find(|v| {
