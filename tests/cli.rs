@@ -28,8 +28,9 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
         assert!(dir.join("reports/tiny").join(f).is_file(), "missing {f}");
     }
     let (first, cached) = results(dir);
-    // 3 representations × 2 seeds × (4 probe metrics + 1 knn metric)
-    assert_eq!(first.len(), 3 * 2 * 5);
+    // 3 representations × 2 seeds × (8 probe metrics — top1, val_top1, train_top1, l2,
+    // l2_edge, iterations, grad_max, converged — + 1 knn metric)
+    assert_eq!(first.len(), 3 * 2 * 9);
     assert!(cached.iter().all(|c| !c));
     // The generated classes are easy: every representation's probe must learn them.
     for (k, v) in &first {
@@ -74,13 +75,13 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
 fn bad_spec_reports_file_line_and_suggestion() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let spec = common::suite(5).replace("epochs: 10", "epoch: 10");
+    let spec = common::suite(5).replace("kind: linear_probe}", "kind: linear_probe, tolerence: 0.001}");
     std::fs::write(dir.join("bad.yaml"), &spec).unwrap();
     let out = repbench(dir, &["validate", "bad.yaml"]).code(2);
     let err = out.stderr.clone();
-    let line = spec.lines().position(|l| l.contains("epoch:")).unwrap() + 1;
+    let line = spec.lines().position(|l| l.contains("tolerence:")).unwrap() + 1;
     assert!(err.contains(&format!("bad.yaml:{line}:")), "{err}");
-    assert!(err.contains("unknown field `epoch`, did you mean `epochs`?"), "{err}");
+    assert!(err.contains("unknown field `tolerence`, did you mean `tolerance`?"), "{err}");
 
     let spec = common::suite(0);
     std::fs::write(dir.join("range.yaml"), &spec).unwrap();
