@@ -213,3 +213,17 @@ fn cache_gc_keeps_what_a_suite_or_run_needs_and_deletes_the_rest() {
     let out = repbench(dir, &["run", "b.yaml", "--device", "cpu"]).ok();
     assert!(out.stderr.contains("6 computed, 6 cached"));
 }
+
+/// A subset larger than the data is refused, not silently shrunk.
+#[test]
+fn subset_sizes_larger_than_the_data_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 60, 30);
+    let spec = common::suite(5).replace("  val_fraction: 0.2\n", "  val_fraction: 0.2\n  train_size: 100\n");
+    std::fs::write(dir.join("big.yaml"), spec).unwrap();
+    let out = repbench(dir, &["run", "big.yaml", "--device", "cpu"]).failed();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    let report = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap_or_default();
+    assert!((all + &report).contains("train_size 100 but the train part holds 60 images"), "{}", report);
+}

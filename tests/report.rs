@@ -43,7 +43,7 @@ fn manifest(suite: &str) -> Manifest {
             ev("linear", "linear_probe", "top1", true),
             ev("labels", "label_efficiency", "top1@0.1", true),
             ev("cka", "similarity", "cka", false),
-            ev("map", "embedding_map", "map_knn5", true),
+            ev("map", "embedding_map", "map_knn5", false),
         ],
         cells: 0,
         computed_cells: 0,
@@ -53,6 +53,7 @@ fn manifest(suite: &str) -> Manifest {
         skipped: vec![],
         interrupted: false,
         imported_files: vec![],
+        split_counts: vec![],
     }
 }
 
@@ -143,10 +144,16 @@ fn report_from_fixture_has_every_section_figure_and_test() {
     ] {
         assert!(md.contains(s), "report.md lacks {s}");
     }
-    // hog is best everywhere; simclr is 0.08 below it with sd 0.004 → significant.
+    // hog is best everywhere; simclr is 0.08 below it in every seed — the seed
+    // noise is shared (paired), so the difference has no spread: said, not tested.
     assert!(md.contains("| hog | — | **top1** | 0.8800 ± 0.0040 | [0.8701, 0.8899] | 3 | **best** |"), "{md}");
-    assert!(md.lines().any(|l| l.starts_with("| simclr | — | **top1** |") && l.contains("p = 0.000 ▼")), "{md}");
-    assert!(md.contains("| hog | 1 | 1 | 1 | 1.00 |"), "rank table: {md}");
+    assert!(
+        md.lines().any(|l| l.starts_with("| simclr | — | **top1** |")
+            && l.contains("Δ -0.0800; no test: the same difference in all 3 seeds")),
+        "{md}"
+    );
+    assert!(md.contains("## Findings") && md.contains("**hog** leads `linear`"), "{md}");
+    assert!(md.contains("| hog | 1 | 1 | 1.00 |"), "rank table (the map is descriptive, not ranked): {md}");
     for f in [
         "figures/labels_top1.png",
         "figures/cka.png",
@@ -175,20 +182,32 @@ fn compare_reports_deltas_with_significance() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     report::write_run(&a, &fixture(0.0)).unwrap();
-    report::write_run(&b, &fixture(0.05)).unwrap();
+    // B: SimCLR 0.05 better, with seed noise of its own (a constant shift in
+    // every seed would leave the paired test nothing to test).
+    let mut fb = fixture(0.05);
+    for r in fb.rows.iter_mut().filter(|r| r.representation == "simclr" && r.metric == "top1") {
+        r.value += [0.002, -0.001, 0.0][r.seed as usize];
+    }
+    let fb = ReportData::new(fb.rows, fb.manifest, fb.artifacts, fb.train_logs);
+    report::write_run(&b, &fb).unwrap();
     let d = report::compare::deltas(&report::load(&a).unwrap(), &report::load(&b).unwrap());
     let simclr =
         d.iter().find(|x| x.representation == "simclr" && x.evaluation == "linear" && x.metric == "top1").unwrap();
-    assert!((simclr.delta - 0.05).abs() < 1e-9);
-    assert!(simclr.p_value.unwrap() < 0.01);
+    assert!((simclr.delta - 0.05 - 0.001 / 3.0).abs() < 1e-9);
+    assert!(simclr.p_value.unwrap() < 0.01 && simclr.test.starts_with("paired t"), "{simclr:?}");
+    let (lo, hi) = simclr.ci.unwrap();
+    assert!(lo < simclr.delta && simclr.delta < hi);
+    // Identical in every seed: said, not tested (no p = 1 from a test of a constant).
     let hog = d.iter().find(|x| x.representation == "hog" && x.evaluation == "linear").unwrap();
-    assert_eq!(hog.delta, 0.0);
-    assert_eq!(hog.p_value, Some(1.0));
+    assert_eq!((hog.delta, hog.p_value), (0.0, None));
+    assert!(hog.test.contains("identical in every seed"), "{hog:?}");
     assert!(d.iter().all(|x| !x.metric.starts_with("cka:")), "similarity is not compared metric by metric");
     let md = std::fs::read_to_string(report::compare::write(&tmp.path().join("cmp"), &a, &b).unwrap()).unwrap();
     assert!(
-        md.lines().any(|l| l.starts_with("| simclr | linear | — | top1 |") && l.contains("+0.0500") && l.contains("▲")),
+        md.lines().any(|l| l.starts_with("| simclr | linear | — | top1 |") && l.contains("+0.0503") && l.contains("▲")),
         "{md}"
     );
+    // Arrows only on ranked headlines: the descriptive map metric gets a p but no arrow.
+    assert!(md.lines().filter(|l| l.contains("| map_knn5 |")).all(|l| !l.contains('▲') && !l.contains('▼')), "{md}");
     assert!(tmp.path().join("cmp/compare.csv").is_file());
 }

@@ -100,6 +100,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         skipped: outcome.skipped.clone(),
         interrupted: outcome.interrupted,
         imported_files: imported_files(&plan),
+        split_counts: split_counts(&plan, &store),
     };
     let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;
@@ -112,6 +113,45 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         seconds: t0.elapsed().as_secs_f64(),
         interrupted: data.manifest.interrupted,
     })
+}
+
+/// Images per class in each split of every distinct evaluation-data split the
+/// run used (read from the cache; a split that is not there is left out).
+fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<crate::report::manifest::SplitCounts> {
+    let mut out: Vec<(crate::cache::key::Key, crate::report::manifest::SplitCounts)> = Vec::new();
+    let mut loaded: Vec<(usize, Vec<usize>, crate::data::Dataset)> = Vec::new();
+    for p in &plan.points {
+        let label = p.label("").trim().to_string();
+        if let Some((_, c)) = out.iter_mut().find(|(k, _)| *k == p.data.key) {
+            c.points.push(label);
+            continue;
+        }
+        let Ok(Some(entry)) = store.get(&p.data.key) else { continue };
+        let Ok(splits) = crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json")) else {
+            continue;
+        };
+        let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
+        if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
+            let Ok(full) = plan.datasets[src].source.load() else { continue };
+            let Ok(ds) = full.with_classes(&classes) else { continue };
+            loaded.push((src, classes.clone(), ds));
+        }
+        let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
+        let k = ds.num_classes;
+        let count = crate::data::split::class_counts;
+        out.push((
+            p.data.key.clone(),
+            crate::report::manifest::SplitCounts {
+                points: vec![label],
+                dataset: ds.name.clone(),
+                classes: k,
+                train: count(&ds.train.labels, &splits.train, k),
+                val: count(&ds.train.labels, &splits.val, k),
+                test: count(&ds.test.labels, &splits.test, k),
+            },
+        ));
+    }
+    out.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Every imported file of the suite, once.

@@ -102,6 +102,17 @@ pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, s
     Splits { train, val, test }
 }
 
+/// Images per class (labels 0..k) among `idx`.
+pub fn class_counts(labels: &[i64], idx: &[usize], k: usize) -> Vec<usize> {
+    let mut c = vec![0; k];
+    for &i in idx {
+        if let Some(slot) = c.get_mut(labels[i] as usize) {
+            *slot += 1;
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,21 @@ pub struct Manifest {
     /// cache keys hold the hash, not the path).
     #[serde(default)]
     pub imported_files: Vec<ImportedFile>,
+    /// Images of each class per split, for each distinct data split of the run.
+    #[serde(default)]
+    pub split_counts: Vec<SplitCounts>,
+}
+
+/// How many images of each class a split used (the evaluation data of a matrix point).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitCounts {
+    /// Which points use it (`seed=0`, `seed=0 lr=0.1`, …).
+    pub points: Vec<String>,
+    pub dataset: String,
+    pub classes: usize,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
 }
 
 /// A file an imported representation (embeddings, TorchScript, checkpoint) reads.

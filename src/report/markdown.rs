@@ -216,6 +216,7 @@ pub fn render(
         figures_of(&mut o, figures, "training");
     }
     skipped_and_failed(&mut o, data);
+    data_section(&mut o, data);
     provenance(&mut o, data);
     o
 }
@@ -362,6 +363,35 @@ fn skipped_and_failed(o: &mut String, data: &ReportData) {
             );
         }
         o.push('\n');
+    }
+}
+
+/// How many images of each class every split used, so a reader sees what the
+/// numbers rest on (and a class a subset left out).
+fn data_section(o: &mut String, data: &ReportData) {
+    let counts = &data.manifest.split_counts;
+    if counts.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Data: images per class and split\n");
+    for c in counts.iter().take(6) {
+        let points = if c.points.len() > 4 {
+            format!("{} and {} more points", c.points[..3].join(", "), c.points.len() - 3)
+        } else {
+            c.points.join(", ")
+        };
+        let _ = writeln!(o, "{} — {points}:\n", c.dataset);
+        let head: Vec<String> = (0..c.classes).map(|k| k.to_string()).collect();
+        let _ = writeln!(o, "| split | {} | total |", head.join(" | "));
+        let _ = writeln!(o, "|---|{}---|", "---|".repeat(c.classes));
+        for (name, v) in [("train", &c.train), ("val", &c.val), ("test", &c.test)] {
+            let cells: Vec<String> = v.iter().map(|n| n.to_string()).collect();
+            let _ = writeln!(o, "| {name} | {} | {} |", cells.join(" | "), v.iter().sum::<usize>());
+        }
+        o.push('\n');
+    }
+    if counts.len() > 6 {
+        let _ = writeln!(o, "({} more splits in manifest.json.)\n", counts.len() - 6);
     }
 }
 

@@ -58,7 +58,16 @@ pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Res
         test_size: d.test_size,
         val_fraction: d.val_fraction,
     };
+    check_sizes(data, &plan)?;
     let s = make_splits(&data.train.labels, &data.test.labels, plan, dp.seed);
+    if s.val.is_empty() {
+        return Err(Error::stage(format!(
+            "dataset {}: val_fraction {} of {} training images leaves no validation image (every selection needs one)",
+            data.name,
+            plan.val_fraction,
+            s.train.len()
+        )));
+    }
     if s.train.is_empty() || s.test.is_empty() {
         return Err(Error::stage(format!(
             "dataset {}: the split leaves {} train and {} test samples",
@@ -74,6 +83,31 @@ pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Res
         Ok(0.0)
     })?;
     Ok(s)
+}
+
+/// Refuses subset sizes the data cannot give: a stratified draw would
+/// otherwise silently take fewer images than the suite says.
+fn check_sizes(data: &Dataset, plan: &SplitPlan) -> Result<()> {
+    let available = data.train.labels.iter().filter(|&&l| !plan.holdout_classes.contains(&(l as usize))).count();
+    if let Some(n) = plan.train_size {
+        if n > available {
+            return Err(Error::stage(format!(
+                "dataset {}: train_size {n} but the train part holds {available} images{}",
+                data.name,
+                if plan.holdout_classes.is_empty() { String::new() } else { " outside the held-out classes".into() }
+            )));
+        }
+    }
+    if let Some(n) = plan.test_size {
+        if n > data.test.len() {
+            return Err(Error::stage(format!(
+                "dataset {}: test_size {n} but the test part holds {} images",
+                data.name,
+                data.test.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The fitted representation and the seconds its fit took (then or now).
