@@ -227,3 +227,26 @@ fn subset_sizes_larger_than_the_data_are_refused() {
     let report = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap_or_default();
     assert!((all + &report).contains("train_size 100 but the train part holds 60 images"), "{}", report);
 }
+
+/// One seed: the comparison with the best is McNemar's exact test on the shared
+/// test images with a paired bootstrap CI, from the correctness bits each
+/// classification cell stores (a few hundred bytes here).
+#[test]
+fn one_seed_comparisons_use_the_per_example_test() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 240, 60);
+    std::fs::write(dir.join("one.yaml"), common::suite(5).replace("seed: [0, 1]", "seed: [0]")).unwrap();
+    repbench(dir, &["run", "one.yaml", "--device", "cpu"]).ok();
+    let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
+    // The generated classes are easy: representations that are right on the
+    // same images are said to be (the per-example path), never given p = 1.
+    let per_example =
+        |l: &&str| l.contains("McNemar exact on 60 test images") || l.contains("right on exactly the same test images");
+    assert!(
+        md.lines().filter(|l| l.starts_with("| raw |") || l.starts_with("| pca |")).any(|l| per_example(&l)),
+        "{md}"
+    );
+    let details = std::fs::read_to_string(dir.join("reports/tiny/details.json")).unwrap();
+    assert!(details.contains("\"test_correct\""));
+}

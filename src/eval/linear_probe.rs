@@ -276,7 +276,7 @@ impl LinearProbeParams {
             .collect();
         Ok(EvalOutput {
             metrics,
-            details: serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "confusion": confusion }),
+            details: serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "confusion": confusion, "test_correct": super::correct_bits(&test_pred, &f.test_y), "test_images": f.test_y.size()[0] }),
         })
     }
 }

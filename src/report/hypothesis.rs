@@ -2,7 +2,7 @@
 //! (cells of one seed share their split), Welch's test where seeds do not
 //! pair, the 95 % CI of the difference, and Holm–Bonferroni over a family of
 //! comparisons. Degenerate cases return a reason instead of a number.
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, StudentsT};
 
 /// A difference (a − b) with its 95 % CI and a two-sided test, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +131,57 @@ pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
     out
 }
 
+/// McNemar's exact test on the discordant pairs of two classifiers on the same
+/// examples (b: only the first right, c: only the second right): two-sided
+/// binomial p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½). None when no
+/// example is discordant (the two are right on exactly the same examples).
+pub fn mcnemar_exact(b: u64, c: u64) -> Option<f64> {
+    let n = b + c;
+    if n == 0 {
+        return None;
+    }
+    let d = Binomial::new(0.5, n).ok()?;
+    Some((2.0 * d.cdf(b.min(c))).min(1.0))
+}
+
+/// Per-example correctness from `eval::correct_bits` (base64 bitset of `n` bits).
+pub fn decode_bits(text: &str, n: usize) -> Option<Vec<bool>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    if bytes.len() != n.div_ceil(8) {
+        return None;
+    }
+    Some((0..n).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect())
+}
+
+/// a − b in accuracy on the same test examples, with McNemar's exact test and
+/// a 95 % paired bootstrap CI (`resamples` draws of the test set, seeded).
+pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Option<Difference> {
+    use rand::{Rng, SeedableRng};
+    if a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let n = a.len();
+    let d: Vec<i8> = a.iter().zip(b).map(|(&x, &y)| x as i8 - y as i8).collect();
+    let diff = d.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let (only_a, only_b) =
+        (d.iter().filter(|&&v| v == 1).count() as u64, d.iter().filter(|&&v| v == -1).count() as u64);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut boot: Vec<f64> = (0..resamples)
+        .map(|_| (0..n).map(|_| d[rng.random_range(0..n)] as i64).sum::<i64>() as f64 / n as f64)
+        .collect();
+    boot.sort_by(f64::total_cmp);
+    let q = |p: f64| boot[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    let p = mcnemar_exact(only_a, only_b);
+    Some(Difference {
+        diff,
+        ci: Some((q(0.025), q(0.975))),
+        p,
+        test: format!("McNemar exact on {n} test images ({only_a} vs {only_b} discordant), paired bootstrap CI"),
+        note: p.is_none().then(|| "no test: right on exactly the same test images".to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +234,28 @@ mod tests {
             assert!((a.unwrap() - w).abs() < 1e-12, "{adj:?}");
         }
         assert_eq!(holm(&[None, Some(0.2)]), vec![None, Some(0.2)]);
+    }
+
+    #[test]
+    fn mcnemar_matches_statsmodels_and_bootstrap_is_seeded() {
+        // statsmodels 0.15.0 mcnemar(exact=True) = scipy binomtest (tests/reference/stats.py).
+        for (b, c, p) in [(12, 3, 0.03515625), (40, 25, 0.08168153394154003), (7, 7, 1.0), (0, 5, 0.0625)] {
+            let got = mcnemar_exact(b, c).unwrap();
+            assert!((got - p).abs() < 1e-12, "({b}, {c}): {got} vs {p}");
+        }
+        assert!(mcnemar_exact(0, 0).is_none());
+        let a: Vec<bool> = (0..500).map(|i| i % 10 != 0).collect();
+        let b: Vec<bool> = (0..500).map(|i| i % 5 != 0).collect();
+        let d1 = per_example(&a, &b, 1000, 7).unwrap();
+        assert_eq!(d1, per_example(&a, &b, 1000, 7).unwrap(), "the same seed, the same interval");
+        assert!((d1.diff - 0.1).abs() < 1e-12);
+        let (lo, hi) = d1.ci.unwrap();
+        assert!(lo > 0.0 && lo < 0.1 && hi > 0.1, "[{lo}, {hi}]");
+        // Bits survive the base64 round trip of eval::correct_bits.
+        let y = tch::Tensor::from_slice(&[1i64, 2, 3, 4, 5, 6, 7, 8, 9]);
+        let pred = tch::Tensor::from_slice(&[1i64, 0, 3, 4, 0, 6, 7, 8, 0]);
+        let bits = decode_bits(&crate::eval::correct_bits(&pred, &y), 9).unwrap();
+        assert_eq!(bits, vec![true, false, true, true, false, true, true, true, false]);
     }
 
     #[test]

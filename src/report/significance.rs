@@ -3,11 +3,13 @@
 //! difference with its 95 % CI, a paired t-test over seeds (cells of one seed
 //! share their split) or Welch's where seeds do not pair, and Holm–Bonferroni
 //! over the evaluation's family of comparisons. Degenerate cases (one seed, no
-//! spread) get a reason, not a p-value. And a rank table over the evaluations
-//! every ranked representation has.
-use super::hypothesis::{difference, holm};
+//! spread) get a reason, not a p-value. With one seed, the per-example test
+//! (McNemar's exact test and a paired bootstrap CI on the shared test images)
+//! is what a comparison uses. And a rank table over the evaluations every
+//! ranked representation has.
+use super::hypothesis::{decode_bits, difference, holm, per_example, Difference};
 use super::stats::SummaryRow;
-use crate::runner::ResultRow;
+use crate::runner::{Artifact, ResultRow};
 use serde::{Deserialize, Serialize};
 
 /// A ranked headline: (evaluation, metric, higher is better).
@@ -54,7 +56,47 @@ fn values(rows: &[ResultRow], eval: &str, params: &str, metric: &str, rep: &str)
 
 /// The comparisons against the best mean (in the metric's direction), per
 /// (evaluation, params) group of the ranked headlines.
-pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[RankedHeadline]) -> Vec<VsBest> {
+/// Per-example correctness of a cell, if its evaluation stored it.
+fn correct_of(artifacts: &[Artifact], eval: &str, params: &str, rep: &str, seed: u64) -> Option<Vec<bool>> {
+    let a = artifacts
+        .iter()
+        .find(|a| a.evaluation == eval && a.params == params && a.representation == rep && a.seed == seed)?;
+    let n = a.details.get("test_images")?.as_u64()? as usize;
+    decode_bits(a.details.get("test_correct")?.as_str()?, n)
+}
+
+/// Whether the stored correctness belongs to `metric`: it is the prediction of
+/// each classification evaluation's headline (top1, the first k's top1).
+fn is_headline_of_stored(artifacts: &[Artifact], eval: &str, metric: &str) -> bool {
+    artifacts.iter().any(|a| a.evaluation == eval && a.details.get("test_correct").is_some())
+        && (metric == "top1" || (metric.starts_with("top1_k") && !metric.contains('@')))
+}
+
+/// With one seed there is nothing to pair over seeds, but the two
+/// representations were scored on the same test images: McNemar's exact test
+/// and a paired bootstrap CI (the headline must be the stored prediction's accuracy).
+fn one_seed(
+    a: &[(u64, f64)],
+    b: &[(u64, f64)],
+    artifacts: &[Artifact],
+    key: (&str, &str, &str, &str),
+) -> Option<Difference> {
+    let (eval, params, rep, best) = key;
+    let ([(sa, _)], [(sb, _)]) = (a, b) else { return None };
+    if sa != sb {
+        return None;
+    }
+    let (ca, cb) = (correct_of(artifacts, eval, params, rep, *sa)?, correct_of(artifacts, eval, params, best, *sb)?);
+    let seed = crate::runtime::seeding::derive(*sa, &format!("bootstrap/{eval}/{params}/{rep}/{best}"));
+    per_example(&ca, &cb, 1000, seed)
+}
+
+pub fn versus_best(
+    rows: &[ResultRow],
+    summary: &[SummaryRow],
+    headlines: &[RankedHeadline],
+    artifacts: &[Artifact],
+) -> Vec<VsBest> {
     let mut out = Vec::new();
     for (eval, metric, higher) in headlines {
         let groups =
@@ -76,7 +118,10 @@ pub fn versus_best(rows: &[ResultRow], summary: &[SummaryRow], headlines: &[Rank
             let start = out.len();
             for m in &members {
                 let is_best = m.representation == best.representation;
-                let d = difference(&values(rows, eval, params, metric, &m.representation), &best_vals);
+                let mine = values(rows, eval, params, metric, &m.representation);
+                let d = one_seed(&mine, &best_vals, artifacts, (eval, params, &m.representation, &best.representation))
+                    .filter(|_| is_headline_of_stored(artifacts, eval, metric))
+                    .unwrap_or_else(|| difference(&mine, &best_vals));
                 out.push(VsBest {
                     evaluation: eval.clone(),
                     params: params.to_string(),

@@ -11,3 +11,8 @@ print("welch", repr(float(r.statistic)), repr(float(r.pvalue)), repr(float(r.df)
 ci = r.confidence_interval(0.95)
 print("welch ci", repr(float(ci.low)), repr(float(ci.high)))
 print("holm", [float(x) for x in multipletests([0.01, 0.04, 0.03, 0.005], method="holm")[1]])
+
+# McNemar's exact test = a two-sided binomial test on the discordant pairs.
+from statsmodels.stats.contingency_tables import mcnemar
+for b, c in [(12, 3), (40, 25), (7, 7), (0, 5)]:
+    print("mcnemar", b, c, repr(float(mcnemar([[100, b], [c, 100]], exact=True).pvalue)), repr(float(stats.binomtest(min(b, c), b + c, 0.5).pvalue)))
