@@ -84,26 +84,34 @@ impl AnomalyParams {
         if k > bank.size()[0] {
             return Err(Error::stage(format!("anomaly: k = {k} exceeds the {} training samples", bank.size()[0])));
         }
-        let norm = |x: &Tensor| x / x.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        let (bank, test) = (norm(&bank), norm(&f.test_x));
-        let n = test.size()[0];
-        let chunk = (64_000_000 / bank.size()[0].max(1)).clamp(1, 4096);
-        let mut parts = Vec::new();
-        let mut s = 0;
-        while s < n {
-            let len = chunk.min(n - s);
-            let sim = test.narrow(0, s, len).matmul(&bank.transpose(0, 1));
-            let (top, _) = sim.topk(k, 1, true, true);
-            // For unit vectors, squared L2 distance = 2 − 2·cos.
-            let d2: Tensor = top * -2.0 + 2.0;
-            parts.push(d2.clamp_min(0.0).sqrt().mean_dim(1, false, Kind::Float));
-            s += len;
-        }
-        let scores: Vec<f64> = Vec::try_from(Tensor::cat(&parts, 0).to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
+        let scores = knn_scores(&bank, &f.test_x, k)?;
         let labels: Vec<i64> = Vec::try_from(f.test_y.to_device(tch::Device::Cpu))?;
         let is_pos: Vec<bool> = labels.iter().map(|&l| l == self.class as i64).collect();
         Ok(EvalOutput { metrics: vec![("auroc".into(), auroc(&scores, &is_pos))], details: serde_json::json!({ "class": self.class, "k": self.k }) })
     }
+}
+
+/// Each test point's score: the mean L2 distance (on unit-normalised features)
+/// to its k nearest points of the bank. The bank is the training data only, so
+/// a test point is never its own neighbour and the scores of the test points do
+/// not depend on each other.
+pub fn knn_scores(bank: &Tensor, test: &Tensor, k: i64) -> Result<Vec<f64>> {
+    let norm = |x: &Tensor| x / x.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+    let (bank, test) = (norm(bank), norm(test));
+    let n = test.size()[0];
+    let chunk = (64_000_000 / bank.size()[0].max(1)).clamp(1, 4096);
+    let mut parts = Vec::new();
+    let mut s = 0;
+    while s < n {
+        let len = chunk.min(n - s);
+        let sim = test.narrow(0, s, len).matmul(&bank.transpose(0, 1));
+        let (top, _) = sim.topk(k, 1, true, true);
+        // For unit vectors, squared L2 distance = 2 − 2·cos.
+        let d2: Tensor = top * -2.0 + 2.0;
+        parts.push(d2.clamp_min(0.0).sqrt().mean_dim(1, false, Kind::Float));
+        s += len;
+    }
+    Ok(Vec::try_from(Tensor::cat(&parts, 0).to_kind(Kind::Double).to_device(tch::Device::Cpu))?)
 }
 
 #[cfg(test)]
@@ -118,6 +126,23 @@ mod tests {
         assert_eq!(auroc(&[0.1, 0.5, 0.9], &[false, true, false]), 0.5);
         // Ties count half.
         assert_eq!(auroc(&[0.5, 0.5], &[false, true]), 0.5);
+    }
+
+    #[test]
+    fn the_bank_excludes_the_test_points() {
+        let bank = crate::runtime::seeding::randn(&[50, 4], 1);
+        let test = crate::runtime::seeding::randn(&[20, 4], 2);
+        // k = 1: were the test points in the bank, each would be its own neighbour (score 0).
+        let s = knn_scores(&bank, &test, 1).unwrap();
+        assert!(s.iter().all(|&v| v > 1e-3), "{s:?}");
+        // A test point's score does not depend on the other test points.
+        let twice = Tensor::cat(&[&test, &test.narrow(0, 0, 5)], 0);
+        let s2 = knn_scores(&bank, &twice, 3).unwrap();
+        let s3 = knn_scores(&bank, &test, 3).unwrap();
+        assert_eq!(&s2[..20], &s3[..]);
+        assert_eq!(&s2[20..], &s3[..5]);
+        // A training point scored as a test point is at distance 0 from itself.
+        assert!(knn_scores(&bank, &bank.narrow(0, 0, 1), 1).unwrap()[0] < 1e-3);
     }
 
     #[test]
