@@ -8,7 +8,7 @@
 //! `cargo bench --bench probe` (needs the Debian package dataset-fashion-mnist)
 use repbench::eval::linear_probe::LinearProbeParams;
 use std::time::Instant;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 fn accuracy(p: &Tensor, y: &Tensor) -> f64 {
     p.eq_tensor(y).to_kind(Kind::Double).mean(Kind::Double).double_value(&[])

@@ -50,8 +50,16 @@ fn spawn(dir: &Path, cache: &str, out: &str) -> Child {
 }
 
 /// (representation/evaluation/metric/seed, value) sorted, from a run directory.
+/// The results a run reports, without the probe's solver diagnostics: the
+/// final gradient (and so the iteration count) of a fit repeated in another
+/// process can differ in the last bits, which only they show (the supervised
+/// MLP's features did here; every accuracy, choice and score agreed).
 fn results(dir: &Path) -> Vec<(String, f64)> {
-    common::results(dir).0
+    common::results(dir)
+        .0
+        .into_iter()
+        .filter(|(k, _)| !k.contains("/grad_max/") && !k.contains("/iterations/"))
+        .collect()
 }
 
 fn run_to_end(dir: &Path, cache: &str, out: &str) -> String {
@@ -77,7 +85,8 @@ fn sigkill_at_many_points_then_rerun_equals_an_uninterrupted_run() {
     run_to_end(dir, "ref-cache", "ref");
     let full = t.elapsed();
     let reference = results(&dir.join("ref"));
-    assert_eq!(reference.len(), 3 * 2 * 7);
+    // 3 representations × 2 seeds × (linear 6 without its solver diagnostics + knn 1 + clusters 2).
+    assert_eq!(reference.len(), 3 * 2 * 9);
     // Kill at 12 points spread over one uninterrupted run's duration; each
     // restart continues from what the previous ones left.
     let kills = 12;

@@ -51,14 +51,14 @@ pub fn minimize(x0: Tensor, mut f: impl FnMut(&Tensor) -> (f64, Tensor), cfg: &L
         let mut alphas = Vec::with_capacity(pairs.len());
         for (s, y, rho) in pairs.iter().rev() {
             let a = rho * dot(s, &q);
-            q = q - y * a;
+            q -= y * a;
             alphas.push(a);
         }
         let gamma = pairs.back().map(|(s, y, _)| dot(s, y) / dot(y, y)).unwrap_or(1.0);
         let mut r = q * gamma;
         for ((s, y, rho), a) in pairs.iter().zip(alphas.iter().rev()) {
             let b = rho * dot(y, &r);
-            r = r + s * (a - b);
+            r += s * (a - b);
         }
         let mut d = -r;
         let mut slope = dot(&g, &d);

@@ -84,6 +84,12 @@ impl Validate for LinearProbeParams {
     }
 }
 
+/// One grid point's solve: (iterations, max |gradient|, converged); None for Adam.
+pub type PathPoint = Option<(usize, f64, bool)>;
+
+/// Weights [G, D, C], biases [G, C] and each grid point's solve.
+type Trained = (Tensor, Tensor, Vec<PathPoint>);
+
 /// A trained probe: standardization plus one linear layer per grid point.
 pub struct Probe {
     mean: Tensor,
@@ -91,7 +97,7 @@ pub struct Probe {
     w: Tensor,
     b: Tensor,
     /// Per grid point: (iterations, max |gradient|, converged); None for Adam.
-    pub path: Vec<Option<(usize, f64, bool)>>,
+    pub path: Vec<PathPoint>,
 }
 
 impl Probe {
@@ -171,24 +177,24 @@ impl LinearProbeParams {
     }
 
     /// The L2 path, strongest first, each point warm-started from the last.
-    fn train_lbfgs(&self, xs: &Tensor, y: &Tensor, classes: i64) -> (Tensor, Tensor, Vec<Option<(usize, f64, bool)>>) {
+    fn train_lbfgs(&self, xs: &Tensor, y: &Tensor, classes: i64) -> Trained {
         let d = xs.size()[1];
         let onehot = y.one_hot(classes).to_kind(Kind::Float);
         let cfg = LbfgsConfig { tolerance: self.tolerance, max_iterations: self.max_iterations, history: 10 };
         let mut order: Vec<usize> = (0..self.l2_grid.len()).collect();
         order.sort_by(|&a, &b| self.l2_grid[b].total_cmp(&self.l2_grid[a]));
         let mut theta = Tensor::zeros([d * classes + classes], (Kind::Float, xs.device()));
-        let mut solved: Vec<Option<(Tensor, (usize, f64, bool))>> = (0..self.l2_grid.len()).map(|_| None).collect();
+        let mut solved: Vec<(Tensor, PathPoint)> = Vec::with_capacity(self.l2_grid.len());
+        solved.resize_with(self.l2_grid.len(), || (Tensor::new(), None));
         tch::no_grad(|| {
             for &i in &order {
                 let lambda = self.l2_grid[i];
                 let r = minimize(theta.shallow_clone(), |t| objective(xs, &onehot, lambda, t), &cfg);
                 theta = r.x;
-                solved[i] = Some((theta.shallow_clone(), (r.iterations, r.grad_max, r.converged)));
+                solved[i] = (theta.shallow_clone(), Some((r.iterations, r.grad_max, r.converged)));
             }
         });
-        let (thetas, path): (Vec<Tensor>, Vec<Option<(usize, f64, bool)>>) =
-            solved.into_iter().flatten().map(|(t, p)| (t, Some(p))).unzip();
+        let (thetas, path): (Vec<Tensor>, Vec<PathPoint>) = solved.into_iter().unzip();
         let all = Tensor::stack(&thetas, 0);
         let w = all.narrow(1, 0, d * classes).view([-1, d, classes]);
         let b = all.narrow(1, d * classes, classes);
@@ -196,7 +202,7 @@ impl LinearProbeParams {
     }
 
     /// The earlier protocol: every grid point at once, minibatch Adam, a fixed budget.
-    fn train_adam(&self, xs: &Tensor, y: &Tensor, classes: i64, seed: u64) -> Result<(Tensor, Tensor, Vec<Option<(usize, f64, bool)>>)> {
+    fn train_adam(&self, xs: &Tensor, y: &Tensor, classes: i64, seed: u64) -> Result<Trained> {
         let (n, d) = (xs.size()[0], xs.size()[1]);
         let dev = xs.device();
         let g = self.l2_grid.len() as i64;

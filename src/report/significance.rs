@@ -209,13 +209,13 @@ pub fn rank_table(summary: &[SummaryRow], headlines: &[RankedHeadline], represen
 mod tests {
     use super::*;
 
-    #[test]
-    fn ranks_average_ties() {
-        let row = |rep: &str, mean: f64| SummaryRow {
+    /// A one-seed summary row of metric `m`.
+    fn row(rep: &str, evaluation: &str, mean: f64) -> SummaryRow {
+        SummaryRow {
             representation: rep.into(),
             kind: String::new(),
             params: String::new(),
-            evaluation: "e".into(),
+            evaluation: evaluation.into(),
             eval_kind: String::new(),
             metric: "m".into(),
             mean,
@@ -224,8 +224,12 @@ mod tests {
             ci95_low: mean,
             ci95_high: mean,
             cell_keys: String::new(),
-        };
-        let s = vec![row("a", 0.5), row("b", 0.9), row("c", 0.5)];
+        }
+    }
+
+    #[test]
+    fn ranks_average_ties() {
+        let s = vec![row("a", "e", 0.5), row("b", "e", 0.9), row("c", "e", 0.5)];
         let t = rank_table(&s, &[("e".into(), "m".into(), true)], &["a".into(), "b".into(), "c".into()]);
         assert_eq!(t.rows[0].0, "b");
         assert_eq!(t.rows[0].1, vec![Some(1.0)]);
@@ -237,20 +241,6 @@ mod tests {
 
     #[test]
     fn mean_rank_uses_only_the_columns_everyone_has() {
-        let row = |rep: &str, e: &str, mean: f64| SummaryRow {
-            representation: rep.into(),
-            kind: String::new(),
-            params: String::new(),
-            evaluation: e.into(),
-            eval_kind: String::new(),
-            metric: "m".into(),
-            mean,
-            std: 0.0,
-            n: 1,
-            ci95_low: mean,
-            ci95_high: mean,
-            cell_keys: String::new(),
-        };
         // `lin` lacks hog: shown in the table, left out of every mean rank.
         let s = vec![
             row("hog", "ft", 0.95),
