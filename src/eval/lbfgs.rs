@@ -47,7 +47,8 @@ pub fn minimize(x0: Tensor, mut f: impl FnMut(&Tensor) -> (f64, Tensor), cfg: &L
     let mut iterations = 0;
     while iterations < cfg.max_iterations && max_abs(&g) > cfg.tolerance && fx.is_finite() {
         // Two-loop recursion: d = −H·g.
-        let mut q = g.shallow_clone();
+        // A copy: the updates below are in place and must not touch the gradient.
+        let mut q = g.copy();
         let mut alphas = Vec::with_capacity(pairs.len());
         for (s, y, rho) in pairs.iter().rev() {
             let a = rho * dot(s, &q);
