@@ -11,7 +11,7 @@
 //! converted. For `resnet18`, torchvision's layout (`conv1`, `bn1`,
 //! `layerN.M.downsample.0/1`) is read as repbench's (`stem.conv`, `stem.bn`,
 //! `down.conv/bn`), the layout solo-learn and most papers save.
-use super::imported::check_file;
+use super::imported::check_required;
 use super::{FitContext, Fitted, Representation};
 use crate::error::{Error, Result};
 use crate::methods::{BuildInfo, BuildResult, Method, Normalizer};
@@ -68,11 +68,7 @@ impl Representation for CheckpointParams {
         Ok(Box::new(super::learned::restore(self, state, device)?))
     }
     fn check(&self, path: &str, c: &mut Checker) {
-        if self.path.as_os_str().is_empty() {
-            c.push(&format!("{path}.path"), "is required (a .safetensors state dict)");
-        } else {
-            check_file(&format!("{path}.path"), &self.path, c);
-        }
+        check_required(&format!("{path}.path"), &self.path, "a .safetensors state dict", c);
         self.encoder.validate(&format!("{path}.encoder"), c);
         let i = &self.input;
         if !i.std.is_empty() && i.mean.len() != i.std.len() {

@@ -76,6 +76,15 @@ pub fn refuse_pickle(path: &Path) -> Result<()> {
     }
 }
 
+/// Checks the required file of a kind at `path`: given, existing, not a pickle.
+pub fn check_required(path: &str, file: &Path, what: &str, c: &mut Checker) {
+    if file.as_os_str().is_empty() {
+        c.push(path, format!("is required ({what})"));
+    } else {
+        check_file(path, file, c);
+    }
+}
+
 /// Checks at validation time that `file` exists and is not a pickle.
 pub fn check_file(path: &str, file: &Path, c: &mut Checker) {
     let Some(abs) = c.resolve(path, file) else { return };

@@ -5,7 +5,7 @@
 //!
 //! Nothing is fitted: the module file, keyed by content, is the state; a
 //! restored representation loads it again.
-use super::imported::{check_file, sniff, InputParams, TorchFile};
+use super::imported::{check_required, sniff, InputParams, TorchFile};
 use super::{pixels, FitContext, Fitted, Representation};
 use crate::error::{Error, Result};
 use crate::spec::validate::Checker;
@@ -62,11 +62,7 @@ impl Representation for TorchscriptParams {
         Ok(Box::new(self.load(device)?))
     }
     fn check(&self, path: &str, c: &mut Checker) {
-        if self.path.as_os_str().is_empty() {
-            c.push(&format!("{path}.path"), "is required (a TorchScript file saved by torch.jit.save)");
-        } else {
-            check_file(&format!("{path}.path"), &self.path, c);
-        }
+        check_required(&format!("{path}.path"), &self.path, "a TorchScript file saved by torch.jit.save", c);
         self.input.check(&format!("{path}.input"), c);
         if self.batch_size < 1 {
             c.push(&format!("{path}.batch_size"), "must be at least 1");
