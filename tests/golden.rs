@@ -144,7 +144,7 @@ const EVALUATIONS: &[Golden] = &[
         version: 7,
         values: &[1.000000e0, 1.000000e0, 1.000000e0, 1.000000e0],
     },
-    Golden { kind: "attention_maps", settings: "images: 3", version: 2, values: &[9.999722e-1] },
+    Golden { kind: "attention_maps", settings: "images: 3", version: 3, values: &[9.999722e-1, 0.000000e0] },
     Golden {
         kind: "similarity",
         settings: "{}",
