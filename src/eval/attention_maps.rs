@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn foreground_ratio_is_one_when_uniform_and_inverse_share_when_all_on_the_object() {
         // 2 images, 4×4 patches of 2×2 pixels; the object is the top-left 2×2 patches (share 1/4).
-        let mut img = Tensor::zeros([2, 1, 8, 8], (Kind::Uint8, Device::Cpu));
+        let img = Tensor::zeros([2, 1, 8, 8], (Kind::Uint8, Device::Cpu));
         let _ = img.narrow(2, 0, 4).narrow(3, 0, 4).fill_(200);
         let mask = object_patches(&img, 4, 4, 0);
         assert_eq!(mask.sum(Kind::Int64).int64_value(&[]), 8);
