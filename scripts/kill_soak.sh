@@ -23,7 +23,7 @@ representations:
     encoder: {arch: mlp, hidden: [64, 32]}
     train: {epochs: 80, batch_size: 16, warmup_epochs: 0}
 evaluations:
-  linear: {kind: linear_probe, epochs: 10, batch_size: 64}
+  linear: {kind: linear_probe}
   knn: {kind: knn, k: [5]}
   clusters: {kind: clustering}
   cka: {kind: similarity}

@@ -79,7 +79,7 @@ representations:
     encoder: {arch: mlp, hidden: [32]}
     train: {epochs: 5, batch_size: 32}
 evaluations:
-  linear: {kind: linear_probe, epochs: 10}
+  linear: {kind: linear_probe}
   knn: {kind: knn, k: [5]}
   cka: {kind: similarity}
 matrix:
