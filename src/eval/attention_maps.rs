@@ -113,7 +113,7 @@ impl AttentionMapsParams {
         if self.foreground_images > 0 {
             let n = (self.foreground_images as i64).min(m.images.test.0.size()[0]);
             let imgs = m.images.test.0.narrow(0, 0, n);
-            let att = super::pixels_in_batches_attention(m, &imgs, device)?;
+            let att = attention_in_batches(m, &imgs, device)?;
             let mask = object_patches(&imgs, att.size()[2], att.size()[3], self.foreground_threshold);
             let (per_head, used) = foreground_ratio(&att, &mask);
             if used > 0 {
@@ -136,6 +136,16 @@ impl AttentionMapsParams {
             }),
         })
     }
+}
+
+/// The last block's CLS attention [N, heads, gh, gw] of `images`, 256 at a time.
+fn attention_in_batches(m: &ModelInputs, images: &Tensor, device: Device) -> Result<Tensor> {
+    crate::represent::pixels::in_batches(images, 256, |b| {
+        m.fitted
+            .cls_attention(b, device)?
+            .map(|t| t.to_device(Device::Cpu))
+            .ok_or_else(|| Error::NotApplicable(format!("{} has no ViT attention", m.spec.kind())))
+    })
 }
 
 /// Object patches [N, gh, gw]: at least half of a patch's pixels exceed

@@ -263,16 +263,6 @@ impl Validate for EvaluationSpec {
 }
 
 /// Top-1 accuracy of predictions against labels.
-/// The last block's CLS attention [N, heads, gh, gw] of `images`, 256 at a time.
-pub fn pixels_in_batches_attention(m: &ModelInputs, images: &Tensor, device: Device) -> Result<Tensor> {
-    crate::represent::pixels::in_batches(images, 256, |b| {
-        m.fitted
-            .cls_attention(b, device)?
-            .map(|t| t.to_device(Device::Cpu))
-            .ok_or_else(|| Error::NotApplicable(format!("{} has no ViT attention", m.spec.kind())))
-    })
-}
-
 /// Which test examples the headline prediction got right, as a base64 bitset
 /// (bit i of byte i/8, least significant first): 1.3 KB per 10,000 images. The
 /// report pairs two representations' bits on the same test images (McNemar's
