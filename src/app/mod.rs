@@ -133,7 +133,7 @@ fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<crate::report::manifest:
         let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
         if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
             let Ok(full) = plan.datasets[src].source.load() else { continue };
-            let Ok(ds) = full.with_classes(&classes) else { continue };
+            let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes) else { continue };
             loaded.push((src, classes.clone(), ds));
         }
         let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
@@ -145,6 +145,7 @@ fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<crate::report::manifest:
                 points: vec![label],
                 dataset: ds.name.clone(),
                 classes: k,
+                class_names: ds.class_names.clone(),
                 train: count(&ds.train.labels, &splits.train, k),
                 val: count(&ds.train.labels, &splits.val, k),
                 test: count(&ds.test.labels, &splits.test, k),

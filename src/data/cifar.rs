@@ -94,7 +94,37 @@ pub fn load_dir(name: &str, dir: &Path, variant: Variant) -> Result<Dataset> {
         Variant::Cifar100 => 100,
     };
     let files = train_files.into_iter().chain(test_files).collect();
-    Ok(Dataset { name: name.to_string(), train, test, num_classes, files })
+    let class_names = class_names(dir, variant, num_classes)?;
+    Ok(Dataset { name: name.to_string(), train, test, num_classes, class_names, files })
+}
+
+/// CIFAR-10's classes, in label order (the dataset's `batches.meta.txt`).
+pub const CIFAR10_CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+/// The class names the binary distribution ships beside the batches
+/// (`batches.meta.txt` for CIFAR-10, `fine_label_names.txt` for CIFAR-100, one
+/// per line); without that file, CIFAR-10's known names or `class k`.
+fn class_names(dir: &Path, variant: Variant, k: usize) -> Result<Vec<String>> {
+    let meta = dir.join(match variant {
+        Variant::Cifar10 => "batches.meta.txt",
+        Variant::Cifar100 => "fine_label_names.txt",
+    });
+    if meta.is_file() {
+        let text = std::fs::read_to_string(&meta).map_err(|e| crate::error::Error::data(&meta, e.to_string()))?;
+        let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        if names.len() != k {
+            return Err(crate::error::Error::data(
+                &meta,
+                format!("lists {} class names; the format has {k} classes", names.len()),
+            ));
+        }
+        return Ok(names);
+    }
+    Ok(match variant {
+        Variant::Cifar10 => CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
+        Variant::Cifar100 => super::default_class_names(k),
+    })
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ pub fn load_dir(name: &str, root: &Path) -> Result<Dataset> {
     let train = read_split(&train_dir, &classes, &mut files)?;
     let test = read_split(&test_dir, &classes, &mut files)?;
     super::check_same_shape(name, &train, &test)?;
-    Ok(Dataset { name: name.to_string(), train, test, num_classes: classes.len(), files })
+    Ok(Dataset { name: name.to_string(), train, test, num_classes: classes.len(), class_names: classes, files })
 }
 
 #[cfg(test)]

@@ -148,7 +148,15 @@ pub fn load_dir(name: &str, dir: &Path) -> Result<super::Dataset> {
     let test = read_pair(&tei, &tel)?;
     super::check_same_shape(name, &train, &test)?;
     let num_classes = super::count_classes(&[&train, &test]);
-    Ok(super::Dataset { name: name.to_string(), train, test, num_classes, files: vec![tri, trl, tei, tel] })
+    let class_names = super::default_class_names(num_classes);
+    Ok(super::Dataset {
+        name: name.to_string(),
+        train,
+        test,
+        num_classes,
+        class_names,
+        files: vec![tri, trl, tei, tel],
+    })
 }
 
 /// Writes an IDX file (used by tests and by the subset tool).

@@ -79,8 +79,17 @@ pub struct Dataset {
     pub train: ImageSet,
     pub test: ImageSet,
     pub num_classes: usize,
+    /// One display name per label (Fashion-MNIST's "T-shirt/top", …; a folder
+    /// dataset's folder names; `class k` where the data names none). Only for
+    /// tables and figures: names never enter a cache key.
+    pub class_names: Vec<String>,
     /// Every file the data was read from (what the fingerprint covers).
     pub files: Vec<PathBuf>,
+}
+
+/// `class 0`, `class 1`, … for data that names no classes.
+pub fn default_class_names(k: usize) -> Vec<String> {
+    (0..k).map(|i| format!("class {i}")).collect()
 }
 
 /// Number of classes = 1 + the largest label seen (labels are 0-based).
@@ -129,6 +138,28 @@ impl ImageSet {
 }
 
 impl Dataset {
+    /// The data a suite evaluates on: the suite's `class_names` (checked against
+    /// the number of classes the data holds), then its `classes` subset.
+    pub fn prepared(&self, class_names: Option<&[String]>, classes: &[usize]) -> Result<Dataset> {
+        match class_names {
+            Some(names) if names.len() != self.num_classes => Err(crate::error::Error::data(
+                &self.name,
+                format!(
+                    "dataset.class_names lists {} names, but the data holds {} classes",
+                    names.len(),
+                    self.num_classes
+                ),
+            )),
+            Some(names) => Dataset { class_names: names.to_vec(), ..self.clone() }.with_classes(classes),
+            None => self.with_classes(classes),
+        }
+    }
+
+    /// The name of label `k` (`class k` past the known names).
+    pub fn class_name(&self, k: usize) -> String {
+        self.class_names.get(k).cloned().unwrap_or_else(|| format!("class {k}"))
+    }
+
     /// A class subset (for transfer experiments): only `classes`, relabelled
     /// 0..k−1 in the order given. An empty list keeps everything.
     pub fn with_classes(&self, classes: &[usize]) -> Result<Dataset> {
@@ -146,6 +177,7 @@ impl Dataset {
             train: self.train.keep_classes(classes),
             test: self.test.keep_classes(classes),
             num_classes: classes.len(),
+            class_names: classes.iter().map(|&c| self.class_name(c)).collect(),
             files: self.files.clone(),
         })
     }

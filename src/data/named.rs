@@ -26,6 +26,10 @@ pub enum Format {
     Folder,
 }
 
+/// Fashion-MNIST's classes, in label order (Xiao et al. 2017).
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
 /// A dataset located on disk.
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {
@@ -35,11 +39,24 @@ pub struct Source {
     pub files: Vec<PathBuf>,
     /// Set when a named dataset was replaced by its committed subset.
     pub note: Option<String>,
+    /// A named dataset's class names (the loaders supply the others').
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Source {
     /// Parses the files.
     pub fn load(&self) -> Result<Dataset> {
+        let mut ds = self.load_files()?;
+        if let Some(names) = &self.class_names {
+            if names.len() == ds.num_classes {
+                ds.class_names = names.clone();
+            }
+        }
+        Ok(ds)
+    }
+
+    fn load_files(&self) -> Result<Dataset> {
         match self.format {
             Format::Idx => super::idx::load_dir(&self.name, &self.root),
             Format::Cifar10 => super::cifar::load_dir(&self.name, &self.root, Variant::Cifar10),
@@ -108,5 +125,7 @@ pub fn resolve(name: Option<&str>, path: Option<&Path>, format: Option<Format>, 
         (None, None) => return Err(Error::data(spec_dir, "dataset needs `name` or `path`")),
     };
     let files = list_files(format, &root)?;
-    Ok(Source { name, format, root, files, note })
+    let class_names = (name == "fashion-mnist" && path.is_none())
+        .then(|| FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect());
+    Ok(Source { name, format, root, files, note, class_names })
 }

@@ -25,7 +25,8 @@ use tch::{Device, Kind, Tensor};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttentionMapsParams {
-    /// Number of test images shown.
+    /// Number of test images shown: the first of each class, then the next in
+    /// order (10 = one of each Fashion-MNIST class).
     pub images: usize,
     /// Test images `attention_foreground` averages over (0 turns it off).
     pub foreground_images: usize,
@@ -35,7 +36,7 @@ pub struct AttentionMapsParams {
 
 impl Default for AttentionMapsParams {
     fn default() -> Self {
-        AttentionMapsParams { images: 6, foreground_images: 1000, foreground_threshold: 0 }
+        AttentionMapsParams { images: 10, foreground_images: 1000, foreground_threshold: 0 }
     }
 }
 

@@ -1,46 +1,66 @@
 //! DINO (Caron et al. 2021): self-distillation with no labels. A student and an
 //! EMA teacher share the architecture (encoder + projection head ending in a
-//! weight-normalised layer); the teacher's output is centred (momentum 0.9) and
-//! sharpened (temperature warmed up 0.04 → 0.07), the student's uses 0.1; the
+//! weight-normalised layer, `heads::DinoHead`); the teacher's output is centred
+//! (momentum 0.9) and sharpened (temperature 0.04), the student's uses 0.1; the
 //! student sees 2 global and N local crops, the teacher only the globals.
-//! Teacher momentum 0.996 → 1 on a cosine schedule. Head 2048/256/65536 scaled to
-//! 512/128/4096 for small images; local crops 96/224 of the side → 4/7.
-use super::heads::EmaTeacher;
-use super::{Method, losses, BuildInfo, BuildResult, Learner, Normalizer};
+//!
+//! Defaults are the official recipe (facebookresearch/dino, main_dino.py) where
+//! it does not depend on image size: head 2048/256, teacher temperature 0.04
+//! constant, momentum 0.996 → 1 (cosine), last layer frozen for the first epoch
+//! by dropping its gradient, drop-path 0.1 in the student, asymmetric blur and
+//! solarization of the two global views, and for training (`train_defaults`)
+//! AdamW at 5e-4 per 256 images, weight decay 0.04 → 0.4 on a cosine, gradients
+//! clipped per parameter at 3. Scaled for small images: 4 local crops of 4/7 of
+//! the side (official 8 of 96/224), 4096 prototypes (official 65536).
+use super::heads::{DinoHead, EmaTeacher};
+use super::{losses, BuildInfo, BuildResult, Learner, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::{Checker, Validate};
-use serde::{Deserialize, Serialize};
+use crate::train::optim::{OptimizerKind, OptimizerParams};
+use crate::train::trainer::{ClipMode, Objective, StepInfo, TrainParams};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
-use tch::nn::{self, Module, ModuleT};
 use tch::{Kind, Tensor};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DinoParams {
     pub encoder: EncoderSpec,
+    /// Laid over DINO's own training defaults (`train_defaults`), key by key.
+    #[serde(deserialize_with = "dino_train")]
     pub train: TrainParams,
-    /// Colour part of the pipeline (crop scales come from the fields below).
+    /// Crop-independent part of the pipeline (colour jitter, grayscale). Crop
+    /// scales come from the fields below, blur and solarization from `view_blur`
+    /// and `view_solarize`: `augment.blur_p` / `solarize_p` must stay 0.
     pub augment: AugmentParams,
     pub global_crop_scale: [f64; 2],
     pub local_crops: usize,
     pub local_crop_scale: [f64; 2],
     /// Side of the local crops in pixels (default 4/7 of the image side, a multiple of 4).
     pub local_crop_size: Option<usize>,
+    /// Blur probability of [first global view, second global view, local views]
+    /// (DINO: 1.0, 0.1, 0.5 — the two global views are augmented asymmetrically).
+    pub view_blur: [f64; 3],
+    /// Solarization probability of the same three (DINO: 0, 0.2, 0).
+    pub view_solarize: [f64; 3],
     pub out_dim: usize,
     pub hidden_dim: usize,
     pub bottleneck_dim: usize,
     pub student_temp: f64,
     pub teacher_temp: f64,
     pub warmup_teacher_temp: f64,
-    /// Share of training over which the teacher temperature warms up (DINO: 30 of 100 epochs).
+    /// Share of training over which the teacher temperature warms up from
+    /// `warmup_teacher_temp` (DINO: 30 of 100 epochs; with both temperatures
+    /// 0.04, the default, there is no warm-up).
     pub warmup_teacher_temp_fraction: f64,
     pub center_momentum: f64,
+    /// EMA momentum at the first step; it rises to 1 on a cosine over the run.
     pub base_momentum: f64,
-    /// Epochs at the start during which the last head layer gets no gradient
-    /// (DINO's `freeze_last_layer`, which it reports stabilises early training).
+    /// Epochs at the start during which the last head layer is held still
+    /// (DINO's `freeze_last_layer`: no gradient, so no update, no weight decay
+    /// and no optimiser-state change). One epoch of DINO's 100; in a 10-epoch run it is 10 %.
     pub freeze_last_layer_epochs: usize,
     /// Fix the norm of each last-layer row to 1 (DINO's `norm_last_layer`, default
     /// true). With false the row norms are learned: logits are then no longer bounded
@@ -51,23 +71,55 @@ pub struct DinoParams {
     /// false). It takes the shared component out of the features before the
     /// bottleneck, so image-to-image differences reach the logits from the first step.
     pub bn_in_head: bool,
+    /// Stochastic depth of the student ViT (DINO: 0.1); the teacher has none.
+    /// ConvNets and ResNets have no drop-path, as in DINO.
+    pub drop_path: f64,
+    /// Which network the representation is: `teacher` (DINO's choice) or `student`.
+    pub embed_with: EmbedWith,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedWith {
+    #[default]
+    Teacher,
+    Student,
+}
+
+/// DINO's training recipe (main_dino.py defaults), the base a suite's `train:` is laid over.
+pub fn train_defaults() -> TrainParams {
+    TrainParams {
+        optimizer: OptimizerParams { kind: OptimizerKind::Adamw, lr: 5e-4, weight_decay: 0.04, ..Default::default() },
+        min_lr: 1e-6,
+        grad_clip: Some(3.0),
+        grad_clip_mode: ClipMode::PerParameter,
+        weight_decay_end: Some(0.4),
+        lr_reference_batch: Some(256),
+        ..Default::default()
+    }
+}
+
+fn dino_train<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<TrainParams, D::Error> {
+    crate::train::defaults::train_over(d, &train_defaults())
 }
 
 impl Default for DinoParams {
     fn default() -> Self {
         DinoParams {
             encoder: EncoderSpec::Vit(Default::default()),
-            train: Default::default(),
-            augment: AugmentParams { blur_p: 0.5, solarize_p: 0.1, ..Default::default() },
+            train: train_defaults(),
+            augment: AugmentParams { saturation: 0.2, ..Default::default() },
             global_crop_scale: [0.4, 1.0],
             local_crops: 4,
             local_crop_scale: [0.05, 0.4],
             local_crop_size: None,
+            view_blur: [1.0, 0.1, 0.5],
+            view_solarize: [0.0, 0.2, 0.0],
             out_dim: 4096,
-            hidden_dim: 512,
-            bottleneck_dim: 128,
+            hidden_dim: 2048,
+            bottleneck_dim: 256,
             student_temp: 0.1,
-            teacher_temp: 0.07,
+            teacher_temp: 0.04,
             warmup_teacher_temp: 0.04,
             warmup_teacher_temp_fraction: 0.3,
             center_momentum: 0.9,
@@ -75,85 +127,40 @@ impl Default for DinoParams {
             freeze_last_layer_epochs: 1,
             norm_last_layer: true,
             bn_in_head: false,
+            drop_path: 0.1,
+            embed_with: EmbedWith::Teacher,
         }
     }
-}
-
-/// MLP (GELU) → L2 normalisation → weight-normalised linear layer, w = g · v / ‖v‖
-/// per output row, g starting at 1 and fixed there unless `learn_norm` (DINO's
-/// `norm_last_layer=False`).
-pub struct DinoHead {
-    l1: nn::Linear,
-    l2: nn::Linear,
-    l3: nn::Linear,
-    bn: Option<[nn::BatchNorm; 2]>,
-    last_v: Tensor,
-    /// Row norms [out, 1]; `None` when fixed to 1.
-    last_g: Option<Tensor>,
-}
-
-impl DinoHead {
-    pub fn new(p: &nn::Path, d_in: i64, hidden: i64, bottleneck: i64, out: i64, learn_norm: bool, bn: bool) -> DinoHead {
-        let lin = |n: &str, i, o| crate::nn::vit::linear(p / n, i, o);
-        DinoHead {
-            l1: lin("mlp0", d_in, hidden),
-            l2: lin("mlp1", hidden, hidden),
-            l3: lin("mlp2", hidden, bottleneck),
-            bn: bn.then(|| [0, 1].map(|i| nn::batch_norm1d(p / format!("bn{i}"), hidden, Default::default()))),
-            last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-            last_g: learn_norm.then(|| p.var("last_layer_g", &[out, 1], nn::Init::Const(1.0))),
-        }
-    }
-    /// Always in training mode (batch statistics), for the student and the teacher alike, as in DINO.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        let bn = |h: Tensor, i: usize| match &self.bn {
-            Some(b) => b[i].forward_t(&h, true),
-            None => h,
-        };
-        let h = bn(self.l1.forward(x), 0).gelu("none");
-        let h = self.l3.forward(&bn(self.l2.forward(&h), 1).gelu("none"));
-        let h = &h / h.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        let w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        let w = match &self.last_g {
-            Some(g) => w * g,
-            None => w,
-        };
-        h.matmul(&w.transpose(0, 1))
-    }
-    /// The last layer's parameters (what `freeze_last_layer` holds still).
-    fn last_layer(&self) -> impl Iterator<Item = &Tensor> {
-        std::iter::once(&self.last_v).chain(self.last_g.as_ref())
-    }
-}
-
-pub struct Dino {
-    norm: Normalizer,
-    encoder: Box<dyn Encoder>,
-    head: DinoHead,
-    teacher: EmaTeacher,
-    t_encoder: Box<dyn Encoder>,
-    t_head: DinoHead,
-    center: Tensor,
-    batch_center: Option<Tensor>,
-    local_size: i64,
-    /// Sums over the epoch's steps of the teacher's normalised entropy and of
-    /// KL(teacher ‖ student): DINO's collapse diagnostics (paper, Fig. 7) —
-    /// entropy → 1 is collapse to uniform, → 0 with KL → 0 is collapse to one dimension.
-    diag: (Tensor, Tensor, i64),
-    p: DinoParams,
 }
 
 /// Version of this method's arithmetic; bump it when what it computes changes
 /// (it enters the fit key, see `Method::version`).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 impl Method for DinoParams {
     super::method_basics!(VERSION);
     fn backbone_prefix(&self) -> &'static str {
-        "target/encoder"
+        match self.embed_with {
+            EmbedWith::Teacher => "target/encoder",
+            EmbedWith::Student => "vs/encoder",
+        }
     }
     fn check(&self, path: &str, c: &mut Checker) {
         self.augment.validate(&format!("{path}.augment"), c);
+        for (n, v) in [("blur_p", self.augment.blur_p), ("solarize_p", self.augment.solarize_p)] {
+            if v != 0.0 {
+                let what = if n == "blur_p" { "view_blur" } else { "view_solarize" };
+                c.push(&format!("{path}.augment.{n}"), format!("DINO draws this per view: set `{what}` (first global, second global, local views) instead (got {v})"));
+            }
+        }
+        for (n, vs) in [("view_blur", self.view_blur), ("view_solarize", self.view_solarize)] {
+            if !vs.iter().all(|v| (0.0..=1.0).contains(v)) {
+                c.push(&format!("{path}.{n}"), format!("are probabilities, in [0, 1] (got {vs:?})"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.drop_path) {
+            c.push(&format!("{path}.drop_path"), format!("must be in [0, 1) (got {})", self.drop_path));
+        }
         for (n, v) in [("hidden_dim", self.hidden_dim), ("bottleneck_dim", self.bottleneck_dim)] {
             c.positive(&format!("{path}.{n}"), v);
         }
@@ -167,33 +174,65 @@ impl Method for DinoParams {
         super::check_momentum(path, "base_momentum", self.base_momentum, c);
         super::check_momentum(path, "center_momentum", self.center_momentum, c);
     }
-    fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
+    fn build(&self, vs: &tch::nn::VarStore, info: BuildInfo) -> BuildResult {
         let p = self;
         let root = vs.root();
-        let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-        let head = DinoHead::new(&(&root / "head"), encoder.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
+        let head = |path: &tch::nn::Path, d_in| {
+            DinoHead::new(path, d_in, p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head)
+        };
+        let encoder = p.encoder.build_with_drop_path(&(&root / "encoder"), info.shape, p.drop_path)?;
+        let s_head = head(&(&root / "head"), encoder.out_dim());
         let norm = Normalizer::new(&(&root / "norm"), info.shape.0);
         let (teacher, (t_encoder, t_head)) = EmaTeacher::new(vs, p.base_momentum, |t| {
             let e = p.encoder.build(&(t / "encoder"), info.shape)?;
-            let h = DinoHead::new(&(t / "head"), e.out_dim(), p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head);
+            let h = head(&(t / "head"), e.out_dim());
             Ok((e, h))
         })?;
         let side = info.shape.1.min(info.shape.2);
         let local_size = p.local_crop_size.map(|s| s as i64).unwrap_or_else(|| ((side * 4 / 7) / 4 * 4).max(4));
+        let zero = || Tensor::zeros([], (Kind::Float, vs.device()));
         Ok(Box::new(Dino {
             norm,
             encoder,
-            head,
+            head: s_head,
             teacher,
             t_encoder,
             t_head,
             center: Tensor::zeros([1, p.out_dim as i64], (Kind::Float, vs.device())),
             batch_center: None,
             local_size,
-            diag: (Tensor::zeros([], (Kind::Float, vs.device())), Tensor::zeros([], (Kind::Float, vs.device())), 0),
+            diag: Diagnostics { entropy: zero(), kl: zero(), spread: zero(), steps: 0 },
             p: p.clone(),
         }))
     }
+}
+
+pub struct Dino {
+    norm: Normalizer,
+    encoder: Box<dyn Encoder>,
+    head: DinoHead,
+    teacher: EmaTeacher,
+    t_encoder: Box<dyn Encoder>,
+    t_head: DinoHead,
+    center: Tensor,
+    batch_center: Option<Tensor>,
+    local_size: i64,
+    diag: Diagnostics,
+    p: DinoParams,
+}
+
+/// Sums over the epoch's steps of DINO's collapse diagnostics (paper, Fig. 7),
+/// kept on the device and read once per epoch: the teacher's entropy / ln K
+/// (→ 1 is collapse to uniform), KL(teacher ‖ student) (→ 0 with entropy → 0 is
+/// collapse to one prototype), and the spread of the centred, sharpened teacher
+/// logits (the standard deviation over the K prototypes, mean over images): it
+/// falls towards 0 before the entropy reaches 1, so a run heading for the
+/// uniform plateau shows it early.
+struct Diagnostics {
+    entropy: Tensor,
+    kl: Tensor,
+    spread: Tensor,
+    steps: i64,
 }
 
 impl Dino {
@@ -206,22 +245,35 @@ impl Dino {
             self.p.teacher_temp
         }
     }
+
+    /// The augmentation of view `i` (0, 1: the global views; 2: the local ones).
+    fn view_augment(&self, i: usize) -> AugmentParams {
+        AugmentParams { blur_p: self.p.view_blur[i], solarize_p: self.p.view_solarize[i], ..self.p.augment.clone() }
+    }
+
+    fn embedder(&self) -> &dyn Encoder {
+        match self.p.embed_with {
+            EmbedWith::Teacher => self.t_encoder.as_ref(),
+            EmbedWith::Student => self.encoder.as_ref(),
+        }
+    }
 }
 
 impl Objective for Dino {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, s: &StepInfo) -> Tensor {
         let (h, w) = (x.size()[2], x.size()[3]);
-        let a = &self.p.augment;
-        let globals = Tensor::cat(&[a.view(x, (h, w), self.p.global_crop_scale), a.view(x, (h, w), self.p.global_crop_scale)], 0);
+        let scale = self.p.global_crop_scale;
+        let globals = Tensor::cat(&[self.view_augment(0).view(x, (h, w), scale), self.view_augment(1).view(x, (h, w), scale)], 0);
         let student = |v: &Tensor| self.head.forward(&self.encoder.forward(&self.norm.apply(v), true));
         let mut s_out: Vec<Tensor> = student(&globals).chunk(2, 0);
         if self.p.local_crops > 0 {
+            let a = self.view_augment(2);
             let locals: Vec<Tensor> = (0..self.p.local_crops).map(|_| a.view(x, (self.local_size, self.local_size), self.p.local_crop_scale)).collect();
             s_out.extend(student(&Tensor::cat(&locals, 0)).chunk(self.p.local_crops as i64, 0));
         }
-        let t_out = tch::no_grad(|| self.t_head.forward(&self.t_encoder.forward(&self.norm.apply(&globals), true)));
-        self.batch_center = Some(t_out.mean_dim(0, true, Kind::Float));
-        let t_out: Vec<Tensor> = t_out.chunk(2, 0);
+        let t_all = tch::no_grad(|| self.t_head.forward(&self.t_encoder.forward(&self.norm.apply(&globals), true)));
+        self.batch_center = Some(t_all.mean_dim(0, true, Kind::Float));
+        let t_out: Vec<Tensor> = t_all.chunk(2, 0);
         let temp = self.teacher_temp(s);
         let loss = losses::dino(&s_out, &t_out, &self.center, self.p.student_temp, temp);
         tch::no_grad(|| {
@@ -229,28 +281,34 @@ impl Objective for Dino {
             // teacher view appears in the same number of pairs, so the mean KL is the
             // loss minus the teacher views' mean entropy.
             let h = losses::mean_entropy(&t_out, &self.center, temp);
-            let _ = self.diag.0.g_add_(&(&h / (self.p.out_dim as f64).ln()));
-            let _ = self.diag.1.g_add_(&(loss.detach() - h));
-            self.diag.2 += 1;
+            let spread = ((&t_all - &self.center) / temp).std_dim(1, false, false).mean(Kind::Float);
+            let d = &mut self.diag;
+            let _ = d.entropy.g_add_(&(&h / (self.p.out_dim as f64).ln()));
+            let _ = d.kl.g_add_(&(loss.detach() - h));
+            let _ = d.spread.g_add_(&spread);
+            d.steps += 1;
         });
         loss
     }
     fn epoch_diagnostics(&mut self) -> BTreeMap<String, f64> {
-        let n = self.diag.2.max(1) as f64;
-        let out = BTreeMap::from([("teacher_entropy".to_string(), self.diag.0.double_value(&[]) / n), ("teacher_student_kl".to_string(), self.diag.1.double_value(&[]) / n)]);
-        let _ = self.diag.0.zero_();
-        let _ = self.diag.1.zero_();
-        self.diag.2 = 0;
+        let d = &mut self.diag;
+        let n = d.steps.max(1) as f64;
+        let out = BTreeMap::from([
+            ("teacher_entropy".to_string(), d.entropy.double_value(&[]) / n),
+            ("teacher_student_kl".to_string(), d.kl.double_value(&[]) / n),
+            ("teacher_logit_spread".to_string(), d.spread.double_value(&[]) / n),
+        ]);
+        for t in [&mut d.entropy, &mut d.kl, &mut d.spread] {
+            let _ = t.zero_();
+        }
+        d.steps = 0;
         out
     }
-    fn before_step(&mut self, s: &StepInfo) {
+    fn frozen_params(&self, s: &StepInfo) -> Vec<Tensor> {
         if s.epoch < self.p.freeze_last_layer_epochs {
-            for t in self.head.last_layer() {
-                let mut g = t.grad();
-                if g.defined() {
-                    let _ = g.zero_();
-                }
-            }
+            self.head.last_layer().map(Tensor::shallow_clone).collect()
+        } else {
+            Vec::new()
         }
     }
     fn after_step(&mut self, s: &StepInfo) {
@@ -275,17 +333,17 @@ impl Objective for Dino {
 }
 
 impl Learner for Dino {
-    /// DINO evaluates the teacher's backbone, which is the better of the two.
+    /// The teacher's backbone by default (DINO's choice), or the student's.
     fn embed(&self, x: &Tensor) -> Tensor {
-        self.t_encoder.forward(&self.norm.apply(x), false)
+        self.embedder().forward(&self.norm.apply(x), false)
     }
     fn embed_blocks(&self, x: &Tensor) -> Vec<Tensor> {
-        self.t_encoder.blocks(&self.norm.apply(x), false)
+        self.embedder().blocks(&self.norm.apply(x), false)
     }
     fn normalizer(&mut self) -> &mut Normalizer {
         &mut self.norm
     }
     fn cls_attention(&self, x: &Tensor) -> Option<Tensor> {
-        self.t_encoder.as_vit().map(|v| v.last_cls_attention(&self.norm.apply(x)))
+        self.embedder().as_vit().map(|v| v.last_cls_attention(&self.norm.apply(x)))
     }
 }

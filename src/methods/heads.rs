@@ -89,6 +89,61 @@ impl EmaTeacher {
     }
 }
 
+/// MLP (GELU) → L2 normalisation → weight-normalised linear layer, w = g · v / ‖v‖
+/// per output row, g starting at 1 and fixed there unless `learn_norm` (DINO's
+/// `norm_last_layer=False`).
+pub struct DinoHead {
+    l1: nn::Linear,
+    l2: nn::Linear,
+    l3: nn::Linear,
+    bn: Option<[nn::BatchNorm; 2]>,
+    last_v: Tensor,
+    /// Row norms [out, 1]; `None` when fixed to 1.
+    last_g: Option<Tensor>,
+}
+
+impl DinoHead {
+    pub fn new(
+        p: &nn::Path,
+        d_in: i64,
+        hidden: i64,
+        bottleneck: i64,
+        out: i64,
+        learn_norm: bool,
+        bn: bool,
+    ) -> DinoHead {
+        let lin = |n: &str, i, o| crate::nn::vit::linear(p / n, i, o);
+        DinoHead {
+            l1: lin("mlp0", d_in, hidden),
+            l2: lin("mlp1", hidden, hidden),
+            l3: lin("mlp2", hidden, bottleneck),
+            bn: bn.then(|| [0, 1].map(|i| nn::batch_norm1d(p / format!("bn{i}"), hidden, Default::default()))),
+            last_v: p.var("last_layer_v", &[out, bottleneck], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
+            last_g: learn_norm.then(|| p.var("last_layer_g", &[out, 1], nn::Init::Const(1.0))),
+        }
+    }
+    /// Always in training mode (batch statistics), for the student and the teacher alike, as in DINO.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let bn = |h: Tensor, i: usize| match &self.bn {
+            Some(b) => b[i].forward_t(&h, true),
+            None => h,
+        };
+        let h = bn(self.l1.forward(x), 0).gelu("none");
+        let h = self.l3.forward(&bn(self.l2.forward(&h), 1).gelu("none"));
+        let h = &h / h.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        let w = &self.last_v / self.last_v.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        let w = match &self.last_g {
+            Some(g) => w * g,
+            None => w,
+        };
+        h.matmul(&w.transpose(0, 1))
+    }
+    /// The last layer's parameters (what `freeze_last_layer` holds still).
+    pub fn last_layer(&self) -> impl Iterator<Item = &Tensor> {
+        std::iter::once(&self.last_v).chain(self.last_g.as_ref())
+    }
+}
+
 /// Batch normalisation without affine parameters, in training mode: each
 /// feature standardized over the batch (biased variance, ε = 1e-5), as
 /// PyTorch's `BatchNorm1d(affine=False)` computes it while training. The

@@ -88,7 +88,7 @@ impl Method for MaeParams {
             dec_embed: linear(&d / "embed", cfg.dim, dd),
             mask_token: d.var("mask_token", &[1, 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
             dec_pos: d.var("pos_embed", &[1, n + 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-            dec_blocks: (0..p.decoder_depth).map(|i| VitBlock::new(&(&d / "blocks" / i), dd, p.decoder_heads as i64, 4.0)).collect(),
+            dec_blocks: (0..p.decoder_depth).map(|i| VitBlock::new(&(&d / "blocks" / i), dd, p.decoder_heads as i64, 4.0, 0.0)).collect(),
             dec_norm: nn::layer_norm(&d / "norm", vec![dd], Default::default()),
             dec_pred: linear(&d / "pred", dd, cfg.patch * cfg.patch * info.shape.0),
             encoder,
@@ -120,7 +120,7 @@ impl Mae {
         let restore = shuffle.argsort(1, false);
         let ids_keep = shuffle.narrow(1, 0, keep);
         let visible = tokens.gather(1, &ids_keep.unsqueeze(-1).expand([b, keep, d], false), false);
-        let (enc, _) = vit.run_blocks(&vit.with_cls(&visible));
+        let (enc, _) = vit.run_blocks(&vit.with_cls(&visible), false);
         // Decoder: embed, append mask tokens, unshuffle, add positions.
         let e = self.dec_embed.forward(&enc);
         let dd = e.size()[2];

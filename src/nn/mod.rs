@@ -63,6 +63,17 @@ impl EncoderSpec {
         })
     }
 
+    /// `build` with stochastic depth `drop_path` in a ViT (the network a method
+    /// trains: DINO's student); other architectures have none and ignore it, as in DINO.
+    pub fn build_with_drop_path(&self, p: &nn::Path, shape: Shape, drop_path: f64) -> Result<Box<dyn Encoder>> {
+        match self {
+            EncoderSpec::Vit(v) => {
+                Ok(Box::new(vit::Vit::new(p, &vit::VitConfig { drop_path, ..v.resolved()? }, shape)?))
+            }
+            other => other.build(p, shape),
+        }
+    }
+
     pub fn arch(&self) -> &'static str {
         match self {
             EncoderSpec::Mlp(_) => "mlp",

@@ -34,6 +34,11 @@ pub struct VitConfig {
     pub depth: i64,
     pub heads: i64,
     pub mlp_ratio: f64,
+    /// Stochastic depth: the largest rate, reached by the last block (rates rise
+    /// linearly from 0 at the first, as in DeiT/DINO). Only in training mode; 0 off.
+    /// Not a suite setting of the encoder: a method sets it for the network it
+    /// trains (DINO's student), never for an EMA teacher.
+    pub drop_path: f64,
 }
 
 impl VitParams {
@@ -49,6 +54,7 @@ impl VitParams {
             depth: self.depth.unwrap_or(depth) as i64,
             heads: self.heads.unwrap_or(heads) as i64,
             mlp_ratio: self.mlp_ratio.unwrap_or(4.0),
+            drop_path: 0.0,
         };
         if c.patch < 1 || c.dim < 1 || c.depth < 1 || c.heads < 1 || c.mlp_ratio <= 0.0 {
             return Err(Error::stage("ViT patch_size, dim, depth, heads and mlp_ratio must be positive"));
@@ -81,10 +87,12 @@ pub struct VitBlock {
     fc1: nn::Linear,
     fc2: nn::Linear,
     heads: i64,
+    /// This block's drop-path rate (training only).
+    drop: f64,
 }
 
 impl VitBlock {
-    pub fn new(p: &nn::Path, dim: i64, heads: i64, mlp_ratio: f64) -> VitBlock {
+    pub fn new(p: &nn::Path, dim: i64, heads: i64, mlp_ratio: f64, drop: f64) -> VitBlock {
         let hidden = (dim as f64 * mlp_ratio) as i64;
         VitBlock {
             ln1: nn::layer_norm(p / "ln1", vec![dim], Default::default()),
@@ -94,6 +102,7 @@ impl VitBlock {
             fc1: linear(p / "mlp" / "fc1", dim, hidden),
             fc2: linear(p / "mlp" / "fc2", hidden, dim),
             heads,
+            drop,
         }
     }
 
@@ -108,17 +117,34 @@ impl VitBlock {
         (qkv.get(0), qkv.get(1), qkv.get(2))
     }
 
-    fn finish(&self, x: &Tensor, attn_out: Tensor) -> Tensor {
+    fn finish(&self, x: &Tensor, attn_out: Tensor, train: bool) -> Tensor {
         let (b, n, d) = x.size3().expect("tokens are [B, N, D]");
-        let x = x + self.proj.forward(&attn_out.transpose(1, 2).reshape([b, n, d]));
+        let x = x + self.drop_path(self.proj.forward(&attn_out.transpose(1, 2).reshape([b, n, d])), train);
         let h = self.fc2.forward(&self.fc1.forward(&self.ln2.forward(&x)).gelu("none"));
-        x + h
+        &x + self.drop_path(h, train)
+    }
+
+    /// Stochastic depth on a residual branch [B, N, D]: each image's branch is
+    /// dropped with probability `drop` and the kept ones scaled by 1 / (1 − drop).
+    fn drop_path(&self, branch: Tensor, train: bool) -> Tensor {
+        if !train || self.drop <= 0.0 {
+            return branch;
+        }
+        let keep = 1.0 - self.drop;
+        let b = branch.size()[0];
+        let mask = Tensor::rand([b, 1, 1], (Kind::Float, branch.device())).lt(keep).to_kind(branch.kind());
+        branch * mask / keep
     }
 
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_t(x, false)
+    }
+
+    /// The forward pass; in training mode with drop-path.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let (q, k, v) = self.qkv(x);
         let a = Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, false, None, false);
-        self.finish(x, a)
+        self.finish(x, a, train)
     }
 
     /// The forward pass that also returns the attention weights [B, H, N, N].
@@ -127,7 +153,7 @@ impl VitBlock {
         let scale = (q.size()[3] as f64).powf(-0.5);
         let w = (q.matmul(&k.transpose(-2, -1)) * scale).softmax(-1, Kind::Float);
         let a = w.matmul(&v);
-        (self.finish(x, a), w)
+        (self.finish(x, a, false), w)
     }
 }
 
@@ -161,7 +187,10 @@ impl Vit {
             pos: p.var("pos_embed", &[1, n + 1, cfg.dim], Init::Randn { mean: 0.0, stdev: 0.02 }),
             grid,
             blocks: (0..cfg.depth)
-                .map(|i| VitBlock::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio))
+                .map(|i| {
+                    let drop = cfg.drop_path * i as f64 / (cfg.depth - 1).max(1) as f64;
+                    VitBlock::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio, drop)
+                })
                 .collect(),
             norm: nn::layer_norm(p / "norm", vec![cfg.dim], Default::default()),
         })
@@ -197,11 +226,11 @@ impl Vit {
     }
 
     /// Runs the blocks; returns the final normalized tokens and the CLS token after each block.
-    pub fn run_blocks(&self, tokens: &Tensor) -> (Tensor, Vec<Tensor>) {
+    pub fn run_blocks(&self, tokens: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
         let mut h = tokens.shallow_clone();
         let mut cls = Vec::with_capacity(self.blocks.len());
         for (i, b) in self.blocks.iter().enumerate() {
-            h = b.forward(&h);
+            h = b.forward_t(&h, train);
             if i + 1 < self.blocks.len() {
                 cls.push(h.select(1, 0));
             }
@@ -225,8 +254,8 @@ impl Vit {
 }
 
 impl Encoder for Vit {
-    fn blocks(&self, x: &Tensor, _train: bool) -> Vec<Tensor> {
-        self.run_blocks(&self.with_cls(&self.patch_tokens(x))).1
+    fn blocks(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
+        self.run_blocks(&self.with_cls(&self.patch_tokens(x)), train).1
     }
     fn block_prefixes(&self) -> Vec<Vec<String>> {
         let n = self.blocks.len();

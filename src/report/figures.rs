@@ -379,7 +379,7 @@ pub fn confusion(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                         r.iter().map(|v| if t > 0.0 { v / t } else { 0.0 }).collect()
                     })
                     .collect();
-                let labels = (0..norm.len()).map(|i| i.to_string()).collect();
+                let labels = (0..norm.len()).map(|i| data.class_name(i as i64)).collect();
                 panels.push((format!("{rep} ({seeds} seed{})", if seeds == 1 { "" } else { "s" }), labels, norm));
             }
         }

@@ -128,6 +128,9 @@ pub struct SplitCounts {
     pub points: Vec<String>,
     pub dataset: String,
     pub classes: usize,
+    /// Display names of the labels (empty in manifests written before names were kept).
+    #[serde(default)]
+    pub class_names: Vec<String>,
     pub train: Vec<usize>,
     pub val: Vec<usize>,
     pub test: Vec<usize>,

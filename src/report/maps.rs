@@ -47,66 +47,64 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             .to_uppercase()
             .replace("TSNE", "t-SNE");
         let title = format!("{} — {method} of test embeddings, coloured by class", ev.name);
-        let (png, svg) =
-            render_figure!(dir, &slug(&ev.name), (360 * cols as u32, 360 * rows as u32 + 70), false, |root| {
-                root.fill(&WHITE)?;
-                let root = root.titled(&title, ("sans-serif", 22))?;
-                let (body, legend) = root.split_vertically(360 * rows as u32);
-                for (area, a) in body.split_evenly((rows, cols)).iter().zip(&arts) {
-                    let (x, y) = (floats(&a.details, "x"), floats(&a.details, "y"));
-                    let labels: Vec<i64> = a
-                        .details
-                        .get("labels")
-                        .and_then(|l| serde_json::from_value(l.clone()).ok())
-                        .unwrap_or_default();
-                    let range = |v: &[f64]| {
-                        let (lo, hi) =
-                            v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-                        if lo.is_finite() && hi > lo {
-                            (lo - (hi - lo) * 0.03)..(hi + (hi - lo) * 0.03)
-                        } else {
-                            -1.0..1.0
-                        }
-                    };
-                    let knn = data
-                        .summary
-                        .iter()
-                        .find(|s| {
-                            s.evaluation == ev.name && s.representation == a.representation && s.metric == "map_knn5"
-                        })
-                        .map(|s| format!(" (5-NN in map {:.3})", s.mean))
-                        .unwrap_or_default();
-                    let mut chart = ChartBuilder::on(area)
-                        .caption(format!("{}{knn}", a.representation), ("sans-serif", 15))
-                        .margin(8)
-                        .build_cartesian_2d(range(&x), range(&y))?;
-                    chart.configure_mesh().disable_mesh().disable_x_axis().disable_y_axis().draw()?;
-                    chart.draw_series(
-                        x.iter()
-                            .zip(&y)
-                            .zip(&labels)
-                            .map(|((&px, &py), &c)| Circle::new((px, py), 2, class_color(c).mix(0.8).filled())),
-                    )?;
-                }
-                let max_class = arts[0]
-                    .details
-                    .get("labels")
-                    .and_then(|l| l.as_array())
-                    .map(|v| v.iter().filter_map(|x| x.as_i64()).max().unwrap_or(0))
-                    .unwrap_or(0);
-                for c in 0..=max_class {
-                    let x = 20 + 80 * c as i32;
-                    legend.draw(&Circle::new((x, 30), 6, class_color(c).filled()))?;
-                    legend.draw(&Text::new(format!("class {c}"), (x + 10, 22), ("sans-serif", 14)))?;
-                }
-            });
+        let width = (360 * cols as u32).max(800);
+        let (png, svg) = render_figure!(dir, &slug(&ev.name), (width, 360 * rows as u32 + 100), false, |root| {
+            root.fill(&WHITE)?;
+            let root = root.titled(&title, ("sans-serif", 22))?;
+            let (body, legend) = root.split_vertically(360 * rows as u32);
+            for (area, a) in body.split_evenly((rows, cols)).iter().zip(&arts) {
+                let (x, y) = (floats(&a.details, "x"), floats(&a.details, "y"));
+                let labels: Vec<i64> =
+                    a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+                let range = |v: &[f64]| {
+                    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+                    if lo.is_finite() && hi > lo {
+                        (lo - (hi - lo) * 0.03)..(hi + (hi - lo) * 0.03)
+                    } else {
+                        -1.0..1.0
+                    }
+                };
+                let knn = data
+                    .summary
+                    .iter()
+                    .find(|s| s.evaluation == ev.name && s.representation == a.representation && s.metric == "map_knn5")
+                    .map(|s| format!(" (5-NN in map {:.3})", s.mean))
+                    .unwrap_or_default();
+                let mut chart = ChartBuilder::on(area)
+                    .caption(format!("{}{knn}", a.representation), ("sans-serif", 15))
+                    .margin(8)
+                    .build_cartesian_2d(range(&x), range(&y))?;
+                chart.configure_mesh().disable_mesh().disable_x_axis().disable_y_axis().draw()?;
+                chart.draw_series(
+                    x.iter()
+                        .zip(&y)
+                        .zip(&labels)
+                        .map(|((&px, &py), &c)| Circle::new((px, py), 2, class_color(c).mix(0.8).filled())),
+                )?;
+            }
+            let max_class = arts[0]
+                .details
+                .get("labels")
+                .and_then(|l| l.as_array())
+                .map(|v| v.iter().filter_map(|x| x.as_i64()).max().unwrap_or(0))
+                .unwrap_or(0);
+            // Two rows of up to five names, so ten long names fit.
+            let col_w = (width as i32 - 20) / 5;
+            for c in 0..=max_class {
+                let (x, y) = (20 + col_w * (c as i32 % 5), 14 + 26 * (c as i32 / 5 % 2));
+                legend.draw(&Circle::new((x, y + 8), 6, class_color(c).filled()))?;
+                legend.draw(&Text::new(data.class_name(c), (x + 10, y), ("sans-serif", 14)))?;
+            }
+        });
         out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "A fixed stratified sample of test points (first seed); the metric in each title is the leave-one-out 5-NN accuracy inside the map.".into() });
     }
     Ok(out)
 }
 
-/// A grid per evaluation: one row per (representation, image), the image then
-/// the CLS attention of each head of the last block (viridis, per-map scale).
+/// DINO's figure, per evaluation: one block per representation, one row per
+/// test image (one of each class), columns = the image, each head's last-block
+/// CLS attention upsampled to the image (square patches) and overlaid on it,
+/// then the mean over heads. Each map is scaled to its own range.
 pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::AttentionGrid)) {
@@ -124,95 +122,119 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             .map(|a| a.details.get("labels").and_then(|l| l.as_array()).map(|v| v.len()).unwrap_or(0))
             .max()
             .unwrap_or(0);
-        let cell = 96u32;
-        // Layout: per representation a block of rows (images), columns = image + heads.
-        let width = 170 + cell * (1 + heads as u32);
-        let height = 50 + arts.len() as u32 * (24 + cell * n_img as u32);
-        let title = format!("{} — last-block CLS attention per head", ev.name);
+        let side = arts
+            .iter()
+            .filter_map(|a| a.details.get("image_shape").and_then(|s| s.as_array()).and_then(|s| s.get(1)?.as_u64()))
+            .max()
+            .unwrap_or(32) as u32;
+        // Whole screen pixels per image pixel, so patches stay square.
+        let cell = side * (84 / side).max(1);
+        let width = LABEL_W + (cell + 6) * (heads as u32 + 2);
+        let height = 50 + arts.len() as u32 * (64 + (cell + 6) * n_img as u32);
+        let title = format!("{} — last-block CLS attention per head, overlaid on the image", ev.name);
         let (png, svg) = render_figure!(dir, &slug(&ev.name), (width, height), false, |root| {
             root.fill(&WHITE)?;
             root.draw(&Text::new(title.clone(), (10, 10), ("sans-serif", 20)))?;
             let mut top = 45i32;
             for a in &arts {
-                top = draw_attention_rows(&root, a, top, heads, cell)?;
+                top = draw_attention_rows(&root, a, top, heads, cell, &|k| data.class_name(k))?;
             }
         });
-        out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "Fixed test images (the first of each class); each head's map is scaled to its own maximum. Focused maps on the object are what DINO is known for.".into() });
+        out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "One test image of each class (the first in the test split); per head and for the mean over heads, the attention of the CLS token to each patch, scaled to the map's own range (dark: least, yellow: most) and blended over the image. Attention concentrated on the object is what DINO is known for; `attention_foreground` in the table measures it over many images.".into() });
     }
     Ok(out)
 }
 
-/// One representation's block of the attention grid: its name and head
-/// labels, then per image the image and each head's map; returns the next top.
-///
-/// Long on purpose: one block of a figure's grid (labels, image pixels, each head's map), drawn top to
-/// bottom.
+/// Width of the class-name column of the attention figure.
+const LABEL_W: u32 = 130;
+
+/// One representation's block of the attention figure: its name and column
+/// labels, then per image the image, each head's overlay and the mean's;
+/// returns the next top.
 fn draw_attention_rows<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     a: &Artifact,
     mut top: i32,
     heads: usize,
     cell: u32,
+    class_name: &dyn Fn(i64) -> String,
 ) -> std::result::Result<i32, Box<dyn std::error::Error>>
 where
     DB::ErrorType: 'static,
 {
-    root.draw(&Text::new(a.representation.clone(), (10, top + 4), ("sans-serif", 16)))?;
-    for hh in 0..heads {
-        root.draw(&Text::new(
-            format!("head {}", hh + 1),
-            (170 + (cell as i32) * (1 + hh as i32) + 20, top + 4),
-            ("sans-serif", 13),
-        ))?;
-    }
+    let col_x = |j: usize| (LABEL_W + (cell + 6) * j as u32) as i32;
+    root.draw(&Text::new(a.representation.clone(), (10, top + 4), ("sans-serif", 17)))?;
     top += 24;
-    let shape: Vec<i64> =
-        a.details.get("image_shape").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-    let gridhw: Vec<i64> =
-        a.details.get("grid").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+    let a_heads = a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize;
+    for j in 0..a_heads + 2 {
+        let label = match j {
+            0 => "image".to_string(),
+            j if j <= a_heads => format!("head {j}"),
+            _ => "mean".to_string(),
+        };
+        let j = if j == a_heads + 1 { heads + 1 } else { j };
+        root.draw(&Text::new(label, (col_x(j) + 4, top + 10), ("sans-serif", 13)))?;
+    }
+    top += 30;
+    let get =
+        |k: &str| a.details.get(k).and_then(|s| serde_json::from_value::<Vec<i64>>(s.clone()).ok()).unwrap_or_default();
+    let (shape, gridhw, labels) = (get("image_shape"), get("grid"), get("labels"));
     let pixels: Vec<u8> =
         a.details.get("images").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
     let att = floats(&a.details, "attention");
-    let labels: Vec<i64> =
-        a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
     if shape.len() != 3 || gridhw.len() != 2 {
         return Ok(top);
     }
     let (c, ih, iw) = (shape[0] as usize, shape[1] as usize, shape[2] as usize);
     let (gh, gw) = (gridhw[0] as usize, gridhw[1] as usize);
-    let a_heads = a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize;
-    for (k, lab) in labels.iter().enumerate() {
-        root.draw(&Text::new(format!("class {lab}"), (10, top + cell as i32 / 2), ("sans-serif", 13)))?;
-        // The image, pixel by pixel.
-        let (x0, y0) = (170i32, top);
-        let (sx, sy) = (cell as f64 / iw as f64, cell as f64 / ih as f64);
+    let px = (cell as usize / iw.max(ih)).max(1) as i32;
+    for (k, &lab) in labels.iter().enumerate() {
+        root.draw(&Text::new(class_name(lab), (10, top + cell as i32 / 2 - 6), ("sans-serif", 14)))?;
+        let gray = |yy: usize, xx: usize| -> (f64, f64, f64) {
+            let p = |ch: usize| pixels.get(((k * c + ch) * ih + yy) * iw + xx).copied().unwrap_or(0) as f64;
+            if c >= 3 {
+                (p(0), p(1), p(2))
+            } else {
+                (p(0), p(0), p(0))
+            }
+        };
+        // Per head, then the mean over heads, each min-max scaled.
+        let mut maps: Vec<Vec<f64>> = (0..a_heads)
+            .map(|hh| att.get((k * a_heads + hh) * gh * gw..(k * a_heads + hh + 1) * gh * gw).unwrap_or(&[]).to_vec())
+            .collect();
+        let mean: Vec<f64> = (0..gh * gw)
+            .map(|i| maps.iter().map(|m| m.get(i).copied().unwrap_or(0.0)).sum::<f64>() / a_heads.max(1) as f64)
+            .collect();
+        maps.push(mean);
+        for (j, map) in maps.iter().enumerate() {
+            let (lo, hi) = map.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+            let span = if hi > lo { hi - lo } else { 1.0 };
+            let col = if j == a_heads { heads + 1 } else { j + 1 };
+            for yy in 0..ih {
+                for xx in 0..iw {
+                    let v = map.get((yy * gh / ih) * gw + xx * gw / iw).map(|v| (v - lo) / span).unwrap_or(0.0);
+                    let h = heat(v);
+                    let (r, g, b) = gray(yy, xx);
+                    let mix = |img: f64, heat: u8| (0.35 * img + 0.65 * heat as f64).round() as u8;
+                    let (x0, y0) = (col_x(col) + xx as i32 * px, top + yy as i32 * px);
+                    root.draw(&Rectangle::new(
+                        [(x0, y0), (x0 + px, y0 + px)],
+                        RGBColor(mix(r, h.0), mix(g, h.1), mix(b, h.2)).filled(),
+                    ))?;
+                }
+            }
+        }
         for yy in 0..ih {
             for xx in 0..iw {
-                let px = |ch: usize| pixels.get(((k * c + ch) * ih + yy) * iw + xx).copied().unwrap_or(0);
-                let col = if c >= 3 { RGBColor(px(0), px(1), px(2)) } else { RGBColor(px(0), px(0), px(0)) };
-                let r = [
-                    (x0 + (xx as f64 * sx) as i32, y0 + (yy as f64 * sy) as i32),
-                    (x0 + ((xx + 1) as f64 * sx).ceil() as i32, y0 + ((yy + 1) as f64 * sy).ceil() as i32),
-                ];
-                root.draw(&Rectangle::new(r, col.filled()))?;
+                let (r, g, b) = gray(yy, xx);
+                let (x0, y0) = (col_x(0) + xx as i32 * px, top + yy as i32 * px);
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + px, y0 + px)],
+                    RGBColor(r as u8, g as u8, b as u8).filled(),
+                ))?;
             }
         }
-        for hh in 0..a_heads {
-            let base = (k * a_heads + hh) * gh * gw;
-            let map = &att.get(base..base + gh * gw).unwrap_or(&[]);
-            let mx = map.iter().cloned().fold(0.0f64, f64::max).max(1e-12);
-            let x0 = 170 + (cell as i32) * (1 + hh as i32);
-            let (sx, sy) = (cell as f64 / gw as f64, cell as f64 / gh as f64);
-            for (i, v) in map.iter().enumerate() {
-                let (gy, gx) = (i / gw, i % gw);
-                let r = [
-                    (x0 + (gx as f64 * sx) as i32, top + (gy as f64 * sy) as i32),
-                    (x0 + ((gx + 1) as f64 * sx).ceil() as i32, top + ((gy + 1) as f64 * sy).ceil() as i32),
-                ];
-                root.draw(&Rectangle::new(r, heat(v / mx).filled()))?;
-            }
-        }
-        top += cell as i32;
+        top += cell as i32 + 6;
     }
-    Ok(top)
+    Ok(top + 10)
 }

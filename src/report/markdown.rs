@@ -381,7 +381,9 @@ fn data_section(o: &mut String, data: &ReportData) {
             c.points.join(", ")
         };
         let _ = writeln!(o, "{} — {points}:\n", c.dataset);
-        let head: Vec<String> = (0..c.classes).map(|k| k.to_string()).collect();
+        let head: Vec<String> = (0..c.classes)
+            .map(|k| c.class_names.get(k).map(|n| format!("{k} {n}")).unwrap_or_else(|| k.to_string()))
+            .collect();
         let _ = writeln!(o, "| split | {} | total |", head.join(" | "));
         let _ = writeln!(o, "|---|{}---|", "---|".repeat(c.classes));
         for (name, v) in [("train", &c.train), ("val", &c.val), ("test", &c.test)] {

@@ -43,6 +43,17 @@ impl ReportData {
         ReportData { rows, manifest, artifacts, train_logs, summary }
     }
 
+    /// The display name of label `k` (the data's class names, recorded in the
+    /// manifest; `class k` for manifests without them).
+    pub fn class_name(&self, k: i64) -> String {
+        self.manifest
+            .split_counts
+            .iter()
+            .find_map(|c| c.class_names.get(k as usize))
+            .cloned()
+            .unwrap_or_else(|| format!("class {k}"))
+    }
+
     /// (evaluation, headline metric, higher is better) of the evaluations whose headline ranks.
     pub fn ranked_headlines(&self) -> Vec<significance::RankedHeadline> {
         self.manifest

@@ -50,7 +50,11 @@ impl DataMemo<'_> {
                 d
             }
         };
-        let d = if dp.spec.classes.is_empty() { full } else { Arc::new(full.with_classes(&dp.spec.classes)?) };
+        let d = if dp.spec.classes.is_empty() && dp.spec.class_names.is_none() {
+            full
+        } else {
+            Arc::new(full.prepared(dp.spec.class_names.as_deref(), &dp.spec.classes)?)
+        };
         self.loaded.insert(key, d.clone());
         Ok(d)
     }

@@ -62,6 +62,12 @@ pub struct DatasetSpec {
     /// new labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<usize>,
+    /// Display names of the data's labels, in label order (before `classes`
+    /// picks a subset), for tables and figures. Named and folder datasets bring
+    /// their own; IDX and CIFAR data without a names file show `class k`.
+    /// The count is checked against the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
 }
 
 /// A whole suite file.

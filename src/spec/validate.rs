@@ -109,6 +109,21 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
             c.push(&format!("{path}.classes[{i}]"), format!("class {cl} is listed twice"));
         }
     }
+    if let Some(names) = &d.class_names {
+        for (i, n) in names.iter().enumerate() {
+            if n.trim().is_empty() {
+                c.push(&format!("{path}.class_names[{i}]"), "is empty");
+            } else if names[..i].contains(n) {
+                c.push(&format!("{path}.class_names[{i}]"), format!("`{n}` is listed twice"));
+            }
+        }
+        if d.name.as_deref() == Some("fashion-mnist") && d.path.is_none() && names.len() != 10 {
+            c.push(
+                &format!("{path}.class_names"),
+                format!("Fashion-MNIST has 10 classes; {} names given", names.len()),
+            );
+        }
+    }
     if !d.classes.is_empty() && d.classes.len() < 2 {
         c.push(&format!("{path}.classes"), "needs at least 2 classes");
     }

@@ -2,5 +2,6 @@
 //! optimizers whose state can be checkpointed (`optim`), and per-epoch checkpoints
 //! in the cache so a killed run resumes from its last finished epoch (`checkpoint`).
 pub mod checkpoint;
+pub mod defaults;
 pub mod optim;
 pub mod trainer;

@@ -89,6 +89,30 @@ pub struct Optimizer {
     /// [momentum] for SGD/LARS, [m, v] for Adam(W), each flat.
     state: Vec<Tensor>,
     pub steps: i64,
+    /// Per-element step counts, kept once some parameter has been frozen for a
+    /// step (its Adam bias correction then follows its own count, as PyTorch's
+    /// per-parameter `step` does); `None` while every element has `steps`.
+    counts: Option<Tensor>,
+}
+
+/// How gradients are clipped before an update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Scale all gradients together to a global L2 norm of at most this.
+    Global(f64),
+    /// Scale each parameter's gradient to an L2 norm of at most this (DINO's `clip_gradients`).
+    PerParameter(f64),
+}
+
+/// What one optimiser step does.
+pub struct Update<'a> {
+    pub lr: f64,
+    /// This step's weight decay (a schedule may move it; see `TrainParams::weight_decay_end`).
+    pub weight_decay: f64,
+    pub clip: Option<Clip>,
+    /// Parameters held still this step, as if their gradient were `None` in
+    /// PyTorch: no decay, no moment update, no step count (DINO's frozen last layer).
+    pub frozen: &'a [Tensor],
 }
 
 impl Optimizer {
@@ -141,7 +165,7 @@ impl Optimizer {
             OptimizerKind::Adam | OptimizerKind::Adamw => 2,
         };
         let state = (0..k).map(|_| flat.zeros_like()).collect();
-        Optimizer { cfg: cfg.clone(), params, numels, flat, decay_mask, state, steps: 0 }
+        Optimizer { cfg: cfg.clone(), params, numels, flat, decay_mask, state, steps: 0, counts: None }
     }
 
     pub fn zero_grad(&mut self) {
@@ -171,74 +195,161 @@ impl Optimizer {
         Tensor::cat(&gs, 0)
     }
 
-    /// One update with learning rate `lr`; with `clip`, gradients are first scaled
-    /// to a global L2 norm of at most `clip`. Returns the gradient norm when clipping.
-    ///
-    /// Long on purpose: one update for every optimiser kind (SGD, AdamW, LARS) with clipping and weight
-    /// decay, kept whole as PyTorch's `step()` is, so it can be read against it.
+    /// One update with learning rate `lr` and the configured weight decay; with
+    /// `clip`, gradients are first scaled to a global L2 norm of at most `clip`.
+    /// Returns the gradient norm when clipping.
     pub fn step(&mut self, lr: f64, clip: Option<f64>) -> Option<f64> {
+        let weight_decay = self.cfg.weight_decay;
+        self.update(&Update { lr, weight_decay, clip: clip.map(Clip::Global), frozen: &[] })
+    }
+
+    /// 1 for the elements of parameters that take part in this update, 0 for
+    /// those of `frozen` (matched by storage); `None` when nothing is frozen.
+    fn active_mask(&self, frozen: &[Tensor]) -> Option<Tensor> {
+        if frozen.is_empty() {
+            return None;
+        }
+        let dev = self.flat.device();
+        let parts: Vec<Tensor> = self
+            .params
+            .iter()
+            .zip(&self.numels)
+            .map(|(p, &n)| {
+                let off = frozen.iter().any(|f| f.data_ptr() == p.data_ptr());
+                Tensor::full([n], if off { 0.0 } else { 1.0 }, (tch::Kind::Float, dev))
+            })
+            .collect();
+        Some(Tensor::cat(&parts, 0))
+    }
+
+    /// One update (see [`Update`]).
+    ///
+    /// Long on purpose: one update for every optimiser kind (SGD, AdamW, LARS) with clipping, weight
+    /// decay and frozen parameters, kept whole as PyTorch's `step()` is, so it can be read against it.
+    pub fn update(&mut self, u: &Update) -> Option<f64> {
         if self.params.is_empty() {
             return None;
         }
+        let active = self.active_mask(u.frozen);
+        if active.is_some() && self.counts.is_none() {
+            // From the first frozen step on, each element keeps its own step count.
+            self.counts = Some(self.flat.full_like(self.steps as f64));
+        }
         self.steps += 1;
         let c = self.cfg.clone();
+        let lr = u.lr;
         let t = self.steps as f64;
         tch::no_grad(|| {
+            if let Some(counts) = &mut self.counts {
+                match &active {
+                    Some(a) => drop(counts.g_add_(a)),
+                    None => drop(counts.g_add_scalar_(1.0)),
+                }
+            }
             let mut g = self.flat_grad();
             let mut norm = None;
-            if let Some(max) = clip {
-                let total = g.norm().double_value(&[]);
-                if total > max {
-                    g = &g * (max / (total + 1e-6));
+            match u.clip {
+                Some(Clip::Global(max)) => {
+                    let total = g.norm().double_value(&[]);
+                    if total > max {
+                        g = &g * (max / (total + 1e-6));
+                    }
+                    norm = Some(total);
                 }
-                norm = Some(total);
+                Some(Clip::PerParameter(max)) => {
+                    // DINO's `clip_gradients`: each parameter's gradient on its own.
+                    let norms = self.per_param(&g, |x| x.norm());
+                    let coef = (max / (&norms + 1e-6)).clamp_max(1.0);
+                    g = &g * self.spread(&coef);
+                    norm = Some(norms.square().sum(tch::Kind::Float).sqrt().double_value(&[]));
+                }
+                None => {}
             }
-            let wd = &self.decay_mask * c.weight_decay;
+            // Frozen parameters take no decay, no moment update and no step.
+            let on = |x: Tensor| match &active {
+                Some(a) => x * a,
+                None => x,
+            };
+            let wd = on(&self.decay_mask * u.weight_decay);
             match c.kind {
                 OptimizerKind::Sgd | OptimizerKind::Lars => {
-                    let mut d = if c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
+                    let mut d = if u.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
                     if c.kind == OptimizerKind::Lars {
-                        let pn = Tensor::stack(
-                            &self.flat.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(),
-                            0,
-                        );
-                        let dn = Tensor::stack(
-                            &d.split_with_sizes(&self.numels, 0).iter().map(|x| x.norm()).collect::<Vec<_>>(),
-                            0,
-                        );
+                        let pn = self.per_param(&self.flat, |x| x.norm());
+                        let dn = self.per_param(&d, |x| x.norm());
                         let ok = pn.gt(0.0).logical_and(&dn.gt(0.0));
                         let trust = (&pn / dn.clamp_min(1e-12) * c.trust_coefficient).where_self(&ok, &pn.ones_like());
-                        let per = Tensor::from_slice(&self.numels).to_device(self.flat.device());
-                        let trust = trust.repeat_interleave_self_tensor(&per, 0, None);
                         // Only rank > 1 tensors are adapted.
-                        let trust = &trust * &self.decay_mask + (1.0 - &self.decay_mask);
+                        let trust = &self.spread(&trust) * &self.decay_mask + (1.0 - &self.decay_mask);
                         d = &d * trust;
                     }
-                    if t == 1.0 {
-                        self.state[0].copy_(&d);
-                    } else {
-                        let _ = self.state[0].g_mul_scalar_(c.momentum);
-                        let _ = self.state[0].g_add_(&d);
+                    let buf = &mut self.state[0];
+                    match (&self.counts, &active) {
+                        (None, _) if t == 1.0 => buf.copy_(&d),
+                        (None, _) => drop(buf.g_mul_scalar_(c.momentum).g_add_(&d)),
+                        (Some(n), a) => {
+                            let fresh = n.eq(1.0).to_kind(tch::Kind::Float);
+                            let next = &fresh * &d + (1.0 - &fresh) * (&*buf * c.momentum + &d);
+                            let next = match a {
+                                Some(a) => a * &next + (1.0 - a) * &*buf,
+                                None => next,
+                            };
+                            buf.copy_(&next);
+                        }
                     }
                     let upd = if c.nesterov { &d + &self.state[0] * c.momentum } else { self.state[0].shallow_clone() };
-                    let _ = self.flat.g_sub_(&(upd * lr));
+                    let _ = self.flat.g_sub_(&on(upd * lr));
                 }
                 OptimizerKind::Adam | OptimizerKind::Adamw => {
                     let [b1, b2] = c.betas;
                     let g =
-                        if c.kind == OptimizerKind::Adam && c.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
-                    if c.kind == OptimizerKind::Adamw && c.weight_decay > 0.0 {
+                        if c.kind == OptimizerKind::Adam && u.weight_decay > 0.0 { &g + &self.flat * &wd } else { g };
+                    if c.kind == OptimizerKind::Adamw && u.weight_decay > 0.0 {
                         let _ = self.flat.g_mul_(&(1.0 - &wd * lr));
                     }
-                    let _ = self.state[0].lerp_(&g, 1.0 - b1);
-                    let _ = self.state[1].g_mul_scalar_(b2);
-                    let _ = self.state[1].addcmul_(&g, &g.g_mul_scalar(1.0 - b2));
-                    let denom = (&self.state[1] / (1.0 - b2.powf(t))).sqrt() + c.eps;
-                    let _ = self.flat.addcdiv_(&(&self.state[0] * (-lr / (1.0 - b1.powf(t)))), &denom);
+                    match &active {
+                        None => {
+                            let _ = self.state[0].lerp_(&g, 1.0 - b1);
+                            let _ = self.state[1].g_mul_scalar_(b2);
+                            let _ = self.state[1].addcmul_(&g, &g.g_mul_scalar(1.0 - b2));
+                        }
+                        Some(a) => {
+                            let _ = self.state[0].lerp_tensor_(&g, &(a * (1.0 - b1)));
+                            let keep = 1.0 - a * (1.0 - b2);
+                            let _ = self.state[1].g_mul_(&keep);
+                            let _ = self.state[1].addcmul_(&g, &(&g * a * (1.0 - b2)));
+                        }
+                    }
+                    match &self.counts {
+                        None => {
+                            let denom = (&self.state[1] / (1.0 - b2.powf(t))).sqrt() + c.eps;
+                            let _ = self.flat.addcdiv_(&(&self.state[0] * (-lr / (1.0 - b1.powf(t)))), &denom);
+                        }
+                        Some(n) => {
+                            // Elements never stepped have count 0; they are frozen, and the
+                            // floor of 1 only keeps their (discarded) arithmetic finite.
+                            let n = n.clamp_min(1.0);
+                            let bc1: Tensor = 1.0 - (&n * b1.ln()).exp();
+                            let bc2: Tensor = 1.0 - (&n * b2.ln()).exp();
+                            let denom = (&self.state[1] / bc2).sqrt() + c.eps;
+                            let _ = self.flat.addcdiv_(&on(&self.state[0] / bc1 * (-lr)), &denom);
+                        }
+                    }
                 }
             }
             norm
         })
+    }
+
+    /// `f` of each parameter's slice of the flat `x`, stacked: [n_params].
+    fn per_param(&self, x: &Tensor, f: impl Fn(&Tensor) -> Tensor) -> Tensor {
+        Tensor::stack(&x.split_with_sizes(&self.numels, 0).iter().map(f).collect::<Vec<_>>(), 0)
+    }
+
+    /// A per-parameter value [n_params] repeated over each parameter's elements.
+    fn spread(&self, v: &Tensor) -> Tensor {
+        let per = Tensor::from_slice(&self.numels).to_device(self.flat.device());
+        v.repeat_interleave_self_tensor(&per, 0, None)
     }
 
     /// State tensors by name, for checkpoints.
@@ -247,12 +358,16 @@ impl Optimizer {
         for (j, t) in self.state.iter().enumerate() {
             out.push((format!("opt/{j}"), t.shallow_clone()));
         }
+        if let Some(c) = &self.counts {
+            out.push(("opt/counts".to_string(), c.shallow_clone()));
+        }
         out
     }
 
     pub fn load_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> crate::error::Result<()> {
         let steps = get("opt/steps").ok_or_else(|| crate::error::Error::stage("checkpoint lacks opt/steps"))?;
         self.steps = steps.int64_value(&[0]);
+        self.counts = get("opt/counts").map(|c| c.to_kind(tch::Kind::Float));
         tch::no_grad(|| -> crate::error::Result<()> {
             for (j, t) in self.state.iter_mut().enumerate() {
                 let src = get(&format!("opt/{j}"))
@@ -299,6 +414,87 @@ mod tests {
             }
             let err = (&x - 0.5).abs().max().double_value(&[]);
             assert!(err < 0.05, "{kind:?}: {err}");
+        }
+    }
+
+    /// The slice of flat optimiser state `j` that belongs to `param`.
+    fn state_of(opt: &Optimizer, j: usize, param: &Tensor) -> Tensor {
+        let mut off = 0;
+        for (p, &n) in opt.params.iter().zip(&opt.numels) {
+            if p.data_ptr() == param.data_ptr() {
+                return opt.state[j].narrow(0, off, n).copy();
+            }
+            off += n;
+        }
+        panic!("not a parameter of this optimiser")
+    }
+
+    /// A frozen parameter (DINO's last layer in its first epoch) is held exactly
+    /// still: its values bit for bit, its Adam moments at zero, and its step count
+    /// not advanced — its first real update is a first Adam step (lr · g / (|g| + ε)
+    /// elementwise), not the bias-corrected step of a parameter that had taken four.
+    #[test]
+    fn frozen_parameters_take_no_step_no_decay_no_moments() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let a = vs.root().var("a", &[2, 3], nn::Init::Const(1.0));
+        let b = vs.root().var("b", &[2, 2], nn::Init::Const(2.0));
+        let cfg = OptimizerParams { kind: OptimizerKind::Adamw, weight_decay: 0.1, ..Default::default() };
+        let mut opt = Optimizer::new(&vs, &cfg);
+        let b0 = b.copy();
+        let target = Tensor::from_slice(&[0.5f32, -1.0, 3.0, 0.0]).view([2, 2]);
+        let loss = |a: &Tensor, b: &Tensor| {
+            (a - 0.5).square().sum(tch::Kind::Float) + (b - &target).square().sum(tch::Kind::Float)
+        };
+        for _ in 0..3 {
+            opt.zero_grad();
+            loss(&a, &b).backward();
+            opt.update(&Update { lr: 0.01, weight_decay: 0.1, clip: None, frozen: &[b.shallow_clone()] });
+        }
+        assert!(b.equal(&b0), "the frozen parameter moved");
+        for j in 0..2 {
+            assert_eq!(
+                state_of(&opt, j, &b).abs().max().double_value(&[]),
+                0.0,
+                "moment {j} of the frozen parameter changed"
+            );
+        }
+        assert_ne!(a.double_value(&[0, 0]), 1.0, "the other parameter did not move");
+        opt.zero_grad();
+        loss(&a, &b).backward();
+        let g = b.grad().copy();
+        let (lr, wd) = (0.01, 0.1);
+        opt.update(&Update { lr, weight_decay: wd, clip: None, frozen: &[] });
+        let expected = &b0 * (1.0 - lr * wd) - g.sign() * lr * (&g.abs() / (g.abs() + 1e-8));
+        let err = (&b - expected).abs().max().double_value(&[]);
+        assert!(err < 1e-6, "first update after the freeze is not a first Adam step: {err}");
+    }
+
+    /// Per-parameter clipping scales each gradient to norm ≤ max on its own; global
+    /// clipping scales all of them by one factor. Plain SGD at lr 1 makes the update the clipped gradient.
+    #[test]
+    fn per_parameter_and_global_clipping_match_hand_computed_values() {
+        for (clip, ea, eb) in [
+            // a's gradient [3, 4] (norm 5) → [0.6, 0.8]; b's [0.3, 0.4] (norm 0.5) unchanged.
+            (Clip::PerParameter(1.0), [0.6, 0.8], [0.3, 0.4]),
+            // Global norm √(25 + 0.25) = 5.02494: both scaled by 1 / 5.02494.
+            (Clip::Global(1.0), [3.0 / 5.024938, 4.0 / 5.024938], [0.3 / 5.024938, 0.4 / 5.024938]),
+        ] {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let a = vs.root().var("a", &[2], nn::Init::Const(0.0));
+            let b = vs.root().var("b", &[2], nn::Init::Const(0.0));
+            let cfg =
+                OptimizerParams { kind: OptimizerKind::Sgd, momentum: 0.0, weight_decay: 0.0, ..Default::default() };
+            let mut opt = Optimizer::new(&vs, &cfg);
+            let ga = Tensor::from_slice(&[3.0f32, 4.0]);
+            let gb = Tensor::from_slice(&[0.3f32, 0.4]);
+            ((&a * &ga).sum(tch::Kind::Float) + (&b * &gb).sum(tch::Kind::Float)).backward();
+            opt.update(&Update { lr: 1.0, weight_decay: 0.0, clip: Some(clip), frozen: &[] });
+            for (t, e) in [(&a, ea), (&b, eb)] {
+                for i in 0..2 {
+                    let got = -t.double_value(&[i as i64]);
+                    assert!((got - e[i]).abs() < 1e-5, "{clip:?}: {got} vs {}", e[i]);
+                }
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! what happens after each step); batching, shuffling, seeding, the schedule,
 //! clipping, divergence checks, logging and checkpoints live here, once.
 use super::checkpoint::Checkpointer;
-use super::optim::{lr_at, Optimizer, OptimizerParams};
+use super::optim::{lr_at, Clip, Optimizer, OptimizerParams, Update};
 use crate::error::{Error, Result};
 use crate::runtime::seeding;
 use crate::spec::validate::{Checker, Validate};
@@ -21,10 +21,65 @@ pub struct TrainParams {
     pub warmup_epochs: f64,
     /// Learning rate at the end of the cosine schedule.
     pub min_lr: f64,
-    /// Maximum global gradient norm.
+    /// Maximum gradient norm (of all gradients together, or of each parameter's: `grad_clip_mode`).
     pub grad_clip: Option<f64>,
+    /// `global` (default; `torch.nn.utils.clip_grad_norm_`) or `per_parameter`
+    /// (DINO's `clip_gradients`: each parameter's gradient clipped on its own).
+    #[serde(skip_serializing_if = "ClipMode::is_global")]
+    pub grad_clip_mode: ClipMode,
+    /// Weight decay at the end of training: it follows a half cosine from
+    /// `optimizer.weight_decay` at the first step to this at the last (DINO: 0.04 → 0.4).
+    /// Unset: constant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay_end: Option<f64>,
+    /// Linear scaling rule: when set, `optimizer.lr` is the rate for this batch
+    /// size and the peak rate is `lr × batch_size / lr_reference_batch` (DINO
+    /// and SimCLR use 256). `min_lr` is not scaled, as in DINO. Unset: `lr` as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_reference_batch: Option<usize>,
     /// bf16 autocast (CUDA only; ignored on CPU).
     pub bf16: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipMode {
+    #[default]
+    Global,
+    PerParameter,
+}
+
+impl ClipMode {
+    fn is_global(&self) -> bool {
+        *self == ClipMode::Global
+    }
+}
+
+impl TrainParams {
+    /// The peak learning rate for an effective batch of `batch` images.
+    pub fn peak_lr(&self, batch: i64) -> f64 {
+        match self.lr_reference_batch {
+            Some(r) => self.optimizer.lr * batch as f64 / r as f64,
+            None => self.optimizer.lr,
+        }
+    }
+    /// Weight decay at `step` of `total` (DINO's `cosine_scheduler(wd, wd_end, …)`,
+    /// which has no warm-up: value i of the schedule is end + (start − end)·(1 + cos(π·i/total))/2).
+    pub fn weight_decay_at(&self, step: i64, total: i64) -> f64 {
+        let start = self.optimizer.weight_decay;
+        match self.weight_decay_end {
+            None => start,
+            Some(end) => {
+                end + (start - end) * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
+            }
+        }
+    }
+    fn clip(&self) -> Option<Clip> {
+        self.grad_clip.map(|g| match self.grad_clip_mode {
+            ClipMode::Global => Clip::Global(g),
+            ClipMode::PerParameter => Clip::PerParameter(g),
+        })
+    }
 }
 
 impl Default for TrainParams {
@@ -36,6 +91,9 @@ impl Default for TrainParams {
             warmup_epochs: 1.0,
             min_lr: 0.0,
             grad_clip: None,
+            grad_clip_mode: ClipMode::Global,
+            weight_decay_end: None,
+            lr_reference_batch: None,
             bf16: false,
         }
     }
@@ -49,6 +107,12 @@ impl Validate for TrainParams {
         c.non_negative_f(&format!("{path}.min_lr"), self.min_lr);
         if let Some(g) = self.grad_clip {
             c.positive_f(&format!("{path}.grad_clip"), g);
+        }
+        if let Some(w) = self.weight_decay_end {
+            c.non_negative_f(&format!("{path}.weight_decay_end"), w);
+        }
+        if let Some(b) = self.lr_reference_batch {
+            c.positive(&format!("{path}.lr_reference_batch"), b);
         }
         self.optimizer.validate(&format!("{path}.optimizer"), c);
     }
@@ -89,6 +153,11 @@ pub trait Objective {
     fn loss(&mut self, x: &Tensor, y: &Tensor, s: &StepInfo) -> Tensor;
     /// Called between backward and the optimizer step (e.g. to cancel gradients).
     fn before_step(&mut self, _s: &StepInfo) {}
+    /// Parameters held still at this step: the optimiser treats them as PyTorch
+    /// treats a parameter whose `grad` is `None` (DINO's frozen last layer).
+    fn frozen_params(&self, _s: &StepInfo) -> Vec<Tensor> {
+        Vec::new()
+    }
     /// Called after each optimizer step (EMA teachers, centres).
     fn after_step(&mut self, _s: &StepInfo) {}
     /// Means of the method's own diagnostics over the epoch that just ended (and
@@ -164,6 +233,7 @@ fn train_with(
     let spe = n / bs;
     let total = spe * cfg.epochs as i64;
     let warmup = (cfg.warmup_epochs * spe as f64).round() as i64;
+    let peak_lr = cfg.peak_lr(bs);
     let mut logs: Vec<EpochLog> = Vec::new();
     let mut start = 0;
     if let Some(l) = ckpt.map(|c| c.latest()).transpose()?.flatten() {
@@ -203,8 +273,14 @@ fn train_with(
             opt.zero_grad();
             loss.backward();
             obj.before_step(&info);
-            lr = lr_at(step, total, warmup, cfg.optimizer.lr, cfg.min_lr);
-            opt.step(lr, cfg.grad_clip);
+            lr = lr_at(step, total, warmup, peak_lr, cfg.min_lr);
+            let frozen = obj.frozen_params(&info);
+            opt.update(&Update {
+                lr,
+                weight_decay: cfg.weight_decay_at(step, total),
+                clip: cfg.clip(),
+                frozen: &frozen,
+            });
             tch::no_grad(|| obj.after_step(&info));
         }
         let secs = t0.elapsed().as_secs_f64();
@@ -228,4 +304,26 @@ fn train_with(
         on_epoch(&log);
     }
     Ok(logs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DINO's `cosine_scheduler(0.04, 0.4, …)`, by hand: end + (start − end)(1 + cos(π i / total)) / 2.
+    #[test]
+    fn weight_decay_schedule_and_lr_scaling_by_hand() {
+        let mut t = TrainParams { weight_decay_end: Some(0.4), lr_reference_batch: Some(256), ..Default::default() };
+        t.optimizer.weight_decay = 0.04;
+        t.optimizer.lr = 5e-4;
+        for (step, want) in [(0, 0.04), (25, 0.092_720_779), (50, 0.22), (75, 0.347_279_221), (100, 0.4)] {
+            let got = t.weight_decay_at(step, 100);
+            assert!((got - want).abs() < 1e-8, "step {step}: {got} vs {want}");
+        }
+        assert!((t.peak_lr(128) - 2.5e-4).abs() < 1e-15);
+        assert!((t.peak_lr(512) - 1e-3).abs() < 1e-15);
+        let constant = TrainParams::default();
+        assert_eq!(constant.weight_decay_at(30, 100), constant.optimizer.weight_decay);
+        assert_eq!(constant.peak_lr(128), constant.optimizer.lr);
+    }
 }
