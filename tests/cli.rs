@@ -250,3 +250,29 @@ fn one_seed_comparisons_use_the_per_example_test() {
     let details = std::fs::read_to_string(dir.join("reports/tiny/details.json")).unwrap();
     assert!(details.contains("\"test_correct\""));
 }
+
+/// `class_names:` reaches the report (the per-class data table) and the
+/// manifest; a list whose length is not the data's class count is refused,
+/// naming the field and both counts.
+#[test]
+fn class_names_reach_the_report_and_a_wrong_count_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 120, 30);
+    let names = "  class_names: [horizontal, vertical, diagonal]\n";
+    let spec = common::suite(5)
+        .replace("seed: [0, 1]", "seed: [0]")
+        .replace("  val_fraction: 0.2\n", &format!("  val_fraction: 0.2\n{names}"));
+    std::fs::write(dir.join("named.yaml"), &spec).unwrap();
+    repbench(dir, &["run", "named.yaml", "--device", "cpu"]).ok();
+    let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
+    assert!(md.contains("| split | 0 horizontal | 1 vertical | 2 diagonal | total |"), "{md}");
+    let manifest = std::fs::read_to_string(dir.join("reports/tiny/manifest.json")).unwrap();
+    assert!(manifest.contains("\"diagonal\""));
+    std::fs::write(dir.join("wrong.yaml"), spec.replace("[horizontal, vertical, diagonal]", "[horizontal, vertical]"))
+        .unwrap();
+    let out = repbench(dir, &["run", "wrong.yaml", "--device", "cpu"]).failed();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    let report = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap_or_default();
+    assert!((all + &report).contains("dataset.class_names lists 2 names, but the data holds 3 classes"), "{report}");
+}

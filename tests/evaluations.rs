@@ -78,6 +78,12 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     assert_eq!(blocks, ["top1_block1", "top1_block2"]);
     let cka: Vec<Vec<f64>> = serde_json::from_value(out.details["layer_cka"].clone()).unwrap();
     assert!((cka[0][0] - 1.0).abs() < 1e-6 && cka[0][1] < 1.0);
+    // The selected block's per-example predictions, for the report's paired test.
+    assert_eq!(out.details["test_correct_metric"], "selected_block_top1");
+    let n = out.details["test_images"].as_u64().unwrap() as usize;
+    let bits = repbench::report::hypothesis::decode_bits(out.details["test_correct"].as_str().unwrap(), n).unwrap();
+    let hits = bits.iter().filter(|&&b| b).count() as f64 / n as f64;
+    assert!((hits - metric(&out, "selected_block_top1")).abs() < 1e-9, "{hits}");
 
     let attention: EvaluationSpec = serde_yaml::from_str("kind: attention_maps\nimages: 3").unwrap();
     assert!(attention.applies_to(&spec).is_err(), "a ConvNet has no attention maps");

@@ -124,28 +124,45 @@ fn dino_learns() {
     assert!((l[6] + l[7]) / 2.0 < (l[0] + l[1]) / 2.0, "loss did not go down: {l:?}");
 }
 
-/// The official recipe as the defaults (teacher 0.04 constant, head 2048/256,
-/// drop-path 0.1, asymmetric views, AdamW per 256 images, weight decay 0.04 → 0.4,
-/// per-parameter clipping, last layer frozen for the first epoch) with a moving
-/// teacher and centre: the loss goes down on tiny data, and the diagnostics are logged.
+/// The official recipe's mechanics as the defaults — teacher 0.04 constant, last
+/// layer frozen for the first epoch by dropping its gradient, per-parameter
+/// clipping at 3, weight decay 0.04 → 0.4, lr per 256 images, asymmetric views —
+/// with a moving teacher and centre: the loss goes down on 256 Fashion-MNIST
+/// images (the committed subset). Set for the size of the run: a smaller head
+/// and 2 local crops (for time), EMA momentum 0.99 (a 64-step run; at 0.996 the
+/// teacher keeps most of its random weights and the centred teacher goes
+/// uniform), batch norm in the head, lr 0.03 per 256 images. The bar images
+/// of the other tests are too uniform for DINO: every setting tried there
+/// ended on the uniform plateau (loss ln K).
 #[test]
-fn dino_defaults_learn_with_a_moving_teacher() {
-    let yaml = format!("kind: dino\nencoder: {VIT}\nlocal_crop_size: 8\ntrain: {{epochs: 12, batch_size: 32, warmup_epochs: 1, optimizer: {{lr: 0.004}}}}");
-    let s: RepresentationSpec = serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
+fn dino_recipe_learns_with_a_moving_teacher() {
+    let ds = repbench::data::idx::load_dir("fashion-mnist", &repbench::data::named::fashion_mnist_subset()).unwrap();
+    let (x, y) = ds.train.select(&(0..256).collect::<Vec<_>>());
+    let yaml = "kind: dino\nencoder: {arch: convnet, widths: [16, 32], convs_per_block: 1}\nbn_in_head: true\nbase_momentum: 0.99\nlocal_crops: 2\nout_dim: 1024\nhidden_dim: 256\nbottleneck_dim: 64\ntrain: {epochs: 8, batch_size: 32, optimizer: {lr: 0.03}}";
+    let s: RepresentationSpec = serde_yaml::from_str(yaml).unwrap();
     let RepresentationSpec::Dino(p) = &s else { panic!("not dino") };
-    assert_eq!((p.teacher_temp, p.warmup_teacher_temp, p.hidden_dim, p.bottleneck_dim), (0.04, 0.04, 2048, 256));
+    assert_eq!((p.teacher_temp, p.warmup_teacher_temp, p.freeze_last_layer_epochs), (0.04, 0.04, 1));
     assert_eq!(
         (p.train.optimizer.weight_decay, p.train.weight_decay_end, p.train.lr_reference_batch),
         (0.04, Some(0.4), Some(256))
     );
-    let f = fit(&s, None, &|_| {});
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 11,
+        labels: Some(&y),
+        num_classes: 10,
+        checkpoint_dir: None,
+        log: &|_| {},
+    };
+    let f = learned::fit(s.method().unwrap(), &x, &ctx).unwrap();
     let l: Vec<f64> = f.logs.iter().map(|l| l.loss).collect();
     let n = l.len();
-    assert!((l[n - 1] + l[n - 2]) / 2.0 < (l[0] + l[1]) / 2.0, "loss did not go down: {l:?}");
+    assert!((l[n - 1] + l[n - 2]) / 2.0 < (l[0] + l[1]) / 2.0 - 0.3, "loss did not go down: {l:?}");
     for log in &f.logs {
         for k in ["teacher_entropy", "teacher_student_kl", "teacher_logit_spread"] {
             assert!(log.diagnostics[k].is_finite(), "{k} missing or not finite: {:?}", log.diagnostics);
         }
+        assert!(log.diagnostics["teacher_entropy"] < 0.9, "teacher near uniform: {:?}", log.diagnostics);
     }
 }
 
@@ -171,6 +188,24 @@ fn dino_learned_norms_and_diagnostics() {
         assert!(h > 0.0 && h <= 1.0 + 1e-6, "entropy / ln K out of range: {h}");
         assert!(kl >= -1e-4, "KL is negative: {kl}");
     }
+}
+
+/// `embed_with: student` embeds with the student's backbone: the same training
+/// (same seed) gives other features than the teacher's, and fine-tuning's backbone
+/// prefix follows it.
+#[test]
+fn dino_embeds_with_teacher_or_student() {
+    let extra = "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 0\nfreeze_last_layer_epochs: 0";
+    let teacher = spec("dino", CONV, extra, 2);
+    let student = spec("dino", CONV, &format!("{extra}\nembed_with: student"), 2);
+    use repbench::methods::Method;
+    let (RepresentationSpec::Dino(t), RepresentationSpec::Dino(s)) = (&teacher, &student) else { panic!("not dino") };
+    assert_eq!((t.backbone_prefix(), s.backbone_prefix()), ("target/encoder", "vs/encoder"));
+    let x = data().0;
+    let et = fit(&teacher, None, &|_| {}).embed(&x, Device::Cpu).unwrap();
+    let es = fit(&student, None, &|_| {}).embed(&x, Device::Cpu).unwrap();
+    assert_eq!(et.size(), es.size());
+    assert!((et - es).abs().max().double_value(&[]) > 1e-4, "teacher and student embed identically");
 }
 
 /// `bn_in_head: true` puts batch norms in the student's and the teacher's heads; the

@@ -63,6 +63,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let t0 = Instant::now();
     let started = crate::files::unix_now();
     let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
+    check_class_names(&plan)?;
     let suite = &plan.loaded.suite;
     let (device, device_note) = crate::runtime::setup(suite, opts.device, None)?;
     let dir = run_dir(opts, &suite.suite);
@@ -113,6 +114,22 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         seconds: t0.elapsed().as_secs_f64(),
         interrupted: data.manifest.interrupted,
     })
+}
+
+/// Checks every `dataset.class_names` against the classes its data holds before
+/// anything runs: names are not part of any key, so a fully cached run would
+/// otherwise never read the data and never notice a wrong list.
+fn check_class_names(plan: &SuitePlan) -> Result<()> {
+    let mut checked = Vec::new();
+    for p in &plan.points {
+        let Some(names) = &p.data.spec.class_names else { continue };
+        if checked.contains(&(p.data.source_index, names)) {
+            continue;
+        }
+        plan.datasets[p.data.source_index].source.load()?.prepared(Some(names), &[])?;
+        checked.push((p.data.source_index, names));
+    }
+    Ok(())
 }
 
 /// Images per class in each split of every distinct evaluation-data split the

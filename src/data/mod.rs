@@ -182,3 +182,39 @@ impl Dataset {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(labels: &[i64]) -> ImageSet {
+        ImageSet {
+            images: vec![0; labels.len()],
+            labels: labels.to_vec(),
+            channels: 1,
+            height: 1,
+            width: 1,
+            subset_of: None,
+        }
+    }
+
+    /// Names follow a class subset in its order; the suite's names replace the
+    /// data's after a count check.
+    #[test]
+    fn class_names_follow_subsets_and_are_count_checked() {
+        let ds = Dataset {
+            name: "d".into(),
+            train: set(&[0, 1, 2, 2]),
+            test: set(&[2, 1, 0]),
+            num_classes: 3,
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+            files: vec![],
+        };
+        assert_eq!(ds.with_classes(&[2, 0]).unwrap().class_names, ["c", "a"]);
+        let named = ds.prepared(Some(&["x".into(), "y".into(), "z".into()]), &[1, 2]).unwrap();
+        assert_eq!(named.class_names, ["y", "z"]);
+        let e = ds.prepared(Some(&["x".into()]), &[]).unwrap_err().to_string();
+        assert!(e.contains("class_names lists 1 names, but the data holds 3 classes"), "{e}");
+        assert_eq!(ds.class_name(7), "class 7");
+    }
+}

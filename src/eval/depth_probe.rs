@@ -38,7 +38,7 @@ impl Validate for DepthProbeParams {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 impl Evaluation for DepthProbeParams {
     /// Its own version plus those of the probe, the CKA and the encoders' block
@@ -76,6 +76,7 @@ impl DepthProbeParams {
         let mut metrics = Vec::new();
         let mut per_block = Vec::new();
         let mut selection = Vec::new();
+        let mut correct = Vec::new();
         for (i, ((tr, va), te)) in train.iter().zip(&val).zip(&test).enumerate() {
             let f = Features {
                 train_x: tr.shallow_clone(),
@@ -93,6 +94,7 @@ impl DepthProbeParams {
             metrics.push((format!("val_top1_block{}", i + 1), val));
             per_block.push(serde_json::json!({ "block": i + 1, "dim": tr.size()[1], "top1": top1, "val_top1": val }));
             selection.push((val, top1));
+            correct.push(out.details.get("test_correct").cloned());
         }
         let (block, (_, top1)) = select_on_validation(&selection)
             .ok_or_else(|| Error::stage("no block has a finite validation accuracy to select by"))?;
@@ -105,7 +107,15 @@ impl DepthProbeParams {
         } else {
             None
         };
-        Ok(EvalOutput { metrics, details: serde_json::json!({ "blocks": per_block, "layer_cka": layer_cka }) })
+        // The selected block's per-example predictions: the headline's paired test.
+        let details = serde_json::json!({
+            "blocks": per_block,
+            "layer_cka": layer_cka,
+            "test_correct": correct[block],
+            "test_images": img.test.1.size()[0],
+            "test_correct_metric": "selected_block_top1",
+        });
+        Ok(EvalOutput { metrics, details })
     }
 }
 

@@ -65,7 +65,7 @@ fn subset(x: &Tensor, y: &Tensor, fraction: f64, seed: u64) -> Result<(Tensor, T
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 impl Evaluation for LabelEfficiencyParams {
     /// Its own version plus those of the probes it runs: versions only grow, so
@@ -101,7 +101,9 @@ impl LabelEfficiencyParams {
         let mut metrics = Vec::new();
         let mut sizes = Vec::new();
         let mut val_sizes = Vec::new();
-        for &frac in &self.fractions {
+        // Per-example predictions of the headline (the first fraction), for the paired test.
+        let mut correct: Option<serde_json::Value> = None;
+        for (j, &frac) in self.fractions.iter().enumerate() {
             match self.probe {
                 Probe::LinearProbe => {
                     let (tx, ty) = subset(&f.train_x, &f.train_y, frac, ctx.seed)?;
@@ -111,6 +113,9 @@ impl LabelEfficiencyParams {
                     let sub = Features { train_x: tx, train_y: ty, val_x: vx, val_y: vy, test_x: f.test_x.shallow_clone(), test_y: f.test_y.shallow_clone(), num_classes: f.num_classes };
                     let out = self.linear.run(&sub, ctx)?;
                     let top1 = out.metrics.iter().find(|(m, _)| m == "top1").map(|m| m.1).unwrap_or(f64::NAN);
+                    if j == 0 {
+                        correct = out.details.get("test_correct").cloned();
+                    }
                     metrics.push((format!("top1@{frac}"), top1));
                 }
                 Probe::Knn => {
@@ -119,13 +124,24 @@ impl LabelEfficiencyParams {
                     let (bx, by) = subset(&bank_x, &bank_y, frac, ctx.seed)?;
                     sizes.push(bx.size()[0]);
                     let preds = super::knn::predict(&bx, &by, &f.test_x, &self.knn.k, self.knn.temperature, f.num_classes)?;
+                    if j == 0 {
+                        correct = preds.first().map(|p| serde_json::json!(super::correct_bits(p, &f.test_y)));
+                    }
                     for (k, p) in self.knn.k.iter().zip(&preds) {
                         metrics.push((format!("top1_k{k}@{frac}"), super::accuracy(p, &f.test_y)));
                     }
                 }
             }
         }
-        Ok(EvalOutput { metrics, details: serde_json::json!({ "fractions": self.fractions, "labelled": sizes, "validation_labelled": val_sizes }) })
+        let details = serde_json::json!({
+            "fractions": self.fractions,
+            "labelled": sizes,
+            "validation_labelled": val_sizes,
+            "test_correct": correct,
+            "test_images": f.test_y.size()[0],
+            "test_correct_metric": self.headline(),
+        });
+        Ok(EvalOutput { metrics, details })
     }
 }
 

@@ -65,11 +65,18 @@ fn correct_of(artifacts: &[Artifact], eval: &str, params: &str, rep: &str, seed:
     decode_bits(a.details.get("test_correct")?.as_str()?, n)
 }
 
-/// Whether the stored correctness belongs to `metric`: it is the prediction of
-/// each classification evaluation's headline (top1, the first k's top1).
+/// Whether the stored correctness belongs to `metric`: evaluations name the
+/// metric their stored predictions score (`test_correct_metric`); before they
+/// did, it was the headline of the linear probe, k-NN and fine-tuning (top1,
+/// the first k's top1).
 fn is_headline_of_stored(artifacts: &[Artifact], eval: &str, metric: &str) -> bool {
-    artifacts.iter().any(|a| a.evaluation == eval && a.details.get("test_correct").is_some())
-        && (metric == "top1" || (metric.starts_with("top1_k") && !metric.contains('@')))
+    artifacts
+        .iter()
+        .filter(|a| a.evaluation == eval && a.details.get("test_correct").is_some_and(|c| !c.is_null()))
+        .any(|a| match a.details.get("test_correct_metric").and_then(|m| m.as_str()) {
+            Some(m) => m == metric,
+            None => metric == "top1" || (metric.starts_with("top1_k") && !metric.contains('@')),
+        })
 }
 
 /// With one seed there is nothing to pair over seeds, but the two
