@@ -490,9 +490,9 @@ mod tests {
             ((&a * &ga).sum(tch::Kind::Float) + (&b * &gb).sum(tch::Kind::Float)).backward();
             opt.update(&Update { lr: 1.0, weight_decay: 0.0, clip: Some(clip), frozen: &[] });
             for (t, e) in [(&a, ea), (&b, eb)] {
-                for i in 0..2 {
+                for (i, want) in e.iter().enumerate() {
                     let got = -t.double_value(&[i as i64]);
-                    assert!((got - e[i]).abs() < 1e-5, "{clip:?}: {got} vs {}", e[i]);
+                    assert!((got - want).abs() < 1e-5, "{clip:?}: {got} vs {want}");
                 }
             }
         }
