@@ -23,7 +23,15 @@ fn cuda_runtime_resolves(lib: &Path) -> bool {
     }
 }
 
+/// The paths the binary is built from; see [`git_info`].
+const BUILT_FROM: &[&str] = &["src", "build.rs", "Cargo.toml", "Cargo.lock"];
+
 /// Commit and dirty flag of the source tree, for provenance.
+///
+/// "Dirty" means a file the binary is built from (src/, build.rs, Cargo.toml,
+/// Cargo.lock) differs from the commit or is untracked: an edited suite, doc or report does not
+/// change what the binary computes, so it does not make its manifests dirty.
+/// Suites are recorded by content in each manifest anyway.
 fn git_info() {
     let run = |args: &[&str]| {
         Command::new("git")
@@ -34,10 +42,14 @@ fn git_info() {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let commit = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()).unwrap_or(false);
+    let status: Vec<&str> =
+        ["status", "--porcelain", "--untracked-files=all", "--"].iter().chain(BUILT_FROM).copied().collect();
+    let dirty = run(&status).map(|s| !s.is_empty()).unwrap_or(false);
     println!("cargo:rustc-env=REPBENCH_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=REPBENCH_GIT_DIRTY={dirty}");
-    for f in [".git/HEAD", ".git/index"] {
+    // Re-stamp when the commit or index moves, and when a built-from file changes
+    // without being staged (cargo scans directories recursively).
+    for f in [".git/HEAD", ".git/index"].iter().chain(BUILT_FROM) {
         if Path::new(f).exists() {
             println!("cargo:rerun-if-changed={f}");
         }

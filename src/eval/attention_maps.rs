@@ -116,7 +116,7 @@ impl AttentionMapsParams {
             let imgs = m.images.test.0.narrow(0, 0, n);
             let att = attention_in_batches(m, &imgs, device)?;
             let mask = object_patches(&imgs, att.size()[2], att.size()[3], self.foreground_threshold);
-            let (per_head, used) = foreground_ratio(&att, &mask);
+            let (per_head, used) = foreground_ratio(&att, &mask)?;
             if used > 0 {
                 metrics.push(("attention_foreground".into(), per_head.iter().sum::<f64>() / per_head.len() as f64));
                 for (h, v) in per_head.iter().enumerate() {
@@ -162,7 +162,7 @@ pub fn object_patches(images: &Tensor, gh: i64, gw: i64, threshold: u8) -> Tenso
 /// Per head: the mean over images of (attention on object patches) / (object
 /// patches' share of the image); and how many images counted (those with both
 /// object and background patches). `att` [N, heads, gh, gw], any scale per map.
-pub fn foreground_ratio(att: &Tensor, mask: &Tensor) -> (Vec<f64>, usize) {
+pub fn foreground_ratio(att: &Tensor, mask: &Tensor) -> Result<(Vec<f64>, usize)> {
     let att = att.to_device(Device::Cpu).to_kind(Kind::Double);
     let p = &att / att.sum_dim_intlist([2i64, 3].as_slice(), true, Kind::Double).clamp_min(1e-12);
     let m = mask.to_kind(Kind::Double);
@@ -172,13 +172,13 @@ pub fn foreground_ratio(att: &Tensor, mask: &Tensor) -> (Vec<f64>, usize) {
     let used = keep.sum(Kind::Int64).int64_value(&[]) as usize;
     let heads = att.size()[1];
     if used == 0 {
-        return (vec![f64::NAN; heads as usize], 0);
+        return Ok((vec![f64::NAN; heads as usize], 0));
     }
     let on_obj = (&p * m.unsqueeze(1)).sum_dim_intlist([2i64, 3].as_slice(), false, Kind::Double); // [N, heads]
     let ratio = on_obj / share.unsqueeze(1).clamp_min(1e-12);
     let idx = keep.nonzero().squeeze_dim(1);
     let mean = ratio.index_select(0, &idx).mean_dim(0, false, Kind::Double);
-    (Vec::try_from(mean).unwrap_or_default(), used)
+    Ok((Vec::try_from(mean)?, used))
 }
 
 #[cfg(test)]
@@ -193,14 +193,14 @@ mod tests {
         let mask = object_patches(&img, 4, 4, 0);
         assert_eq!(mask.sum(Kind::Int64).int64_value(&[]), 8);
         let uniform = Tensor::ones([2, 3, 4, 4], (Kind::Float, Device::Cpu));
-        let (r, used) = foreground_ratio(&uniform, &mask);
+        let (r, used) = foreground_ratio(&uniform, &mask).unwrap();
         assert_eq!(used, 2);
         assert!(r.iter().all(|v| (v - 1.0).abs() < 1e-9), "{r:?}");
         let focused = Tensor::zeros([2, 3, 4, 4], (Kind::Float, Device::Cpu)) + mask.unsqueeze(1).to_kind(Kind::Float);
-        let (r, _) = foreground_ratio(&focused, &mask);
+        let (r, _) = foreground_ratio(&focused, &mask).unwrap();
         assert!(r.iter().all(|v| (v - 4.0).abs() < 1e-9), "all on the object: 1 / share = 4, {r:?}");
         // An image that is all background says nothing.
         let blank = Tensor::zeros([1, 1, 8, 8], (Kind::Uint8, Device::Cpu));
-        assert_eq!(foreground_ratio(&uniform.narrow(0, 0, 1), &object_patches(&blank, 4, 4, 0)).1, 0);
+        assert_eq!(foreground_ratio(&uniform.narrow(0, 0, 1), &object_patches(&blank, 4, 4, 0)).unwrap().1, 0);
     }
 }

@@ -176,12 +176,12 @@ impl FinetuneParams {
                 ("final_loss".into(), logs.last().map(|l| l.loss).unwrap_or(f64::NAN)),
             ],
             details: serde_json::json!({
-                "test_correct": super::correct_bits(&test_pred, &img.test.1),
+                "test_correct": super::correct_bits(&test_pred, &img.test.1)?,
                 "test_images": img.test.1.size()[0],
                 "mode": self.mode,
                 "blocks_trained": match self.mode { FinetuneMode::Frozen => 0, FinetuneMode::LastN => self.blocks.min(n_blocks), FinetuneMode::Full => n_blocks },
                 "train_log": logs,
-                "confusion": confusion_matrix(&test_pred, &img.test.1, img.num_classes),
+                "confusion": confusion_matrix(&test_pred, &img.test.1, img.num_classes)?,
             }),
         })
     }

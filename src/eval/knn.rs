@@ -98,7 +98,7 @@ impl KnnParams {
         let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
         let preds = predict(&bank_x, &bank_y, &f.test_x, &self.k, self.temperature, f.num_classes)?;
         let metrics = self.k.iter().zip(&preds).map(|(k, p)| (format!("top1_k{k}"), accuracy(p, &f.test_y))).collect();
-        let correct = preds.first().map(|p| super::correct_bits(p, &f.test_y));
+        let correct = preds.first().map(|p| super::correct_bits(p, &f.test_y)).transpose()?;
         Ok(EvalOutput { metrics, details: serde_json::json!({"temperature": self.temperature, "bank": bank_x.size()[0], "test_correct": correct, "test_images": f.test_y.size()[0]}) })
     }
 }

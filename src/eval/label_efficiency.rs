@@ -125,7 +125,7 @@ impl LabelEfficiencyParams {
                     sizes.push(bx.size()[0]);
                     let preds = super::knn::predict(&bx, &by, &f.test_x, &self.knn.k, self.knn.temperature, f.num_classes)?;
                     if j == 0 {
-                        correct = preds.first().map(|p| serde_json::json!(super::correct_bits(p, &f.test_y)));
+                        correct = preds.first().map(|p| super::correct_bits(p, &f.test_y)).transpose()?.map(serde_json::Value::from);
                     }
                     for (k, p) in self.knn.k.iter().zip(&preds) {
                         metrics.push((format!("top1_k{k}@{frac}"), super::accuracy(p, &f.test_y)));

@@ -254,7 +254,7 @@ impl LinearProbeParams {
         let test_pred = probe.predict(&f.test_x).get(best as i64);
         let train_pred = probe.predict(&f.train_x).get(best as i64);
         let test_acc = accuracy(&test_pred, &f.test_y);
-        let confusion = confusion_matrix(&test_pred, &f.test_y, f.num_classes);
+        let confusion = confusion_matrix(&test_pred, &f.test_y, f.num_classes)?;
         let (lo, hi) = self.l2_grid.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &l| (a.min(l), b.max(l)));
         let edge = self.l2_grid.len() >= 3 && (self.l2_grid[best] == lo || self.l2_grid[best] == hi);
         let mut metrics = vec![
@@ -282,16 +282,16 @@ impl LinearProbeParams {
             .collect();
         Ok(EvalOutput {
             metrics,
-            details: serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "confusion": confusion, "test_correct": super::correct_bits(&test_pred, &f.test_y), "test_images": f.test_y.size()[0] }),
+            details: serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "confusion": confusion, "test_correct": super::correct_bits(&test_pred, &f.test_y)?, "test_images": f.test_y.size()[0] }),
         })
     }
 }
 
 /// Confusion counts [true][pred].
-pub fn confusion_matrix(pred: &Tensor, y: &Tensor, classes: i64) -> Vec<Vec<i64>> {
+pub fn confusion_matrix(pred: &Tensor, y: &Tensor, classes: i64) -> Result<Vec<Vec<i64>>> {
     let flat = (y.to_device(tch::Device::Cpu) * classes + pred.to_device(tch::Device::Cpu)).bincount::<Tensor>(None, classes * classes);
-    let v: Vec<i64> = Vec::try_from(flat).unwrap_or_default();
-    v.chunks(classes as usize).map(|r| r.to_vec()).collect()
+    let v: Vec<i64> = Vec::try_from(flat)?;
+    Ok(v.chunks(classes as usize).map(|r| r.to_vec()).collect())
 }
 
 #[cfg(test)]

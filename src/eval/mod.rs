@@ -267,17 +267,19 @@ impl Validate for EvaluationSpec {
 /// (bit i of byte i/8, least significant first): 1.3 KB per 10,000 images. The
 /// report pairs two representations' bits on the same test images (McNemar's
 /// exact test, a paired bootstrap of the accuracy difference).
-pub fn correct_bits(pred: &Tensor, y: &Tensor) -> String {
+///
+/// Errors when the predictions cannot be read back as one row per image (not 1-D),
+/// rather than storing an empty bitset that would read as "nothing correct".
+pub fn correct_bits(pred: &Tensor, y: &Tensor) -> Result<String> {
     use base64::Engine;
-    let ok: Vec<i64> =
-        Vec::try_from(pred.eq_tensor(y).to_kind(tch::Kind::Int64).to_device(tch::Device::Cpu)).unwrap_or_default();
+    let ok: Vec<i64> = Vec::try_from(pred.eq_tensor(y).to_kind(tch::Kind::Int64).to_device(tch::Device::Cpu))?;
     let mut bytes = vec![0u8; ok.len().div_ceil(8)];
     for (i, &b) in ok.iter().enumerate() {
         if b != 0 {
             bytes[i / 8] |= 1 << (i % 8);
         }
     }
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 pub fn accuracy(pred: &Tensor, y: &Tensor) -> f64 {

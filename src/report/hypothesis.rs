@@ -254,7 +254,7 @@ mod tests {
         // Bits survive the base64 round trip of eval::correct_bits.
         let y = tch::Tensor::from_slice(&[1i64, 2, 3, 4, 5, 6, 7, 8, 9]);
         let pred = tch::Tensor::from_slice(&[1i64, 0, 3, 4, 0, 6, 7, 8, 0]);
-        let bits = decode_bits(&crate::eval::correct_bits(&pred, &y), 9).unwrap();
+        let bits = decode_bits(&crate::eval::correct_bits(&pred, &y).unwrap(), 9).unwrap();
         assert_eq!(bits, vec![true, false, true, true, false, true, true, true, false]);
     }
 

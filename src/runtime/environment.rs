@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 pub struct EnvInfo {
     pub repbench_version: String,
     pub git_commit: String,
+    /// A file the binary is built from (src/, build.rs, Cargo.*) differed from
+    /// `git_commit` when it was built; edits elsewhere (suites, docs) do not count.
     pub git_dirty: bool,
     pub libtorch_version: String,
     pub libtorch_lib: String,
