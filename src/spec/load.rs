@@ -191,6 +191,28 @@ mod tests {
     }
 
     #[test]
+    fn null_in_a_method_train_clears_its_default() {
+        let text = "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  d:\n    kind: dino\n    train: {batch_size: 128, grad_clip: null, weight_decay_end: null, lr_reference_batch: null, optimizer: {kind: sgd, lr: 0.06}}\nevaluations:\n  knn: {kind: knn}\n";
+        let suite = parse_str(Path::new("s.yaml"), text).unwrap();
+        let crate::represent::RepresentationSpec::Dino(d) = &suite.representations["d"] else { panic!("not dino") };
+        assert_eq!(d.train.lr_reference_batch, None);
+        assert_eq!(d.train.weight_decay_end, None);
+        assert_eq!(d.train.grad_clip, None);
+        assert_eq!(d.train.peak_lr(128), 0.06);
+        // The suite is re-read from its serialized form for each matrix cell: a
+        // `null` (or `global`) given over DINO's own default must survive that.
+        let text = text.replace("grad_clip: null", "grad_clip_mode: global") + "matrix:\n  seed: [0]\n";
+        let base = parse_str(Path::new("s.yaml"), &text).unwrap();
+        let cells = super::super::matrix::expand(Path::new("s.yaml"), &text, &base).unwrap();
+        let crate::represent::RepresentationSpec::Dino(c) = &cells[0].suite.representations["d"] else {
+            panic!("not dino")
+        };
+        assert_eq!(c.train.lr_reference_batch, None);
+        assert_eq!(c.train.weight_decay_end, None);
+        assert_eq!(c.train.grad_clip_mode, crate::train::trainer::ClipMode::Global);
+    }
+
+    #[test]
     fn out_of_type_value_is_located_on_its_line() {
         let text = "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  p:\n    kind: pca\n    components: -3\nevaluations:\n  knn: {kind: knn}\n";
         let e = parse_str(Path::new("s.yaml"), text).unwrap_err().to_string();

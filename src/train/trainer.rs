@@ -25,17 +25,19 @@ pub struct TrainParams {
     pub grad_clip: Option<f64>,
     /// `global` (default; `torch.nn.utils.clip_grad_norm_`) or `per_parameter`
     /// (DINO's `clip_gradients`: each parameter's gradient clipped on its own).
-    #[serde(skip_serializing_if = "ClipMode::is_global")]
     pub grad_clip_mode: ClipMode,
     /// Weight decay at the end of training: it follows a half cosine from
     /// `optimizer.weight_decay` at the first step to this at the last (DINO: 0.04 → 0.4).
     /// Unset: constant.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub weight_decay_end: Option<f64>,
     /// Linear scaling rule: when set, `optimizer.lr` is the rate for this batch
     /// size and the peak rate is `lr × batch_size / lr_reference_batch` (DINO
     /// and SimCLR use 256). `min_lr` is not scaled, as in DINO. Unset: `lr` as given.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    ///
+    /// Every field is serialized, `null` and defaults included: a method with its
+    /// own training defaults (DINO) reads a missing key as *its* default, so a
+    /// skipped `null` would come back as that default whenever a suite is
+    /// re-read from its serialized form (matrix expansion does this).
     pub lr_reference_batch: Option<usize>,
     /// bf16 autocast (CUDA only; ignored on CPU).
     pub bf16: bool,
@@ -47,12 +49,6 @@ pub enum ClipMode {
     #[default]
     Global,
     PerParameter,
-}
-
-impl ClipMode {
-    fn is_global(&self) -> bool {
-        *self == ClipMode::Global
-    }
 }
 
 impl TrainParams {
