@@ -47,7 +47,7 @@ fn git_info() {
     let dirty = run(&status).map(|s| !s.is_empty()).unwrap_or(false);
     println!("cargo:rustc-env=REPBENCH_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=REPBENCH_GIT_DIRTY={dirty}");
-    // Re-stamp when the commit or index moves, and when a built-from file changes
+    // Re-stamp (and re-run this script) when the commit or index moves, or a built-from file changes
     // without being staged (cargo scans directories recursively).
     for f in [".git/HEAD", ".git/index"].iter().chain(BUILT_FROM) {
         if Path::new(f).exists() {
@@ -59,7 +59,6 @@ fn git_info() {
 fn main() {
     git_info();
     println!("cargo:rerun-if-env-changed=REPBENCH_LINK_CUDA");
-    println!("cargo:rerun-if-changed=build.rs");
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").unwrap_or_default();
     // Resolve the checkout's `.libtorch` link so the binary keeps working when
     // copied out of the checkout on the same machine.
