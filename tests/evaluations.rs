@@ -29,6 +29,7 @@ fn fitted(yaml: &str, s: &SplitImages) -> (RepresentationSpec, learned::FittedLe
         device: Device::Cpu,
         seed: 1,
         labels: Some(&s.train.1),
+        val: None,
         num_classes: 3,
         checkpoint_dir: None,
         log: &|_| {},

@@ -179,6 +179,7 @@ fn fit(spec: &RepresentationSpec, s: &SplitImages) -> Box<dyn Fitted> {
         device: Device::Cpu,
         seed: 7,
         labels: Some(&s.train.1),
+        val: None,
         num_classes: 3,
         checkpoint_dir: None,
         log: &|_| {},

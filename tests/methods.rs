@@ -27,7 +27,15 @@ fn spec_lr(kind: &str, encoder: &str, extra: &str, epochs: usize, lr: f64) -> Re
 
 fn fit(s: &RepresentationSpec, ckpt: Option<std::path::PathBuf>, log: &dyn Fn(&str)) -> learned::FittedLearned {
     let (x, y) = data();
-    let ctx = FitContext { device: Device::Cpu, seed: 11, labels: Some(&y), num_classes: 3, checkpoint_dir: ckpt, log };
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 11,
+        labels: Some(&y),
+        val: None,
+        num_classes: 3,
+        checkpoint_dir: ckpt,
+        log,
+    };
     learned::fit(s.method().unwrap(), &x, &ctx).unwrap()
 }
 
@@ -150,6 +158,7 @@ fn dino_recipe_learns_with_a_moving_teacher() {
         device: Device::Cpu,
         seed: 11,
         labels: Some(&y),
+        val: None,
         num_classes: 10,
         checkpoint_dir: None,
         log: &|_| {},
@@ -238,8 +247,8 @@ fn resnet_and_vit_expose_blocks() {
     assert_eq!(blocks[3].size(), vec![4, 64]);
 }
 
-/// A run killed after epoch 2 of 4 (a panic inside the epoch callback, after the
-/// checkpoint was written) and started again ends with the weights of an
+/// A run killed in epoch 3 of 4 (a panic inside the epoch callback, which runs
+/// before that epoch's checkpoint: epochs 1–2 are on disk) and started again ends with the weights of an
 /// uninterrupted run, bit for bit — including the EMA teacher and DINO centre.
 #[test]
 fn resume_from_checkpoint_matches_uninterrupted_run() {
@@ -254,7 +263,7 @@ fn resume_from_checkpoint_matches_uninterrupted_run() {
         let ck = dir.path().join("ck");
         let killed = catch_unwind(AssertUnwindSafe(|| {
             fit(&s, Some(ck.clone()), &|line: &str| {
-                if line.contains("epoch 2/") {
+                if line.contains("epoch 3/") {
                     panic!("killed");
                 }
             })
@@ -277,6 +286,78 @@ fn resume_from_checkpoint_matches_uninterrupted_run() {
     }
 }
 
+/// The k-NN monitor measures on the validation split every `every` epochs and
+/// the last, and changes nothing that is trained: the weights (DINO's teacher and
+/// centre too) are bit for bit those of a run without it.
+#[test]
+fn knn_monitor_logs_val_accuracy_and_changes_nothing_trained() {
+    let (x, y) = data();
+    let (vx, vy) = common::bar_images(45, 5);
+    for (kind, enc, extra) in
+        [("supervised", CONV, ""), ("dino", VIT, "out_dim: 64\nhidden_dim: 32\nbottleneck_dim: 16\nlocal_crops: 0")]
+    {
+        let plain = spec(kind, enc, extra, 5);
+        // The same settings as `spec` writes, plus `monitor`.
+        let monitored: RepresentationSpec = serde_yaml::from_str(&format!(
+            "kind: {kind}\nencoder: {enc}\ntrain: {}\n{extra}",
+            serde_json::json!({
+                "epochs": 5, "batch_size": 32, "warmup_epochs": 0, "grad_clip": 3.0,
+                "optimizer": {"kind": "adamw", "lr": 0.002, "weight_decay": 0.0},
+                "monitor": {"every": 2}
+            })
+        ))
+        .unwrap();
+        let a = fit(&plain, None, &|_| {});
+        let ctx = FitContext {
+            device: Device::Cpu,
+            seed: 11,
+            labels: Some(&y),
+            val: Some((&vx, &vy)),
+            num_classes: 3,
+            checkpoint_dir: None,
+            log: &|_| {},
+        };
+        let b = learned::fit(monitored.method().unwrap(), &x, &ctx).unwrap();
+        for ((n, t), (m, u)) in a.state().iter().zip(b.state().iter()) {
+            assert_eq!(n, m);
+            assert!(t.equal(u), "{kind}: {n} differs with the monitor on");
+        }
+        let measured: Vec<(usize, f64)> =
+            b.logs.iter().filter_map(|l| Some((l.epoch, *l.diagnostics.get("val_knn_top1")?))).collect();
+        assert_eq!(measured.iter().map(|m| m.0).collect::<Vec<_>>(), vec![2, 4, 5], "{kind}");
+        assert!(measured.iter().all(|m| (0.0..=1.0).contains(&m.1)), "{kind}: {measured:?}");
+        assert!(a.logs.iter().all(|l| !l.diagnostics.contains_key("val_knn_top1")));
+        if kind == "supervised" {
+            // Three easy classes: a trained supervised encoder is well above chance (1/3).
+            assert!(measured[2].1 > 0.8, "{measured:?}");
+        }
+    }
+}
+
+/// Without a validation split the monitor has nothing to measure on, and says so.
+#[test]
+fn knn_monitor_without_a_validation_split_is_refused() {
+    let (x, y) = data();
+    let s: RepresentationSpec = serde_yaml::from_str(&format!(
+        "kind: supervised\nencoder: {CONV}\ntrain: {{epochs: 1, batch_size: 32, monitor: {{}}}}"
+    ))
+    .unwrap();
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 11,
+        labels: Some(&y),
+        val: None,
+        num_classes: 3,
+        checkpoint_dir: None,
+        log: &|_| {},
+    };
+    let err = match learned::fit(s.method().unwrap(), &x, &ctx) {
+        Ok(_) => panic!("a monitor without a validation split must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("train.monitor") && err.contains("val_fraction"), "{err}");
+}
+
 /// A NaN or infinite loss stops training with the epoch and step it happened at.
 #[test]
 fn divergence_is_reported_with_epoch_and_step() {
@@ -286,6 +367,7 @@ fn divergence_is_reported_with_epoch_and_step() {
         device: Device::Cpu,
         seed: 11,
         labels: Some(&y),
+        val: None,
         num_classes: 3,
         checkpoint_dir: None,
         log: &|_| {},

@@ -68,6 +68,9 @@ impl Validate for FinetuneParams {
     fn validate(&self, path: &str, c: &mut Checker) {
         c.positive(&format!("{path}.blocks"), self.blocks);
         self.train.validate(&format!("{path}.train"), c);
+        if self.train.monitor.is_some() {
+            c.push(&format!("{path}.train.monitor"), "the k-NN monitor is for a representation's training, not fine-tuning (whose own test accuracy is the result)");
+        }
         if let Some(a) = &self.augment {
             a.validate(&format!("{path}.augment"), c);
         }
@@ -163,7 +166,7 @@ impl FinetuneParams {
         };
         let keep = |name: &str| name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")));
         let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
-        let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::runtime::seeding::derive(seed, "finetune/train"), &mut |_| {})?;
+        let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::runtime::seeding::derive(seed, "finetune/train"), &mut |_, _| Ok(()))?;
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
         let test_pred = predict(&mut net, &img.test.0, device)?;
         let val_pred = predict(&mut net, &img.val.0, device)?;

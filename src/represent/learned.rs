@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::methods::{BuildInfo, Learner, Method};
 use crate::state::NamedTensors;
 use crate::train::checkpoint::Checkpointer;
+use crate::train::monitor::{self, MonitorParams};
 use crate::train::trainer::{self, EpochLog, TrainData};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -49,12 +50,22 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
             ctx.device
         ));
     }
-    let mut on_epoch = |l: &EpochLog| {
+    let monitor = match &tp.monitor {
+        None => None,
+        Some(m) => Some(Monitor::new(m, &images, &labels, ctx)?),
+    };
+    let mut on_epoch = |learner: &mut (dyn Learner + 'static), l: &mut EpochLog| -> Result<()> {
+        if let Some(m) = &monitor {
+            if m.params.measures(l.epoch, tp.epochs) {
+                l.diagnostics.insert(monitor::KEY.into(), m.accuracy(learner)?);
+            }
+        }
         let diag: String = l.diagnostics.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect();
         (ctx.log)(&format!(
             "  epoch {}/{}: loss {:.4}{diag}, lr {:.2e}, {:.1} s, {:.0} img/s",
             l.epoch, tp.epochs, l.loss, l.lr, l.seconds, l.images_per_s
         ));
+        Ok(())
     };
     let logs = trainer::train(
         learner.as_mut(),
@@ -66,6 +77,58 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
         &mut on_epoch,
     )?;
     Ok(FittedLearned { vs, learner, info, logs })
+}
+
+/// The k-NN monitor's data (see `train::monitor`): the training images as the
+/// bank, the validation split as the queries, both on the training device.
+struct Monitor<'a> {
+    params: &'a MonitorParams,
+    bank: &'a Tensor,
+    bank_labels: &'a Tensor,
+    queries: Tensor,
+    query_labels: Tensor,
+    classes: i64,
+}
+
+impl<'a> Monitor<'a> {
+    fn new(params: &'a MonitorParams, bank: &'a Tensor, bank_labels: &'a Tensor, ctx: &FitContext) -> Result<Self> {
+        let (queries, query_labels) = match ctx.val {
+            Some((x, y)) if x.size()[0] > 0 => (x.to_device(bank.device()), y.to_device(bank.device())),
+            _ => {
+                return Err(Error::stage(
+                    "train.monitor needs a validation split to measure on: the dataset has none (set dataset.val_fraction above 0)",
+                ))
+            }
+        };
+        if ctx.labels.is_none() || ctx.num_classes < 2 {
+            return Err(Error::stage("train.monitor needs the training labels and at least 2 classes"));
+        }
+        let n = bank.size()[0];
+        if params.k as i64 > n {
+            return Err(Error::stage(format!("train.monitor.k = {} but there are only {n} training images", params.k)));
+        }
+        Ok(Monitor { params, bank, bank_labels, queries, query_labels, classes: ctx.num_classes })
+    }
+
+    /// Top-1 of the weighted k-NN vote, with the learner as it is now (eval mode, no grad).
+    fn accuracy(&self, learner: &dyn Learner) -> Result<f64> {
+        let embed = |x: &Tensor| {
+            super::pixels::in_batches(x, 1024, |b| {
+                Ok(tch::no_grad(|| learner.embed(&(b.to_kind(Kind::Float) / 255.0))))
+            })
+        };
+        let (bank, queries) = (embed(self.bank)?, embed(&self.queries)?);
+        let p = crate::eval::knn::predict(
+            &bank,
+            self.bank_labels,
+            &queries,
+            &[self.params.k],
+            self.params.temperature,
+            self.classes,
+        )?;
+        let right = p[0].eq_tensor(&self.query_labels).to_kind(Kind::Float).mean(Kind::Float);
+        Ok(right.double_value(&[]))
+    }
 }
 
 /// A learned representation whose weights come from elsewhere: built as the

@@ -142,6 +142,9 @@ pub struct FitContext<'a> {
     pub seed: u64,
     /// Labels of the training images (only supervised methods read them).
     pub labels: Option<&'a Tensor>,
+    /// The validation split's images (u8) and labels, for the k-NN monitor
+    /// (`train.monitor`); nothing is trained on them.
+    pub val: Option<(&'a Tensor, &'a Tensor)>,
     pub num_classes: i64,
     /// Where a learned method keeps its per-epoch checkpoints.
     pub checkpoint_dir: Option<std::path::PathBuf>,
@@ -152,7 +155,7 @@ pub struct FitContext<'a> {
 impl FitContext<'_> {
     /// A context for fits that need only a device and a seed.
     pub fn simple(device: Device, seed: u64) -> FitContext<'static> {
-        FitContext { device, seed, labels: None, num_classes: 0, checkpoint_dir: None, log: &|_| {} }
+        FitContext { device, seed, labels: None, val: None, num_classes: 0, checkpoint_dir: None, log: &|_| {} }
     }
 }
 

@@ -126,11 +126,13 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
         return restore(e);
     }
     let (train, labels) = data.train.select(&s.train);
+    let (val, val_labels) = data.train.select(&s.val);
     let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
     let fctx = FitContext {
         device: ctx.device,
         seed: seeding::derive(p.point.suite.seed, &format!("fit/{}", r.name)),
         labels: Some(&labels),
+        val: Some((&val, &val_labels)),
         num_classes: data.num_classes as i64,
         checkpoint_dir: Some(ckpt_dir.clone()),
         log: ctx.log,

@@ -3,5 +3,6 @@
 //! in the cache so a killed run resumes from its last finished epoch (`checkpoint`).
 pub mod checkpoint;
 pub mod defaults;
+pub mod monitor;
 pub mod optim;
 pub mod trainer;

@@ -2,6 +2,7 @@
 //! what happens after each step); batching, shuffling, seeding, the schedule,
 //! clipping, divergence checks, logging and checkpoints live here, once.
 use super::checkpoint::Checkpointer;
+use super::monitor::MonitorParams;
 use super::optim::{lr_at, Clip, Optimizer, OptimizerParams, Update};
 use crate::error::{Error, Result};
 use crate::runtime::seeding;
@@ -41,6 +42,13 @@ pub struct TrainParams {
     pub lr_reference_batch: Option<usize>,
     /// bf16 autocast (CUDA only; ignored on CPU).
     pub bf16: bool,
+    /// A k-NN accuracy on the validation split logged during training (a
+    /// training curve; it changes nothing that is trained). Unset: none. Skipped
+    /// when unset, unlike the other fields: no method has a default for it, so
+    /// leaving it out is the same as `null`, and the fit keys of suites without
+    /// it stay what they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorParams>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +99,7 @@ impl Default for TrainParams {
             weight_decay_end: None,
             lr_reference_batch: None,
             bf16: false,
+            monitor: None,
         }
     }
 }
@@ -111,6 +120,9 @@ impl Validate for TrainParams {
             c.positive(&format!("{path}.lr_reference_batch"), b);
         }
         self.optimizer.validate(&format!("{path}.optimizer"), c);
+        if let Some(m) = &self.monitor {
+            m.validate(&format!("{path}.monitor"), c);
+        }
     }
 }
 
@@ -177,30 +189,34 @@ pub struct TrainData<'a> {
     pub labels: &'a Tensor,
 }
 
+/// What runs at the end of each epoch, before its checkpoint: it sees the
+/// objective (to embed with it) and may add to the epoch's log (the k-NN monitor).
+pub type OnEpoch<'a, O> = dyn FnMut(&mut O, &mut EpochLog) -> Result<()> + 'a;
+
 /// Trains `obj`'s parameters in `vs`. With a checkpointer, resumes from its latest
 /// epoch and saves after every epoch.
-pub fn train(
-    obj: &mut dyn Objective,
+pub fn train<O: Objective + ?Sized>(
+    obj: &mut O,
     vs: &nn::VarStore,
     data: TrainData,
     cfg: &TrainParams,
     seed: u64,
     ckpt: Option<&Checkpointer>,
-    on_epoch: &mut dyn FnMut(&EpochLog),
+    on_epoch: &mut OnEpoch<O>,
 ) -> Result<Vec<EpochLog>> {
     let opt = Optimizer::new(vs, &cfg.optimizer);
     train_with(obj, vs, opt, data, cfg, seed, ckpt, on_epoch)
 }
 
 /// Trains only the variables of `vs` whose names `keep` accepts (fine-tuning).
-pub fn train_subset(
-    obj: &mut dyn Objective,
+pub fn train_subset<O: Objective + ?Sized>(
+    obj: &mut O,
     vs: &nn::VarStore,
     keep: &dyn Fn(&str) -> bool,
     data: TrainData,
     cfg: &TrainParams,
     seed: u64,
-    on_epoch: &mut dyn FnMut(&EpochLog),
+    on_epoch: &mut OnEpoch<O>,
 ) -> Result<Vec<EpochLog>> {
     let opt = Optimizer::filtered(vs, &cfg.optimizer, keep);
     train_with(obj, vs, opt, data, cfg, seed, None, on_epoch)
@@ -210,15 +226,15 @@ pub fn train_subset(
 /// Long on purpose: the one training loop, kept whole so the order of a step (seed, loss, divergence check,
 /// backward, hooks, schedule, optimiser step, EMA) and of an epoch (shuffle, steps, log, checkpoint) reads
 /// top to bottom.
-fn train_with(
-    obj: &mut dyn Objective,
+fn train_with<O: Objective + ?Sized>(
+    obj: &mut O,
     vs: &nn::VarStore,
     mut opt: Optimizer,
     data: TrainData,
     cfg: &TrainParams,
     seed: u64,
     ckpt: Option<&Checkpointer>,
-    on_epoch: &mut dyn FnMut(&EpochLog),
+    on_epoch: &mut OnEpoch<O>,
 ) -> Result<Vec<EpochLog>> {
     let n = data.images.size()[0];
     if n == 0 {
@@ -281,7 +297,7 @@ fn train_with(
         }
         let secs = t0.elapsed().as_secs_f64();
         let diagnostics = obj.epoch_diagnostics();
-        let log = EpochLog {
+        let mut log = EpochLog {
             epoch: epoch + 1,
             loss: loss_sum / spe as f64,
             lr,
@@ -289,7 +305,8 @@ fn train_with(
             images_per_s: (spe * bs) as f64 / secs,
             diagnostics,
         };
-        logs.push(log.clone());
+        on_epoch(obj, &mut log)?;
+        logs.push(log);
         if let Some(c) = ckpt {
             let mut tensors: Vec<(String, Tensor)> =
                 vs.variables().into_iter().map(|(k, v)| (format!("vs/{k}"), v)).collect();
@@ -297,7 +314,6 @@ fn train_with(
             tensors.extend(obj.extra_state());
             c.save(epoch + 1, &tensors, &logs)?;
         }
-        on_epoch(&log);
     }
     Ok(logs)
 }
