@@ -37,7 +37,7 @@ impl Default for MonitorParams {
 impl MonitorParams {
     /// Whether the epoch numbered `epoch` (from 1) of `epochs` is measured.
     pub fn measures(&self, epoch: usize, epochs: usize) -> bool {
-        epoch == epochs || (self.every > 0 && epoch % self.every == 0)
+        epoch == epochs || epoch.is_multiple_of(self.every)
     }
 }
 
