@@ -39,6 +39,24 @@ fn fit(s: &RepresentationSpec, ckpt: Option<std::path::PathBuf>, log: &dyn Fn(&s
     learned::fit(s.method().unwrap(), &x, &ctx).unwrap()
 }
 
+/// The error of a fit that must fail (no validation split, as in `fit`); `why` says why it must.
+fn fit_error(s: &RepresentationSpec, why: &str) -> String {
+    let (x, y) = data();
+    let ctx = FitContext {
+        device: Device::Cpu,
+        seed: 11,
+        labels: Some(&y),
+        val: None,
+        num_classes: 3,
+        checkpoint_dir: None,
+        log: &|_| {},
+    };
+    match learned::fit(s.method().unwrap(), &x, &ctx) {
+        Ok(_) => panic!("{why}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 fn assert_loss_goes_down(kind: &str, encoder: &str, extra: &str) {
     assert_loss_goes_down_lr(kind, encoder, extra, 0.002)
 }
@@ -339,24 +357,11 @@ fn knn_monitor_logs_val_accuracy_and_changes_nothing_trained() {
 /// Without a validation split the monitor has nothing to measure on, and says so.
 #[test]
 fn knn_monitor_without_a_validation_split_is_refused() {
-    let (x, y) = data();
     let s: RepresentationSpec = serde_yaml::from_str(&format!(
         "kind: supervised\nencoder: {CONV}\ntrain: {{epochs: 1, batch_size: 32, monitor: {{}}}}"
     ))
     .unwrap();
-    let ctx = FitContext {
-        device: Device::Cpu,
-        seed: 11,
-        labels: Some(&y),
-        val: None,
-        num_classes: 3,
-        checkpoint_dir: None,
-        log: &|_| {},
-    };
-    let err = match learned::fit(s.method().unwrap(), &x, &ctx) {
-        Ok(_) => panic!("a monitor without a validation split must be refused"),
-        Err(e) => e.to_string(),
-    };
+    let err = fit_error(&s, "a monitor without a validation split must be refused");
     assert!(err.contains("train.monitor") && err.contains("val_fraction"), "{err}");
 }
 
@@ -364,20 +369,7 @@ fn knn_monitor_without_a_validation_split_is_refused() {
 #[test]
 fn divergence_is_reported_with_epoch_and_step() {
     let s = spec_lr("supervised", CONV, "", 3, 1e30);
-    let (x, y) = data();
-    let ctx = FitContext {
-        device: Device::Cpu,
-        seed: 11,
-        labels: Some(&y),
-        val: None,
-        num_classes: 3,
-        checkpoint_dir: None,
-        log: &|_| {},
-    };
-    let err = match learned::fit(s.method().unwrap(), &x, &ctx) {
-        Ok(_) => panic!("a learning rate of 1e30 must diverge"),
-        Err(e) => e.to_string(),
-    };
+    let err = fit_error(&s, "a learning rate of 1e30 must diverge");
     assert!(err.starts_with("diverged at epoch "), "{err}");
     assert!(err.contains(", step ") && err.contains("(loss = "), "{err}");
 }
