@@ -95,6 +95,9 @@ pub fn train_defaults() -> TrainParams {
         grad_clip_mode: ClipMode::PerParameter,
         weight_decay_end: Some(0.4),
         lr_reference_batch: Some(256),
+        // main_dino.py's `--warmup_epochs 10`: 10 % of its 100-epoch runs, a third
+        // of a 30-epoch one (docs/spec.md, schedules that depend on the run length).
+        warmup_epochs: 10.0,
         ..Default::default()
     }
 }

@@ -109,6 +109,18 @@ impl Validate for TrainParams {
         c.positive(&format!("{path}.epochs"), self.epochs);
         c.positive(&format!("{path}.batch_size"), self.batch_size);
         c.non_negative_f(&format!("{path}.warmup_epochs"), self.warmup_epochs);
+        // A warm-up longer than the run never reaches the peak rate nor decays
+        // (main_dino.py's scheduler asserts the same); refused rather than run
+        // with a learning rate that is not the one the suite names.
+        if self.warmup_epochs > self.epochs as f64 {
+            c.push(
+                &format!("{path}.warmup_epochs"),
+                format!(
+                    "is longer than the run ({} > epochs {}): the learning rate would never reach its peak — set it to at most {} (DINO's default is main_dino.py's 10)",
+                    self.warmup_epochs, self.epochs, self.epochs
+                ),
+            );
+        }
         c.non_negative_f(&format!("{path}.min_lr"), self.min_lr);
         if let Some(g) = self.grad_clip {
             c.positive_f(&format!("{path}.grad_clip"), g);
@@ -337,5 +349,24 @@ mod tests {
         let constant = TrainParams::default();
         assert_eq!(constant.weight_decay_at(30, 100), constant.optimizer.weight_decay);
         assert_eq!(constant.peak_lr(128), constant.optimizer.lr);
+    }
+
+    /// DINO warms up for main_dino.py's 10 epochs; a warm-up longer than the run
+    /// is refused at the field, equal to it is allowed (a pure ramp, as upstream).
+    #[test]
+    fn warmup_longer_than_the_run_is_refused() {
+        assert_eq!(crate::methods::dino::train_defaults().warmup_epochs, 10.0);
+        let check = |epochs: usize, warmup_epochs: f64| {
+            let mut c = Checker { errors: Vec::new(), base_dir: None };
+            TrainParams { epochs, warmup_epochs, ..crate::methods::dino::train_defaults() }
+                .validate("representations.dino.train", &mut c);
+            c.errors
+        };
+        let errors = check(8, 10.0);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "representations.dino.train.warmup_epochs");
+        assert!(errors[0].msg.contains("10 > epochs 8"), "{}", errors[0].msg);
+        assert!(check(10, 10.0).is_empty());
+        assert!(check(8, 1.0).is_empty());
     }
 }
