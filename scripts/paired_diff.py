@@ -5,7 +5,11 @@ difference A - B, a paired bootstrap 95 % CI (2,000 resamples, seed 0) and
 McNemar's exact p. For comparisons the report does not make (it compares each
 representation with its evaluation's leader), e.g. a method against its floor.
 
-usage: scripts/paired_diff.py RUN_DIR EVALUATION A B [SEED]
+usage: scripts/paired_diff.py RUN_DIR EVALUATION A B [SEED] [--b-run OTHER_RUN_DIR]
+
+--b-run reads B from another run's details.json (e.g. the same representation
+before and after a change of default). The pairing is by test-image index, so
+both runs must have drawn the same test split (same dataset, sizes and seed).
 """
 import base64, json, math, random, sys
 
@@ -21,10 +25,17 @@ def bits(details, rep, ev, seed):
 
 
 def main():
-    run, ev, a, b = sys.argv[1:5]
-    seed = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    args = sys.argv[1:]
+    b_run = None
+    if "--b-run" in args:
+        i = args.index("--b-run")
+        b_run = args[i + 1]
+        del args[i : i + 2]
+    run, ev, a, b = args[:4]
+    seed = int(args[4]) if len(args) > 4 else 0
     details = json.load(open(f"{run}/details.json"))
-    x, y = bits(details, a, ev, seed), bits(details, b, ev, seed)
+    b_details = json.load(open(f"{b_run}/details.json")) if b_run else details
+    x, y = bits(details, a, ev, seed), bits(b_details, b, ev, seed)
     if len(x) != len(y):
         sys.exit(f"{a} and {b} were tested on different numbers of images ({len(x)} vs {len(y)})")
     n = len(x)
@@ -35,6 +46,8 @@ def main():
     nb, nc = sum(1 for i in range(n) if x[i] and not y[i]), sum(1 for i in range(n) if y[i] and not x[i])
     k, m = min(nb, nc), nb + nc
     p = 1.0 if m == 0 else min(1.0, 2 * sum(math.comb(m, j) for j in range(k + 1)) / 2**m)
+    if b_run:
+        b = f"{b} (from {b_run})"
     print(f"{ev}: {a} - {b} = {diff:+.4f}, 95 % CI [{lo:+.4f}, {hi:+.4f}], McNemar p = {p:.2g} ({nb} vs {nc} discordant, {n} images)")
 
 
