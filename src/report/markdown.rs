@@ -1,6 +1,6 @@
-//! report.md: findings, the rank table, a section per evaluation (its table with
-//! the comparison against the best, then its figures), training curves,
-//! skipped and failed cells, and provenance. report.html is rendered from this text.
+//! report.md: findings, collapse warnings, the rank table, a section per
+//! evaluation (its table with the comparison against the best, then its
+//! figures), training curves, skipped and failed cells, and provenance. report.html is rendered from this text.
 use super::figure::Figure;
 use super::manifest::EvaluationRecord;
 use super::plot::Charts;
@@ -207,6 +207,7 @@ pub fn render(
     let mut o = String::new();
     header(&mut o, data, charts);
     findings(&mut o, data, vs_best);
+    collapse_warnings(&mut o, data);
     ranks(&mut o, rank_table);
     for ev in &data.manifest.evaluations {
         evaluation_section(&mut o, data, ev, vs_best, figures);
@@ -219,6 +220,19 @@ pub fn render(
     data_section(&mut o, data);
     provenance(&mut o, data);
     o
+}
+
+/// Runs whose training collapsed, before any table shows their scores.
+fn collapse_warnings(o: &mut String, data: &ReportData) {
+    let warnings = super::collapse::warnings(&data.train_logs);
+    if warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Warnings: training collapse\n");
+    for w in warnings {
+        let _ = writeln!(o, "- **Warning:** {w}");
+    }
+    o.push('\n');
 }
 
 /// Title, description, what ran where, and the summary chart.

@@ -3,6 +3,7 @@
 //! with significance tests, a manifest of provenance, figures, report.md and a
 //! self-contained report.html. `rebuild` regenerates all but the stored results,
 //! so `repbench report` never trains anything.
+pub mod collapse;
 pub mod compare;
 pub mod figure;
 pub mod figures;

@@ -20,11 +20,11 @@ struct Panel<'a> {
     caption: String,
 }
 
-type Curve = Vec<(f64, f64)>;
+pub(super) type Curve = Vec<(f64, f64)>;
 
 /// (epoch, value) of `key` in an epoch log, at the top level or among the
 /// method's diagnostics.
-fn curve(log: &serde_json::Value, key: &str) -> Curve {
+pub(super) fn curve(log: &serde_json::Value, key: &str) -> Curve {
     let value = |e: &serde_json::Value| e.get(key).or_else(|| e.get("diagnostics")?.get(key))?.as_f64();
     log.as_array()
         .map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, value(e)?))).collect())
