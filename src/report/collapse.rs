@@ -45,7 +45,7 @@ fn warning(t: &TrainLogRecord) -> Option<String> {
     let (min_epoch, min) = entropy.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1))?;
     if last - min >= REBOUND {
         return Some(format!(
-            "{who}: the teacher left the uniform plateau (entropy / ln K {min:.3} at epoch {min_epoch}) and went back towards it ({last:.3} at epoch {last_epoch}{spread}): the features come from a degrading teacher — a shorter run or a different schedule (e.g. weight decay) may give better ones."
+            "{who}: the teacher left the uniform plateau (entropy / ln K {min:.3} at epoch {min_epoch}) and went back towards it ({last:.3} at epoch {last_epoch}{spread}): the features come from a degrading teacher — the training curves show when it turned; a shorter run or another schedule may give better ones."
         ));
     }
     None
