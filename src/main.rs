@@ -32,6 +32,9 @@ enum Command {
 }
 
 fn run() -> Result<ExitCode> {
+    // Before anything starts a thread, so that every libtorch and rayon worker
+    // inherits it (src/runtime/denormals.rs).
+    repbench::runtime::denormals::init_from_env();
     let cli = Cli::parse();
     repbench::runtime::determinism::fix_thread_counts();
     match cli.command {

@@ -117,6 +117,26 @@ fn env_reports_libtorch() {
 }
 
 #[test]
+fn env_checks_that_libtorch_threads_flush_subnormals_unless_asked_to_keep_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = |keep: Option<&str>| {
+        let mut c = std::process::Command::new(common::BIN);
+        c.current_dir(tmp.path()).arg("env").env_remove("REPBENCH_KEEP_DENORMALS");
+        if let Some(v) = keep {
+            c.env("REPBENCH_KEEP_DENORMALS", v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let on = env(None);
+    assert!(on.contains("subnormal floats: flushed to zero (FTZ/DAZ) (0 of 4194304 survive"), "{on}");
+    let off = env(Some("1"));
+    assert!(off.contains("subnormal floats: kept (IEEE) (4194304 of 4194304 survive"), "{off}");
+    assert!(env(Some("0")).contains("flushed to zero"));
+}
+
+#[test]
 fn cache_verify_quarantines_a_corrupt_entry_and_the_next_run_recomputes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

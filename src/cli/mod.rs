@@ -138,6 +138,13 @@ impl EnvArgs {
             println!("cuda available: {} ({} devices; {})", e.cuda_available, e.cuda_devices, e.cuda_note);
             println!("threads: {} torch, {} cpus ({})", e.torch_threads, e.cpus, e.cpu_model);
             println!("os: {}", e.os);
+            // Checked on libtorch's own threads, not only read from this one.
+            let n = 1 << 22;
+            let left = repbench::runtime::denormals::surviving_subnormals(n);
+            println!(
+                "subnormal floats: {} ({left} of {n} survive a libtorch product)",
+                if e.flush_denormals { "flushed to zero (FTZ/DAZ)" } else { "kept (IEEE)" }
+            );
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -431,7 +431,15 @@ fn provenance(o: &mut String, data: &ReportData) {
         "- libtorch {}; device {}; CUDA available: {} ({})",
         e.libtorch_version, m.device, e.cuda_available, e.cuda_note
     );
-    let _ = writeln!(o, "- machine: {} cpus ({}), {} torch threads, {}", e.cpus, e.cpu_model, e.torch_threads, e.os);
+    let _ = writeln!(
+        o,
+        "- machine: {} cpus ({}), {} torch threads, {}; subnormal floats {}",
+        e.cpus,
+        e.cpu_model,
+        e.torch_threads,
+        e.os,
+        if e.flush_denormals { "flushed to zero" } else { "kept" }
+    );
     for d in &m.datasets {
         let _ = writeln!(
             o,

@@ -15,6 +15,11 @@ pub struct EnvInfo {
     pub cuda_devices: i64,
     pub cuda_note: String,
     pub torch_threads: i32,
+    /// Subnormal floats flushed to zero (FTZ/DAZ) on the recording thread, which
+    /// every worker thread inherits (src/runtime/denormals.rs). Manifests from
+    /// before the setting existed read false: they kept subnormals.
+    #[serde(default)]
+    pub flush_denormals: bool,
     pub cpus: usize,
     pub cpu_model: String,
     pub os: String,
@@ -49,6 +54,7 @@ pub fn collect() -> EnvInfo {
             Err(e) => e,
         },
         torch_threads: tch::get_num_threads(),
+        flush_denormals: crate::runtime::denormals::flushed(),
         cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         cpu_model: cpu_model(),
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),

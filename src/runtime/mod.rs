@@ -1,6 +1,7 @@
 //! The run-time concerns of a process: which device, deterministic kernels and
 //! thread counts, seeding, the environment record, Ctrl-C — and the one set-up
 //! that `run` and `run-cell` share.
+pub mod denormals;
 pub mod determinism;
 pub mod device;
 pub mod environment;
