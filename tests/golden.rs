@@ -9,8 +9,9 @@
 //!
 //! On failure the test prints every row as it should read now, ready to paste.
 //! Tolerances are relative: 1e-6 for hand-engineered arithmetic and
-//! evaluations on fixed features, 1e-2 for trained encoders (two epochs of
-//! float32 training differ in the last bits between CPU kernels).
+//! evaluations on fixed features, 1e-2 for trained encoders and whatever is
+//! computed from their outputs (two epochs of float32 training differ in the
+//! last bits between CPU kernels).
 mod common;
 
 use repbench::eval::{EvalContext, EvaluationSpec, Features, Input, ModelInputs, SplitImages};
@@ -302,7 +303,14 @@ fn every_evaluation_kind_matches_its_golden_output() {
         let mut metrics: Vec<(String, f64)> =
             out.metrics.iter().filter(|(k, _)| k != "grad_max" && k != "iterations").cloned().collect();
         metrics.sort_by(|a, b| a.0.cmp(&b.0));
-        let rel = if spec.scope() == repbench::eval::Scope::Model { 1e-2 } else { 1e-6 };
+        // Model-scope evaluations train, and the cross-representation input here
+        // holds a trained ViT's features (which differ in the last bits between
+        // CPUs: CKA moved 1.2e-6 from an AMD EPYC to an Intel Xeon), so both get
+        // the trained encoders' tolerance; only fixed features get 1e-6.
+        let rel = match spec.scope() {
+            repbench::eval::Scope::Model | repbench::eval::Scope::Cross => 1e-2,
+            repbench::eval::Scope::Features => 1e-6,
+        };
         lines.push(check(EVALUATIONS, kind, spec.version(), &metrics.iter().map(|m| m.1).collect::<Vec<_>>(), rel));
     }
     report("evaluations", lines);
