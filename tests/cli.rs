@@ -296,3 +296,24 @@ fn class_names_reach_the_report_and_a_wrong_count_is_refused() {
     let report = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap_or_default();
     assert!((all + &report).contains("dataset.class_names lists 2 names, but the data holds 3 classes"), "{report}");
 }
+
+/// Every suite the repository ships validates with today's binary, except an
+/// investigation whose header says it is refused (kept as the record of a run
+/// made before a check existed) — and that one must still be refused, so the
+/// header cannot go stale.
+#[test]
+fn every_shipped_suite_validates_and_refused_investigations_say_so() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut suites: Vec<_> = ["experiments", "experiments/investigations"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    suites.sort();
+    assert!(suites.len() >= 19, "{} suites", suites.len());
+    for suite in suites {
+        let refused = std::fs::read_to_string(&suite).unwrap().starts_with("# REFUSED");
+        let out = repbench(suite.parent().unwrap(), &["validate", suite.to_str().unwrap()]);
+        assert_eq!(out.code == Some(0), !refused, "{}: {}{}", suite.display(), out.stdout, out.stderr);
+    }
+}

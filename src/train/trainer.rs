@@ -132,6 +132,7 @@ impl Validate for TrainParams {
             c.positive(&format!("{path}.lr_reference_batch"), b);
         }
         self.optimizer.validate(&format!("{path}.optimizer"), c);
+        super::decay_check::check(self, path, c);
         if let Some(m) = &self.monitor {
             m.validate(&format!("{path}.monitor"), c);
         }
