@@ -51,7 +51,21 @@ fn run() -> Result<ExitCode> {
     }
 }
 
+/// A closed pipe (`repbench env | head -1`) ends the process quietly, as it does
+/// for Unix tools, instead of panicking in `println!`: Rust ignores SIGPIPE by
+/// default. repbench writes to no child's pipe (workers get files), so the only
+/// pipe this can end on is the reader of its own output.
+#[cfg(unix)]
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    die_quietly_on_a_closed_pipe();
     match run() {
         Ok(code) => code,
         Err(e) => {
