@@ -39,6 +39,20 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
         }
     }
     let entries = count_entries(&dir.join("cache"));
+    // Where a fit ran is not in its key, so its entry records it.
+    let fits: Vec<serde_json::Value> = walkdir::WalkDir::new(dir.join("cache/objects"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.file_name().is_some_and(|n| n == "meta.json"))
+        .map(|p| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .filter(|m| m["stage"] == "fit")
+        .collect();
+    assert_eq!(fits.len(), 3 * 2);
+    for m in &fits {
+        let on = &m["info"]["computed_on"];
+        assert_eq!((on["device"].as_str(), on["flush_denormals"].as_bool()), (Some("Cpu"), Some(true)), "{m}");
+        assert!(on["threads"].as_i64().is_some_and(|t| t >= 1), "{m}");
+    }
 
     let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu"]).ok();
     let stderr = out.stderr.clone();

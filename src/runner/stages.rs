@@ -143,7 +143,15 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     let t = Instant::now();
     let fitted = r.spec.fit(&train, &fctx)?;
     let secs = t.elapsed().as_secs_f64();
-    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.fit_data().key], "representation": r.name, "suite": p.point.suite.suite });
+    // Where it was computed is not part of the key (docs/spec.md, "What a key
+    // covers"), so the entry says it: a cached fit can come from another device,
+    // thread count or subnormal setting than the run that reads it.
+    let computed_on = serde_json::json!({
+        "device": format!("{:?}", ctx.device),
+        "threads": tch::get_num_threads(),
+        "flush_denormals": crate::runtime::denormals::flushed(),
+    });
+    let info = serde_json::json!({ "config": r.fit_config, "upstream": [p.fit_data().key], "representation": r.name, "suite": p.point.suite.suite, "computed_on": computed_on });
     ctx.store.put(&r.fit_key, "fit", info, ctx.force, |dir| {
         let state = fitted.state();
         if !state.is_empty() {

@@ -113,6 +113,7 @@ pub fn repbench(dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .env("REPBENCH_CACHE", dir.join("cache"))
         .env_remove("CUDA_VISIBLE_DEVICES")
+        .env_remove("REPBENCH_KEEP_DENORMALS")
         .output()
         .expect("the repbench binary runs");
     Run {
