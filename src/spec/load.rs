@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn null_in_a_method_train_clears_its_default() {
-        let text = "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  d:\n    kind: dino\n    train: {batch_size: 128, grad_clip: null, weight_decay_end: null, lr_reference_batch: null, optimizer: {kind: sgd, lr: 0.06}}\nevaluations:\n  knn: {kind: knn}\n";
+        let text = "suite: s\ndataset: {name: fashion-mnist}\nrepresentations:\n  d:\n    kind: dino\n    train: {batch_size: 128, grad_clip: null, weight_decay_end: null, lr_reference_batch: null, optimizer: {kind: sgd, lr: 0.06, weight_decay: 0.0005}}\nevaluations:\n  knn: {kind: knn}\n";
         let suite = parse_str(Path::new("s.yaml"), text).unwrap();
         let crate::represent::RepresentationSpec::Dino(d) = &suite.representations["d"] else { panic!("not dino") };
         assert_eq!(d.train.lr_reference_batch, None);
