@@ -99,6 +99,20 @@ fn depth_probe_covers_every_block_and_attention_needs_a_vit() {
     assert_eq!(out.details["labels"], serde_json::json!([0, 1, 2]));
     let ent = metric(&out, "attention_entropy");
     assert!(ent > 0.0 && ent <= 1.0 + 1e-9, "{ent}");
+    // The per-image foreground scores the report pairs: one per test image
+    // looked at, their mean the metric; none stored when no image counted.
+    let used = metric(&out, "foreground_images_used") as usize;
+    if used > 0 {
+        let per_image = out.details["per_image"]["attention_foreground"].as_array().unwrap();
+        assert_eq!(per_image.len(), 30);
+        let scored: Vec<f64> = per_image.iter().filter_map(|v| v.as_f64()).collect();
+        assert_eq!(scored.len(), used);
+        let mean = scored.iter().sum::<f64>() / used as f64;
+        assert!((mean - metric(&out, "attention_foreground")).abs() < 1e-9, "{mean}");
+    } else {
+        assert!(out.details["per_image"].is_null());
+    }
+    assert_eq!(attention.headline().metric, "attention_foreground", "ranked on the object share");
 }
 
 /// Selection reads validation only: permuting the test labels changes the test

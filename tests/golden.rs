@@ -145,7 +145,7 @@ const EVALUATIONS: &[Golden] = &[
         version: 8,
         values: &[1.000000e0, 1.000000e0, 1.000000e0, 1.000000e0],
     },
-    Golden { kind: "attention_maps", settings: "images: 3", version: 3, values: &[9.999722e-1, 0.000000e0] },
+    Golden { kind: "attention_maps", settings: "images: 3", version: 4, values: &[9.999722e-1, 0.000000e0] },
     Golden {
         kind: "similarity",
         settings: "{}",

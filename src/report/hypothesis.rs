@@ -182,6 +182,42 @@ pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Optio
     })
 }
 
+/// a − b in the mean of a per-example score (e.g. an image's attention on the
+/// object) on the examples both scored (`None` = not scored): a paired t-test
+/// over those examples and a 95 % paired bootstrap CI (`resamples` draws,
+/// seeded). None when fewer than 2 examples pair.
+pub fn per_example_values(a: &[Option<f64>], b: &[Option<f64>], resamples: usize, seed: u64) -> Option<Difference> {
+    use rand::{Rng, SeedableRng};
+    if a.len() != b.len() {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).filter_map(|(x, y)| Some((*x)? - (*y)?)).filter(|v| v.is_finite()).collect();
+    let n = d.len();
+    if n < 2 {
+        return None;
+    }
+    let (diff, sd) = super::stats::mean_std(&d);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut boot: Vec<f64> =
+        (0..resamples).map(|_| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64).collect();
+    boot.sort_by(f64::total_cmp);
+    let q = |p: f64| boot[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    let p = (sd > 0.0).then(|| two_sided_p(diff / (sd / (n as f64).sqrt()), (n - 1) as f64)).flatten();
+    let skipped = a.len() - n;
+    Some(Difference {
+        diff,
+        ci: Some((q(0.025), q(0.975))),
+        p,
+        test: format!("paired t over {n} test images, paired bootstrap CI"),
+        note: match (p, skipped) {
+            (None, _) => Some("no test: the same score on every test image".to_string()),
+            (_, 0) => None,
+            (_, 1) => Some("1 image not scored by both is left out".to_string()),
+            (_, s) => Some(format!("{s} images not scored by both are left out")),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +292,29 @@ mod tests {
         let pred = tch::Tensor::from_slice(&[1i64, 0, 3, 4, 0, 6, 7, 8, 0]);
         let bits = decode_bits(&crate::eval::correct_bits(&pred, &y).unwrap(), 9).unwrap();
         assert_eq!(bits, vec![true, false, true, true, false, true, true, true, false]);
+    }
+
+    #[test]
+    fn per_example_values_pair_only_the_images_both_scored() {
+        // The four paired scores of paired_t_matches_scipy_ttest_rel, plus an image
+        // only one side scored: it is left out, and the test is scipy's ttest_rel
+        // on the four (p 0.03489698451015114), the difference their mean 0.03.
+        let a = [Some(0.81), Some(0.83), Some(0.82), Some(0.85), None];
+        let b = [Some(0.78), Some(0.80), Some(0.81), Some(0.80), Some(1.0)];
+        let d = per_example_values(&a, &b, 1000, 3).unwrap();
+        assert!((d.diff - 0.03).abs() < 1e-12, "{d:?}");
+        assert!((d.p.unwrap() - 0.034_896_984_510_151_14).abs() < 1e-9, "{d:?}");
+        let (lo, hi) = d.ci.unwrap();
+        // Bootstrap means of the differences {0.03, 0.03, 0.01, 0.05} lie in [0.01, 0.05].
+        assert!((0.01 - 1e-12..=d.diff).contains(&lo) && (d.diff..=0.05 + 1e-12).contains(&hi), "{d:?}");
+        assert_eq!(d, per_example_values(&a, &b, 1000, 3).unwrap(), "the same seed, the same interval");
+        assert_eq!(d.note.as_deref(), Some("1 image not scored by both is left out"));
+        // Identical scores: a difference of 0 and no test, said so.
+        let same = per_example_values(&a, &a, 100, 3).unwrap();
+        assert_eq!((same.diff, same.p), (0.0, None));
+        assert!(same.note.unwrap().starts_with("no test"));
+        // Fewer than two pairs: nothing to compare.
+        assert_eq!(per_example_values(&[Some(1.0), None], &[Some(0.5), Some(0.5)], 100, 3), None);
     }
 
     #[test]

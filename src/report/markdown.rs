@@ -287,7 +287,7 @@ fn evaluation_section(
     } else if !rows.is_empty() {
         if ev.ranks {
             let fam = vs_best.iter().filter(|v| v.evaluation == ev.name && v.p_holm.is_some()).count();
-            let _ = writeln!(o, "Headline **{}** ({} is better). The `vs best` column: the difference from the best mean with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), and the p-value after Holm–Bonferroni over this evaluation's {fam} comparisons against its best (▼: worse at Holm p < 0.05). No test where there is nothing to test (one seed, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" });
+            let _ = writeln!(o, "Headline **{}** ({} is better). The `vs best` column: the difference from the best mean with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), and the p-value after Holm–Bonferroni over this evaluation's {fam} comparisons against its best (▼: worse at Holm p < 0.05). With one seed, the two are compared on the same test images where the evaluation stored them (McNemar's exact test for accuracy, a paired t over images for a per-image score; paired bootstrap CI). No test where there is nothing to test (one seed and nothing stored per image, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" });
         }
         let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");

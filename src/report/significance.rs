@@ -7,7 +7,7 @@
 //! (McNemar's exact test and a paired bootstrap CI on the shared test images)
 //! is what a comparison uses. And a rank table over the evaluations every
 //! ranked representation has.
-use super::hypothesis::{decode_bits, difference, holm, per_example, Difference};
+use super::hypothesis::{decode_bits, difference, holm, per_example, per_example_values, Difference};
 use super::stats::SummaryRow;
 use crate::runner::{Artifact, ResultRow};
 use serde::{Deserialize, Serialize};
@@ -79,22 +79,45 @@ fn is_headline_of_stored(artifacts: &[Artifact], eval: &str, metric: &str) -> bo
         })
 }
 
+/// Per-example scores of `metric` a cell stored (`details.per_image.<metric>`,
+/// `null` where an image was not scored), if any.
+fn scores_of(artifacts: &[Artifact], key: (&str, &str, &str), seed: u64, metric: &str) -> Option<Vec<Option<f64>>> {
+    let (eval, params, rep) = key;
+    let a = artifacts
+        .iter()
+        .find(|a| a.evaluation == eval && a.params == params && a.representation == rep && a.seed == seed)?;
+    let v = a.details.get("per_image")?.get(metric)?.as_array()?;
+    Some(v.iter().map(|x| x.as_f64()).collect())
+}
+
 /// With one seed there is nothing to pair over seeds, but the two
-/// representations were scored on the same test images: McNemar's exact test
-/// and a paired bootstrap CI (the headline must be the stored prediction's accuracy).
+/// representations were scored on the same test images: for a stored score
+/// per image, a paired t over the images and a paired bootstrap CI; for stored
+/// correctness (the headline must be the stored prediction's accuracy),
+/// McNemar's exact test and a paired bootstrap CI.
 fn one_seed(
     a: &[(u64, f64)],
     b: &[(u64, f64)],
     artifacts: &[Artifact],
     key: (&str, &str, &str, &str),
+    metric: &str,
 ) -> Option<Difference> {
     let (eval, params, rep, best) = key;
     let ([(sa, _)], [(sb, _)]) = (a, b) else { return None };
     if sa != sb {
         return None;
     }
-    let (ca, cb) = (correct_of(artifacts, eval, params, rep, *sa)?, correct_of(artifacts, eval, params, best, *sb)?);
     let seed = crate::runtime::seeding::derive(*sa, &format!("bootstrap/{eval}/{params}/{rep}/{best}"));
+    if let (Some(va), Some(vb)) = (
+        scores_of(artifacts, (eval, params, rep), *sa, metric),
+        scores_of(artifacts, (eval, params, best), *sb, metric),
+    ) {
+        return per_example_values(&va, &vb, 1000, seed);
+    }
+    if !is_headline_of_stored(artifacts, eval, metric) {
+        return None;
+    }
+    let (ca, cb) = (correct_of(artifacts, eval, params, rep, *sa)?, correct_of(artifacts, eval, params, best, *sb)?);
     per_example(&ca, &cb, 1000, seed)
 }
 
@@ -126,9 +149,14 @@ pub fn versus_best(
             for m in &members {
                 let is_best = m.representation == best.representation;
                 let mine = values(rows, eval, params, metric, &m.representation);
-                let d = one_seed(&mine, &best_vals, artifacts, (eval, params, &m.representation, &best.representation))
-                    .filter(|_| is_headline_of_stored(artifacts, eval, metric))
-                    .unwrap_or_else(|| difference(&mine, &best_vals));
+                let d = one_seed(
+                    &mine,
+                    &best_vals,
+                    artifacts,
+                    (eval, params, &m.representation, &best.representation),
+                    metric,
+                )
+                .unwrap_or_else(|| difference(&mine, &best_vals));
                 out.push(VsBest {
                     evaluation: eval.clone(),
                     params: params.to_string(),
@@ -232,6 +260,56 @@ mod tests {
             ci95_high: mean,
             cell_keys: String::new(),
         }
+    }
+
+    #[test]
+    fn one_seed_scores_per_image_are_compared_on_the_shared_images() {
+        // Two ViTs, one seed, `attention_foreground` stored per image: the
+        // comparison with the best is paired over images, not "no test: 1 seed".
+        let result = |rep: &str, v: f64| ResultRow {
+            suite: "s".into(),
+            representation: rep.into(),
+            kind: String::new(),
+            evaluation: "attention".into(),
+            eval_kind: "attention_maps".into(),
+            metric: "attention_foreground".into(),
+            value: v,
+            seed: 0,
+            params: String::new(),
+            cell_key: String::new(),
+            cached: false,
+            fit_seconds: 0.0,
+            embed_seconds: 0.0,
+            eval_seconds: 0.0,
+        };
+        let artifact = |rep: &str, per_image: serde_json::Value| Artifact {
+            representation: rep.into(),
+            evaluation: "attention".into(),
+            eval_kind: "attention_maps".into(),
+            seed: 0,
+            params: String::new(),
+            cell_key: String::new(),
+            details: serde_json::json!({ "per_image": { "attention_foreground": per_image } }),
+        };
+        let rows = vec![result("dino", 1.5), result("sup", 1.2)];
+        let mut summary = super::super::stats::summarize(&rows);
+        summary.iter_mut().for_each(|s| s.metric = "attention_foreground".into());
+        let artifacts = vec![
+            artifact("dino", serde_json::json!([1.4, 1.6, null, 1.5])),
+            artifact("sup", serde_json::json!([1.1, 1.2, 1.3, 1.3])),
+        ];
+        let h: Vec<RankedHeadline> = vec![("attention".into(), "attention_foreground".into(), true)];
+        let v = versus_best(&rows, &summary, &h, &artifacts);
+        let sup = v.iter().find(|x| x.representation == "sup").unwrap();
+        assert_eq!(sup.best, "dino");
+        // Paired on images 0, 1, 3: differences −0.3, −0.4, −0.2, mean −0.3.
+        assert!((sup.diff + 0.3).abs() < 1e-12, "{sup:?}");
+        assert!(sup.test.starts_with("paired t over 3 test images"), "{sup:?}");
+        assert!(sup.p_value.is_some() && sup.ci.is_some());
+        // Without stored scores the same rows get no test (one seed).
+        let bare = versus_best(&rows, &summary, &h, &[]);
+        let sup = bare.iter().find(|x| x.representation == "sup").unwrap();
+        assert_eq!((sup.p_value, sup.note.as_deref()), (None, Some("no test: 1 seed")));
     }
 
     #[test]
