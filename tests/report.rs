@@ -15,6 +15,7 @@ fn manifest(suite: &str) -> Manifest {
             headline: headline.into(),
             ranks,
             higher_is_better: true,
+            proportion: spec.headline().proportion,
             figures,
             choices: vec![],
         }
@@ -227,4 +228,28 @@ fn compare_reports_deltas_with_significance() {
     // Arrows only on ranked headlines: the descriptive map metric gets a p but no arrow.
     assert!(md.lines().filter(|l| l.contains("| map_knn5 |")).all(|l| !l.contains('▲') && !l.contains('▼')), "{md}");
     assert!(tmp.path().join("cmp/compare.csv").is_file());
+}
+
+/// A ratio headline (`attention_foreground`) is not a share: the findings give
+/// its difference as it is, not in percentage points.
+#[test]
+fn findings_give_a_ratio_headline_as_a_plain_difference() {
+    let mut m = manifest("ratio");
+    let spec: repbench::eval::EvaluationSpec = serde_json::from_value(json!({ "kind": "attention_maps" })).unwrap();
+    m.evaluations = vec![EvaluationRecord::of("attention", &spec)];
+    assert!(!m.evaluations[0].proportion && m.evaluations[0].ranks);
+    m.representations = vec!["dino".into(), "sup".into()];
+    let mut rows = Vec::new();
+    for seed in 0..3u64 {
+        let noise = [0.0, 0.02, -0.01][seed as usize];
+        rows.push(row("dino", "attention", "attention_maps", "attention_foreground", seed, 1.5 + noise));
+        rows.push(row("sup", "attention", "attention_maps", "attention_foreground", seed, 1.2 - noise));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let md_path = report::write_run(&tmp.path().join("run"), &ReportData::new(rows, m, vec![], vec![])).unwrap();
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    let line = md.lines().find(|l| l.contains("**dino** leads `attention`")).unwrap_or_else(|| panic!("{md}"));
+    // Paired over 3 seeds: differences 0.30, 0.34, 0.28 → mean 0.307.
+    assert!(line.contains("is 0.307 lower, CI [-"), "{line}");
+    assert!(!line.contains("points"), "{line}");
 }

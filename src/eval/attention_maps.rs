@@ -89,7 +89,7 @@ impl Evaluation for AttentionMapsParams {
     /// on it; the entropy only describes (focused is not necessarily on the object).
     fn headline(&self) -> Headline {
         if self.foreground_images > 0 {
-            Headline::ranked("attention_foreground")
+            Headline::ranked_ratio("attention_foreground")
         } else {
             Headline::descriptive("attention_entropy")
         }

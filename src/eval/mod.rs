@@ -56,16 +56,24 @@ pub struct Headline {
     /// Whether representations are ranked and tested on it; descriptive
     /// evaluations (CKA, embedding maps, attention statistics) are not.
     pub ranked: bool,
+    /// Whether the metric is a share in [0, 1] (accuracy, NMI, AUROC), so a
+    /// difference reads in percentage points; false for ratios such as
+    /// `attention_foreground`, whose differences are shown as they are.
+    pub proportion: bool,
 }
 
 impl Headline {
     /// A metric where larger is better, ranked across representations.
     pub fn ranked(metric: impl Into<String>) -> Headline {
-        Headline { metric: metric.into(), higher_is_better: true, ranked: true }
+        Headline { metric: metric.into(), higher_is_better: true, ranked: true, proportion: true }
+    }
+    /// A ranked metric that is not a share (a ratio; larger is better).
+    pub fn ranked_ratio(metric: impl Into<String>) -> Headline {
+        Headline { metric: metric.into(), higher_is_better: true, ranked: true, proportion: false }
     }
     /// A metric that describes, ranks nothing and gets no tests.
     pub fn descriptive(metric: impl Into<String>) -> Headline {
-        Headline { metric: metric.into(), higher_is_better: true, ranked: false }
+        Headline { metric: metric.into(), higher_is_better: true, ranked: false, proportion: false }
     }
 }
 

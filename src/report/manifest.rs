@@ -30,6 +30,10 @@ pub struct EvaluationRecord {
     /// Whether a larger headline is better (arrows and "best" follow it).
     #[serde(default = "yes")]
     pub higher_is_better: bool,
+    /// Whether the headline is a share in [0, 1], so differences read in
+    /// percentage points (false for ratios such as `attention_foreground`).
+    #[serde(default = "yes")]
+    pub proportion: bool,
     /// The figures the evaluation declares; manifests written before they were
     /// recorded get those of their kind when read.
     #[serde(default)]
@@ -49,6 +53,7 @@ impl EvaluationRecord {
             headline: h.metric,
             ranks: h.ranked,
             higher_is_better: h.higher_is_better,
+            proportion: h.proportion,
             figures: Some(spec.as_dyn().figures().to_vec()),
             choices: spec.as_dyn().choices().iter().map(|c| c.to_string()).collect(),
         }

@@ -81,10 +81,11 @@ fn findings(o: &mut String, data: &ReportData, vs_best: &[VsBest]) {
                 lines.push(format!("- {lead}."));
                 continue;
             };
-            let ci = runner
-                .ci
-                .map(|(lo, hi)| format!(", CI [{:+.1}, {:+.1}] points", lo * 100.0, hi * 100.0))
-                .unwrap_or_default();
+            let ci = match runner.ci {
+                Some((lo, hi)) if ev.proportion => format!(", CI [{:+.1}, {:+.1}] points", lo * 100.0, hi * 100.0),
+                Some((lo, hi)) => format!(", CI [{lo:+.3}, {hi:+.3}]"),
+                None => String::new(),
+            };
             let verdict = match (runner.p_holm, &runner.note) {
                 (Some(h), _) if runner.resolved() => {
                     format!("a resolved difference (Holm p = {h:.3}, {})", runner.test)
@@ -102,11 +103,12 @@ fn findings(o: &mut String, data: &ReportData, vs_best: &[VsBest]) {
             let gap = if runner.diff == 0.0 {
                 "ties with it".to_string()
             } else {
-                format!(
-                    "is {} points {}",
-                    pts(runner.diff),
-                    if (runner.diff < 0.0) == ev.higher_is_better { "lower" } else { "higher" }
-                )
+                let side = if (runner.diff < 0.0) == ev.higher_is_better { "lower" } else { "higher" };
+                if ev.proportion {
+                    format!("is {} points {side}", pts(runner.diff))
+                } else {
+                    format!("is {:.3} {side}", runner.diff.abs())
+                }
             };
             lines.push(format!("- {lead}; the closest, {}, {gap}{ci}: {verdict}.{rest}", runner.representation));
         }
