@@ -76,6 +76,9 @@ impl EvaluationRecord {
         // A kind that became descriptive stops ranking in reports rebuilt from older runs.
         if let Some(s) = &spec {
             self.ranks &= s.headline().ranked;
+            // Manifests written before `proportion` read it as true: a kind
+            // whose headline is a ratio is never read as a share.
+            self.proportion &= s.headline().proportion;
             if self.choices.is_empty() {
                 self.choices = s.as_dyn().choices().iter().map(|c| c.to_string()).collect();
             }
