@@ -4,9 +4,11 @@
 //! share their split) or Welch's where seeds do not pair, and Holm–Bonferroni
 //! over the evaluation's family of comparisons. Degenerate cases (one seed, no
 //! spread) get a reason, not a p-value. With one seed, the per-example test
-//! (McNemar's exact test and a paired bootstrap CI on the shared test images)
-//! is what a comparison uses. And a rank table over the evaluations every
-//! ranked representation has.
+//! on the shared test images is what a comparison uses: McNemar's exact test
+//! for stored correctness, a paired t over the images for a stored per-image
+//! score, each with a paired bootstrap CI. Such an interval is over test images
+//! for the trained networks at hand, not over training runs. And a rank table
+//! over the evaluations every ranked representation has.
 use super::hypothesis::{decode_bits, difference, holm, per_example, per_example_values, Difference};
 use super::stats::SummaryRow;
 use crate::runner::{Artifact, ResultRow};
