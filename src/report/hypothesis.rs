@@ -157,7 +157,6 @@ pub fn decode_bits(text: &str, n: usize) -> Option<Vec<bool>> {
 /// a − b in accuracy on the same test examples, with McNemar's exact test and
 /// a 95 % paired bootstrap CI (`resamples` draws of the test set, seeded).
 pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Option<Difference> {
-    use rand::{Rng, SeedableRng};
     if a.len() != b.len() || a.is_empty() {
         return None;
     }
@@ -166,20 +165,29 @@ pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Optio
     let diff = d.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
     let (only_a, only_b) =
         (d.iter().filter(|&&v| v == 1).count() as u64, d.iter().filter(|&&v| v == -1).count() as u64);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut boot: Vec<f64> = (0..resamples)
-        .map(|_| (0..n).map(|_| d[rng.random_range(0..n)] as i64).sum::<i64>() as f64 / n as f64)
-        .collect();
-    boot.sort_by(f64::total_cmp);
-    let q = |p: f64| boot[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    let d: Vec<f64> = d.iter().map(|&v| v as f64).collect();
+    let ci = bootstrap_mean_ci(&d, resamples, seed);
     let p = mcnemar_exact(only_a, only_b);
     Some(Difference {
         diff,
-        ci: Some((q(0.025), q(0.975))),
+        ci: Some(ci),
         p,
         test: format!("McNemar exact on {n} test images ({only_a} vs {only_b} discordant), paired bootstrap CI"),
         note: p.is_none().then(|| "no test: right on exactly the same test images".to_string()),
     })
+}
+
+/// The 95 % paired bootstrap CI of the mean of `d` (per-example differences):
+/// `resamples` draws of the examples with replacement, seeded.
+fn bootstrap_mean_ci(d: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
+    use rand::{Rng, SeedableRng};
+    let n = d.len();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut boot: Vec<f64> =
+        (0..resamples).map(|_| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64).collect();
+    boot.sort_by(f64::total_cmp);
+    let q = |p: f64| boot[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    (q(0.025), q(0.975))
 }
 
 /// a − b in the mean of a per-example score (e.g. an image's attention on the
@@ -187,7 +195,6 @@ pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Optio
 /// over those examples and a 95 % paired bootstrap CI (`resamples` draws,
 /// seeded). None when fewer than 2 examples pair.
 pub fn per_example_values(a: &[Option<f64>], b: &[Option<f64>], resamples: usize, seed: u64) -> Option<Difference> {
-    use rand::{Rng, SeedableRng};
     if a.len() != b.len() {
         return None;
     }
@@ -197,16 +204,11 @@ pub fn per_example_values(a: &[Option<f64>], b: &[Option<f64>], resamples: usize
         return None;
     }
     let (diff, sd) = super::stats::mean_std(&d);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut boot: Vec<f64> =
-        (0..resamples).map(|_| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64).collect();
-    boot.sort_by(f64::total_cmp);
-    let q = |p: f64| boot[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
     let p = (sd > 0.0).then(|| two_sided_p(diff / (sd / (n as f64).sqrt()), (n - 1) as f64)).flatten();
     let skipped = a.len() - n;
     Some(Difference {
         diff,
-        ci: Some((q(0.025), q(0.975))),
+        ci: Some(bootstrap_mean_ci(&d, resamples, seed)),
         p,
         test: format!("paired t over {n} test images, paired bootstrap CI"),
         note: match (p, skipped) {
