@@ -7,6 +7,7 @@ pub mod collapse;
 pub mod compare;
 pub mod figure;
 pub mod figures;
+pub mod heatmaps;
 pub mod html;
 pub mod hypothesis;
 pub mod manifest;
@@ -88,8 +89,8 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     let mut figures = Vec::new();
     figures.extend(figures::label_efficiency(dir, data)?);
     figures.extend(figures::depth(dir, data)?);
-    figures.extend(figures::similarity(dir, data)?);
-    figures.extend(figures::confusion(dir, data)?);
+    figures.extend(heatmaps::similarity(dir, data)?);
+    figures.extend(heatmaps::confusion(dir, data)?);
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
     figures.extend(training_curves::training_curves(dir, data)?);

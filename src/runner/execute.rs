@@ -3,10 +3,12 @@
 //! missing lazily — features from the cache, or the data, split and fit — and run
 //! only the missing evaluations. A failure (error or panic inside libtorch) is
 //! recorded for its cells and the suite goes on.
+use super::outcome::Outcome;
+use super::outcome::{failure, push_cross_rows, push_rows, record};
 use super::plan::{DataPlan, EvalPlan, PointPlan, RepPlan, SuitePlan};
 use super::progress::Progress;
 use super::stages::{self, StageCtx};
-use super::{Artifact, Failure, ResultRow, TrainLogRecord};
+use super::{Failure, TrainLogRecord};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::{EvalOutput, Features, ModelInputs, SplitImages};
@@ -15,20 +17,6 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use tch::Tensor;
-
-pub struct Outcome {
-    pub rows: Vec<ResultRow>,
-    pub failures: Vec<Failure>,
-    /// Evaluations that do not apply to a representation (listed, not failed).
-    pub skipped: Vec<Failure>,
-    /// Each cell's details (confusion matrices, maps, curves) for the report.
-    pub artifacts: Vec<Artifact>,
-    pub train_logs: Vec<TrainLogRecord>,
-    pub computed_cells: usize,
-    pub cached_cells: usize,
-    /// Ctrl-C stopped the run early.
-    pub interrupted: bool,
-}
 
 /// Loads each dataset (and class subset) at most once per run.
 struct DataMemo<'p> {
@@ -79,19 +67,6 @@ pub fn units(plan: &SuitePlan) -> Vec<(usize, usize)> {
     plan.points.iter().enumerate().flat_map(|(i, p)| (0..p.reps.len()).map(move |j| (i, j))).collect()
 }
 
-fn empty_outcome() -> Outcome {
-    Outcome {
-        rows: Vec::new(),
-        failures: Vec::new(),
-        skipped: Vec::new(),
-        artifacts: Vec::new(),
-        train_logs: Vec::new(),
-        computed_cells: 0,
-        cached_cells: 0,
-        interrupted: false,
-    }
-}
-
 /// Runs one unit (see `units`): what a parallel or Slurm worker does.
 pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usize) -> crate::error::Result<Outcome> {
     let all = units(plan);
@@ -102,7 +77,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
             all.len().saturating_sub(1)
         ))
     })?;
-    let mut out = empty_outcome();
+    let mut out = Outcome::empty();
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     let _ = run_rep(ctx, &plan.points[pi], &plan.points[pi].reps[ri], &mut memo, progress, &mut out);
     out.interrupted = crate::runtime::interrupt::requested();
@@ -110,7 +85,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
 }
 
 pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
-    let mut out = empty_outcome();
+    let mut out = Outcome::empty();
     let mut memo = DataMemo { plan, loaded: HashMap::new() };
     for p in &plan.points {
         if crate::runtime::interrupt::requested() {
@@ -267,89 +242,6 @@ fn run_rep(
     loaded.map(|l| l.features.test_x)
 }
 
-/// Counts a finished cell, adds its rows (`rows`) and details and reports its
-/// progress; a cell that does not apply is listed as skipped, one that failed
-/// as a failure.
-fn record(
-    out: &mut Outcome,
-    progress: &Progress,
-    p: &PointPlan,
-    representation: &str,
-    e: &EvalPlan,
-    result: Result<(EvalOutput, f64, bool)>,
-    rows: impl FnOnce(&mut Outcome, &EvalOutput, f64, bool),
-) {
-    let label = p.label(if representation == "*" { "all" } else { representation });
-    match result {
-        Ok((o, secs, was_cached)) => {
-            if was_cached {
-                out.cached_cells += 1;
-            } else {
-                out.computed_cells += 1;
-            }
-            rows(out, &o, secs, was_cached);
-            push_artifact(out, p, representation, e, o.details);
-            progress.step(&format!("{label} {}{}", e.name, if was_cached { " (cached)" } else { "" }));
-        }
-        Err(Error::NotApplicable(why)) => {
-            out.skipped.push(failure(p, representation, &e.name, "eval", &Error::NotApplicable(why)));
-            progress.step(&format!("{label} {} (not applicable)", e.name));
-        }
-        Err(err) => {
-            progress.error(&format!("error: {label} {}: {err}", e.name));
-            out.failures.push(failure(p, representation, &e.name, "eval", &err));
-            progress.step(&format!("{label} {} FAILED", e.name));
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn push_rows(
-    out: &mut Outcome,
-    p: &PointPlan,
-    r: &RepPlan,
-    e: &EvalPlan,
-    o: &EvalOutput,
-    secs: f64,
-    was_cached: bool,
-    fit_s: f64,
-    embed_s: f64,
-) {
-    for (metric, value) in &o.metrics {
-        out.rows.push(ResultRow {
-            suite: p.point.suite.suite.clone(),
-            representation: r.name.clone(),
-            kind: r.spec.kind().into(),
-            evaluation: e.name.clone(),
-            eval_kind: e.spec.kind().into(),
-            metric: metric.clone(),
-            value: *value,
-            seed: p.point.suite.seed,
-            params: p.point.params(),
-            cell_key: e.key.0.clone(),
-            cached: was_cached,
-            fit_seconds: fit_s,
-            embed_seconds: embed_s,
-            eval_seconds: secs,
-        });
-    }
-}
-
-fn push_artifact(out: &mut Outcome, p: &PointPlan, representation: &str, e: &EvalPlan, details: serde_json::Value) {
-    if details.is_null() {
-        return;
-    }
-    out.artifacts.push(Artifact {
-        representation: representation.to_string(),
-        evaluation: e.name.clone(),
-        eval_kind: e.spec.kind().into(),
-        seed: p.point.suite.seed,
-        params: p.point.params(),
-        cell_key: e.key.0.clone(),
-        details,
-    });
-}
-
 /// A cross-representation evaluation (e.g. CKA) of one matrix point, on the
 /// test features of every representation (loaded from the cache if needed).
 fn run_cross(
@@ -382,42 +274,4 @@ fn run_cross(
         }),
     };
     record(out, progress, p, "*", e, result, |out, o, secs, c| push_cross_rows(out, p, e, o, secs, c));
-}
-
-/// A cross evaluation names its metrics `<metric>:<a>:<b>`: each becomes a row
-/// of representation `a` with metric `<metric>:<b>`.
-fn push_cross_rows(out: &mut Outcome, p: &PointPlan, e: &EvalPlan, o: &EvalOutput, secs: f64, was_cached: bool) {
-    for (metric, value) in &o.metrics {
-        let Some((name, (a, b))) = metric.split_once(':').and_then(|(n, rest)| Some((n, rest.split_once(':')?))) else {
-            continue;
-        };
-        let kind = p.reps.iter().find(|r| r.name == a).map(|r| r.spec.kind()).unwrap_or("");
-        out.rows.push(ResultRow {
-            suite: p.point.suite.suite.clone(),
-            representation: a.to_string(),
-            kind: kind.into(),
-            evaluation: e.name.clone(),
-            eval_kind: e.spec.kind().into(),
-            metric: format!("{name}:{b}"),
-            value: *value,
-            seed: p.point.suite.seed,
-            params: p.point.params(),
-            cell_key: e.key.0.clone(),
-            cached: was_cached,
-            fit_seconds: f64::NAN,
-            embed_seconds: f64::NAN,
-            eval_seconds: secs,
-        });
-    }
-}
-
-fn failure(p: &PointPlan, representation: &str, eval: &str, stage: &str, err: &Error) -> Failure {
-    Failure {
-        representation: representation.to_string(),
-        evaluation: eval.to_string(),
-        seed: p.point.suite.seed,
-        params: p.point.params(),
-        stage: stage.into(),
-        error: err.to_string(),
-    }
 }

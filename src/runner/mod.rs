@@ -1,7 +1,8 @@
 //! From a parsed suite to results: `plan` computes every stage key without
 //! touching the data; `execute` walks the plan, reusing what the cache holds and
-//! computing the rest, one representation at a time.
+//! computing the rest, one representation at a time, into an `outcome`.
 pub mod execute;
+pub mod outcome;
 pub mod parallel;
 pub mod plan;
 pub mod progress;

@@ -1,0 +1,68 @@
+//! What a run's manifest records about its inputs: each dataset (format, root,
+//! fingerprint), the images per class in every split it used, and every file a
+//! bring-your-own representation imported.
+use crate::cache::store::Store;
+use crate::report::manifest::{DatasetRecord, ImportedFile, SplitCounts};
+use crate::runner::plan::{DatasetPlan, SuitePlan};
+
+/// Images per class in each split of every distinct evaluation-data split the
+/// run used (read from the cache; a split that is not there is left out).
+pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> {
+    let mut out: Vec<(crate::cache::key::Key, SplitCounts)> = Vec::new();
+    let mut loaded: Vec<(usize, Vec<usize>, crate::data::Dataset)> = Vec::new();
+    for p in &plan.points {
+        let label = p.label("").trim().to_string();
+        if let Some((_, c)) = out.iter_mut().find(|(k, _)| *k == p.data.key) {
+            c.points.push(label);
+            continue;
+        }
+        let Ok(Some(entry)) = store.get(&p.data.key) else { continue };
+        let Ok(splits) = crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json")) else {
+            continue;
+        };
+        let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
+        if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
+            let Ok(full) = plan.datasets[src].source.load() else { continue };
+            let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes) else { continue };
+            loaded.push((src, classes.clone(), ds));
+        }
+        let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
+        let k = ds.num_classes;
+        let count = crate::data::split::class_counts;
+        out.push((
+            p.data.key.clone(),
+            SplitCounts {
+                points: vec![label],
+                dataset: ds.name.clone(),
+                classes: k,
+                class_names: ds.class_names.clone(),
+                train: count(&ds.train.labels, &splits.train, k),
+                val: count(&ds.train.labels, &splits.val, k),
+                test: count(&ds.test.labels, &splits.test, k),
+            },
+        ));
+    }
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Every imported file of the suite, once.
+pub(super) fn imported_files(plan: &SuitePlan) -> Vec<ImportedFile> {
+    let mut out: Vec<ImportedFile> = Vec::new();
+    for f in plan.points.iter().flat_map(|p| p.reps.iter().flat_map(|r| r.files.iter())) {
+        if !out.contains(f) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+pub(super) fn dataset_record(d: &DatasetPlan) -> DatasetRecord {
+    DatasetRecord {
+        name: d.source.name.clone(),
+        format: format!("{:?}", d.source.format).to_lowercase(),
+        root: d.source.root.display().to_string(),
+        files: d.source.files.len(),
+        fingerprint: d.fingerprint.clone(),
+        note: d.source.note.clone(),
+    }
+}

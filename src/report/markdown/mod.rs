@@ -1,0 +1,116 @@
+//! report.md: findings, collapse warnings, the rank table, a section per
+//! evaluation (its table with the comparison against the best, then its
+//! figures), training curves, skipped and failed cells, and provenance.
+//! report.html is rendered from this text.
+mod evaluation;
+mod findings;
+mod provenance;
+
+use super::figure::Figure;
+use super::plot::Charts;
+use super::significance::{RankTable, VsBest};
+use super::ReportData;
+use std::fmt::Write;
+
+/// report.md: header and summary chart, ranks, one section per evaluation,
+/// training curves, skipped and failed cells, provenance.
+pub fn render(
+    data: &ReportData,
+    vs_best: &[VsBest],
+    rank_table: &RankTable,
+    charts: &Charts,
+    figures: &[Figure],
+) -> String {
+    let mut o = String::new();
+    header(&mut o, data, charts);
+    findings::findings(&mut o, data, vs_best);
+    collapse_warnings(&mut o, data);
+    ranks(&mut o, rank_table);
+    for ev in &data.manifest.evaluations {
+        evaluation::evaluation_section(&mut o, data, ev, vs_best, figures);
+    }
+    if figures.iter().any(|f| f.section == "training") {
+        let _ = writeln!(o, "## Training\n");
+        figures_of(&mut o, figures, "training");
+    }
+    provenance::skipped_and_failed(&mut o, data);
+    provenance::data_section(&mut o, data);
+    provenance::provenance(&mut o, data);
+    o
+}
+
+/// Title, description, what ran where, and the summary chart.
+fn header(o: &mut String, data: &ReportData, charts: &Charts) {
+    let m = &data.manifest;
+    let _ = writeln!(o, "# repbench report: {}\n", m.suite);
+    if let Some(d) = &m.description {
+        let _ = writeln!(o, "{}\n", d.trim());
+    }
+    let ds: Vec<String> = m
+        .datasets
+        .iter()
+        .map(|d| format!("{} (`{}`)", d.name, &d.fingerprint[..12.min(d.fingerprint.len())]))
+        .collect();
+    let _ = writeln!(
+        o,
+        "{} cells ({} computed, {} from cache, {} failed, {} not applicable) on {} in {:.1} s. Data: {}.\n",
+        m.cells,
+        m.computed_cells,
+        m.cached_cells,
+        m.failures.len(),
+        m.skipped.len(),
+        m.device,
+        m.total_seconds,
+        ds.join(", ")
+    );
+    if m.interrupted {
+        let _ = writeln!(o, "**Interrupted (Ctrl-C): this report covers the cells that finished; re-running the suite computes the rest.**\n");
+    }
+    if let (Some(png), Some(svg)) = (&charts.summary_png, &charts.summary_svg) {
+        let _ = writeln!(o, "![summary]({png})\n\n([SVG]({svg}); bars are means over seeds, whiskers the 95 % Student-t confidence interval.)\n");
+    }
+}
+
+/// Runs whose training collapsed, before any table shows their scores.
+fn collapse_warnings(o: &mut String, data: &ReportData) {
+    let warnings = super::collapse::warnings(&data.train_logs);
+    if warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Warnings: training collapse\n");
+    for w in warnings {
+        let _ = writeln!(o, "- **Warning:** {w}");
+    }
+    o.push('\n');
+}
+
+fn ranks(o: &mut String, t: &RankTable) {
+    if t.columns.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Ranks across evaluations\n");
+    let _ = writeln!(
+        o,
+        "Rank of each representation's mean headline metric per evaluation (1 = best, in the metric's direction; ties share the average rank). The mean rank is over the columns every ranked representation has; a column marked † lacks some and is not averaged.\n"
+    );
+    let cols: Vec<String> =
+        t.columns.iter().zip(&t.common).map(|(c, common)| if *common { c.clone() } else { format!("{c} †") }).collect();
+    let _ = writeln!(o, "| representation | {} | mean rank |", cols.join(" | "));
+    let _ = writeln!(o, "|---|{}---|", "---|".repeat(t.columns.len()));
+    for (rep, r, mean) in &t.rows {
+        let cells: Vec<String> = r.iter().map(|v| v.map(|x| format!("{x}")).unwrap_or_else(|| "—".into())).collect();
+        let mean = if mean.is_finite() { format!("{mean:.2}") } else { "—".into() };
+        let _ = writeln!(o, "| {rep} | {} | {mean} |", cells.join(" | "));
+    }
+    o.push('\n');
+}
+
+fn figures_of(o: &mut String, figures: &[Figure], section: &str) {
+    for f in figures.iter().filter(|f| f.section == section) {
+        let _ = write!(o, "![{}]({})\n\n{}", f.title, f.png, f.caption);
+        if let Some(svg) = &f.svg {
+            let _ = write!(o, " ([SVG]({svg}))");
+        }
+        o.push_str("\n\n");
+    }
+}

@@ -1,0 +1,128 @@
+//! The end of report.md: cells not applicable or failed, images per class and
+//! split, and the provenance a reviewer needs to reproduce or audit the numbers.
+use crate::report::ReportData;
+use std::fmt::Write;
+
+/// Cells that do not apply, and cells that failed, with their reasons.
+pub(super) fn skipped_and_failed(o: &mut String, data: &ReportData) {
+    let m = &data.manifest;
+    if !m.skipped.is_empty() {
+        let _ = writeln!(o, "## Not applicable\n\n| representation | evaluation | seed | reason |\n|---|---|---|---|");
+        for f in &m.skipped {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                f.representation,
+                f.evaluation,
+                f.seed,
+                f.error.replace('|', "\\|")
+            );
+        }
+        o.push('\n');
+    }
+    if !m.failures.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Failures\n\n| representation | evaluation | seed | params | stage | error |\n|---|---|---|---|---|---|"
+        );
+        for f in &m.failures {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.representation,
+                f.evaluation,
+                f.seed,
+                f.params,
+                f.stage,
+                f.error.replace('|', "\\|").replace('\n', " ")
+            );
+        }
+        o.push('\n');
+    }
+}
+
+/// How many images of each class every split used, so a reader sees what the
+/// numbers rest on (and a class a subset left out).
+pub(super) fn data_section(o: &mut String, data: &ReportData) {
+    let counts = &data.manifest.split_counts;
+    if counts.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Data: images per class and split\n");
+    for c in counts.iter().take(6) {
+        let points = if c.points.len() > 4 {
+            format!("{} and {} more points", c.points[..3].join(", "), c.points.len() - 3)
+        } else {
+            c.points.join(", ")
+        };
+        let _ = writeln!(o, "{} — {points}:\n", c.dataset);
+        let head: Vec<String> = (0..c.classes)
+            .map(|k| c.class_names.get(k).map(|n| format!("{k} {n}")).unwrap_or_else(|| k.to_string()))
+            .collect();
+        let _ = writeln!(o, "| split | {} | total |", head.join(" | "));
+        let _ = writeln!(o, "|---|{}---|", "---|".repeat(c.classes));
+        for (name, v) in [("train", &c.train), ("val", &c.val), ("test", &c.test)] {
+            let cells: Vec<String> = v.iter().map(|n| n.to_string()).collect();
+            let _ = writeln!(o, "| {name} | {} | {} |", cells.join(" | "), v.iter().sum::<usize>());
+        }
+        o.push('\n');
+    }
+    if counts.len() > 6 {
+        let _ = writeln!(o, "({} more splits in manifest.json.)\n", counts.len() - 6);
+    }
+}
+
+/// Suite file, command, commit, libtorch, machine, datasets and cache: what a
+/// reviewer needs to reproduce or audit the numbers.
+pub(super) fn provenance(o: &mut String, data: &ReportData) {
+    let m = &data.manifest;
+    let e = &m.environment;
+    let _ = writeln!(o, "## Provenance\n");
+    let _ = writeln!(o, "- suite file: `{}` (sha256 `{}`)", m.spec_path, m.spec_sha256);
+    let _ = writeln!(o, "- command: `{}`", m.command.join(" "));
+    let _ = writeln!(
+        o,
+        "- repbench {} at commit `{}`{}",
+        e.repbench_version,
+        e.git_commit,
+        if e.git_dirty { " (dirty tree)" } else { "" }
+    );
+    let _ = writeln!(
+        o,
+        "- libtorch {}; device {}; CUDA available: {} ({})",
+        e.libtorch_version, m.device, e.cuda_available, e.cuda_note
+    );
+    let _ = writeln!(
+        o,
+        "- machine: {} cpus ({}), {} torch threads, {}; subnormal floats {}",
+        e.cpus,
+        e.cpu_model,
+        e.torch_threads,
+        e.os,
+        if e.flush_denormals { "flushed to zero" } else { "kept" }
+    );
+    for d in &m.datasets {
+        let _ = writeln!(
+            o,
+            "- dataset {}: {} files at `{}` ({}), fingerprint `{}`",
+            d.name, d.files, d.root, d.format, d.fingerprint
+        );
+        if let Some(n) = &d.note {
+            let _ = writeln!(o, "  - note: {n}");
+        }
+    }
+    for f in &m.imported_files {
+        let _ = writeln!(o, "- imported `{}` ({}): `{}`, sha256 `{}`", f.representation, f.field, f.path, f.sha256);
+    }
+    let _ = writeln!(
+        o,
+        "- cache: `{}`; every number above is stored under its cell key there (`objects/<2>/<key>/metrics.json`).",
+        m.cache_dir
+    );
+    let _ = writeln!(o, "\nFiles: `results.csv` / `results.parquet` (one row per metric and seed), `summary.csv`, `details.json` (per-cell details behind the figures), `train_logs.json`, `manifest.json` (with the full suite text).");
+    let _ = writeln!(
+        o,
+        "\n<details><summary>Suite file</summary>\n\n```yaml\n{}\n```\n\n</details>",
+        m.spec_text.trim_end()
+    );
+}
