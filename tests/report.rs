@@ -253,3 +253,53 @@ fn findings_give_a_ratio_headline_as_a_plain_difference() {
     assert!(line.contains("is 0.307 lower, CI [-"), "{line}");
     assert!(!line.contains("points"), "{line}");
 }
+
+/// A manifest written before class names were recorded gets Fashion-MNIST's
+/// names only when its record determines them (the named dataset from the
+/// Debian package, no class subset); otherwise labels stay `class k`.
+#[test]
+fn old_manifests_get_class_names_only_when_the_record_determines_them() {
+    use repbench::report::manifest::{self, SplitCounts};
+    let counts = SplitCounts {
+        points: vec!["seed=0".into()],
+        dataset: "fashion-mnist".into(),
+        classes: 10,
+        class_names: vec![],
+        train: vec![1; 10],
+        val: vec![1; 10],
+        test: vec![1; 10],
+    };
+    let named = |m: &mut Manifest| {
+        m.datasets[0].name = "fashion-mnist".into();
+        m.datasets[0].root = repbench::data::named::FASHION_MNIST_DEBIAN.into();
+        m.split_counts = vec![counts.clone()];
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let reread = |m: &Manifest| {
+        let p = tmp.path().join("manifest.json");
+        std::fs::write(&p, serde_json::to_vec(m).unwrap()).unwrap();
+        ReportData::new(vec![], manifest::read(&p).unwrap(), vec![], vec![])
+    };
+    let mut m = manifest("old");
+    named(&mut m);
+    let data = reread(&m);
+    assert_eq!(data.manifest.split_counts[0].class_names[0], "T-shirt/top");
+    assert_eq!(data.class_name(9), "Ankle boot");
+    // Without split counts (older still), the figures get the names too.
+    m.split_counts.clear();
+    assert_eq!(reread(&m).class_name(1), "Trouser");
+
+    // A class subset, another folder, or names of its own: nothing is inferred.
+    let mut subset = manifest("subset");
+    named(&mut subset);
+    subset.spec_text = "suite: s\ndataset: {name: fashion-mnist, classes: [0, 9]}\n".into();
+    assert_eq!(reread(&subset).class_name(0), "class 0");
+    let mut elsewhere = manifest("elsewhere");
+    named(&mut elsewhere);
+    elsewhere.datasets[0].root = "/data/fmnist".into();
+    assert_eq!(reread(&elsewhere).class_name(0), "class 0");
+    let mut own = manifest("own");
+    named(&mut own);
+    own.split_counts[0].class_names = (0..10).map(|k| format!("c{k}")).collect();
+    assert_eq!(reread(&own).class_name(0), "c0");
+}

@@ -159,5 +159,30 @@ pub fn read(path: &Path) -> Result<Manifest> {
     let mut m: Manifest =
         serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not a repbench manifest: {e}")))?;
     m.evaluations.iter_mut().for_each(EvaluationRecord::fill_legacy);
+    if let Some(names) = m.legacy_class_names() {
+        for c in m.split_counts.iter_mut().filter(|c| c.class_names.is_empty() && c.classes == names.len()) {
+            c.class_names = names.clone();
+        }
+    }
     Ok(m)
+}
+
+impl Manifest {
+    /// Class names for a manifest written before they were recorded, where the
+    /// record itself determines them: one dataset, the named Fashion-MNIST read
+    /// from its Debian package, and a suite that selects no class subset (so the
+    /// labels are the package's 0–9). `None` when the manifest has names of its
+    /// own or anything about the data is less certain; figures then say `class k`.
+    pub fn legacy_class_names(&self) -> Option<Vec<String>> {
+        use crate::data::named::{FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN};
+        if self.split_counts.iter().any(|c| !c.class_names.is_empty()) {
+            return None;
+        }
+        let [d] = self.datasets.as_slice() else { return None };
+        let named = d.name == "fashion-mnist" && d.root == FASHION_MNIST_DEBIAN && d.format == "idx";
+        if !named || self.spec_text.contains("classes:") {
+            return None;
+        }
+        Some(FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect())
+    }
 }

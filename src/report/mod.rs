@@ -46,13 +46,15 @@ impl ReportData {
     }
 
     /// The display name of label `k` (the data's class names, recorded in the
-    /// manifest; `class k` for manifests without them).
+    /// manifest or determined by it, see `Manifest::legacy_class_names`; `class k`
+    /// for manifests without them).
     pub fn class_name(&self, k: i64) -> String {
         self.manifest
             .split_counts
             .iter()
             .find_map(|c| c.class_names.get(k as usize))
             .cloned()
+            .or_else(|| self.manifest.legacy_class_names().and_then(|n| n.get(k as usize).cloned()))
             .unwrap_or_else(|| format!("class {k}"))
     }
 
