@@ -54,12 +54,14 @@ impl Mlp {
 
 /// An EMA copy of the online networks — BYOL's target, MoCo v3's momentum
 /// encoder, DINO's teacher: its own frozen var store, the online variables it
-/// follows (matched by name) and its momentum, which rises from `base` to 1 on
-/// a cosine schedule. Saved in checkpoints and fitted states under `target/`.
+/// follows (matched by name) and its momentum, which goes from `base` to `end`
+/// (1 unless `ending_at` says otherwise) on a cosine schedule. Saved in
+/// checkpoints and fitted states under `target/`.
 pub struct EmaTeacher {
     pub vs: nn::VarStore,
     online: Vars,
     base_momentum: f64,
+    end_momentum: f64,
 }
 
 impl EmaTeacher {
@@ -74,11 +76,21 @@ impl EmaTeacher {
         let mut built = None;
         let vs = frozen_copy(online, |t| built = Some(build(t)))?;
         let nets = built.ok_or_else(|| crate::error::Error::stage("EMA teacher: networks not built"))??;
-        Ok((EmaTeacher { vs, online: online.variables(), base_momentum }, nets))
+        Ok((EmaTeacher { vs, online: online.variables(), base_momentum, end_momentum: 1.0 }, nets))
+    }
+    /// The momentum reached at the end of training (default 1). `end == base`
+    /// keeps it constant, as lightly's CIFAR-10 benchmarks do (0.99).
+    pub fn ending_at(mut self, end: f64) -> EmaTeacher {
+        self.end_momentum = end;
+        self
     }
     /// One EMA step at `progress` ∈ [0, 1] of training.
     pub fn update(&self, progress: f64) {
-        ema_update(&self.vs.variables(), &self.online, cosine_momentum(self.base_momentum, progress));
+        ema_update(
+            &self.vs.variables(),
+            &self.online,
+            cosine_momentum(self.base_momentum, self.end_momentum, progress),
+        );
     }
     /// The teacher's variables, named `target/<name>`.
     pub fn state(&self) -> Vec<(String, Tensor)> {
@@ -174,8 +186,8 @@ pub fn ema_update(teacher: &Vars, student: &Vars, m: f64) {
 }
 
 /// Cosine momentum schedule of BYOL / DINO: from `base` at the start to 1 at the end.
-pub fn cosine_momentum(base: f64, progress: f64) -> f64 {
-    1.0 - (1.0 - base) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
+pub fn cosine_momentum(base: f64, end: f64, progress: f64) -> f64 {
+    end - (end - base) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
 }
 
 /// Two fixed [6, 4] batches for the methods' loss tests; the same values are in
@@ -214,8 +226,13 @@ mod tests {
 
     #[test]
     fn momentum_schedule_endpoints() {
-        assert!((cosine_momentum(0.996, 0.0) - 0.996).abs() < 1e-12);
-        assert!((cosine_momentum(0.996, 1.0) - 1.0).abs() < 1e-12);
-        assert!((cosine_momentum(0.99, 0.5) - 0.995).abs() < 1e-12);
+        assert!((cosine_momentum(0.996, 1.0, 0.0) - 0.996).abs() < 1e-12);
+        assert!((cosine_momentum(0.996, 1.0, 1.0) - 1.0).abs() < 1e-12);
+        assert!((cosine_momentum(0.99, 1.0, 0.5) - 0.995).abs() < 1e-12);
+        // A constant schedule (lightly's CIFAR-10 DINO and BYOL: 0.99 throughout).
+        for p in [0.0, 0.3, 1.0] {
+            assert!((cosine_momentum(0.99, 0.99, p) - 0.99).abs() < 1e-12);
+        }
+        assert!((cosine_momentum(0.99, 0.995, 0.5) - 0.9925).abs() < 1e-12);
     }
 }

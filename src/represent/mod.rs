@@ -250,4 +250,28 @@ mod tests {
         assert_eq!(c.errors[0].path, "representations.d.out_dim");
         assert!(c.errors[0].msg.contains("at least 2"), "{}", c.errors[0].msg);
     }
+
+    /// `final_momentum` at its default (1, the only value before the field existed)
+    /// stays out of the key's JSON, so older DINO fit keys keep matching; any other
+    /// value is in it, and one below `base_momentum` is refused.
+    #[test]
+    fn dino_final_momentum_keys_and_checks() {
+        let default: RepresentationSpec = serde_yaml::from_str("kind: dino").unwrap();
+        assert!(serde_json::to_value(&default).unwrap().get("final_momentum").is_none());
+        let constant: RepresentationSpec =
+            serde_yaml::from_str("kind: dino\nbase_momentum: 0.99\nfinal_momentum: 0.99").unwrap();
+        let v = serde_json::to_value(&constant).unwrap();
+        assert_eq!(v["final_momentum"], 0.99);
+        assert_eq!(serde_json::from_value::<RepresentationSpec>(v).unwrap(), constant);
+        let mut c = Checker::default();
+        constant.validate("representations.d", &mut c);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let falling: RepresentationSpec =
+            serde_yaml::from_str("kind: dino\nbase_momentum: 0.99\nfinal_momentum: 0.9").unwrap();
+        let mut c = Checker::default();
+        falling.validate("representations.d", &mut c);
+        assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+        assert_eq!(c.errors[0].path, "representations.d.final_momentum");
+        assert!(c.errors[0].msg.contains("at least base_momentum"), "{}", c.errors[0].msg);
+    }
 }
