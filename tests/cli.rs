@@ -331,3 +331,39 @@ fn every_shipped_suite_validates_and_refused_investigations_say_so() {
         assert_eq!(out.code == Some(0), !refused, "{}: {}{}", suite.display(), out.stdout, out.stderr);
     }
 }
+
+#[test]
+fn merge_pools_runs_that_differ_only_in_seeds_and_refuses_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 60, 30);
+    let both = common::suite(5);
+    let part = |seed: &str, name: &str| both.replace("seed: [0, 1]", seed).replace("suite: tiny", name);
+    std::fs::write(dir.join("both.yaml"), &both).unwrap();
+    std::fs::write(dir.join("a.yaml"), part("seed: [0]", "suite: part_a")).unwrap();
+    std::fs::write(dir.join("b.yaml"), part("seed: [1]", "suite: part_b")).unwrap();
+    std::fs::write(dir.join("c.yaml"), part("seed: [2]", "suite: part_c").replace("k: [5]", "k: [3]")).unwrap();
+    for (spec, out) in [("both.yaml", "one"), ("a.yaml", "a"), ("b.yaml", "b"), ("c.yaml", "c")] {
+        repbench(dir, &["run", spec, "--device", "cpu", "--out", out]).ok();
+    }
+    repbench(dir, &["merge", "a", "b", "--out", "merged"]).ok();
+    // The pooled run is the two-seed run: the same numbers, the same statistics
+    // over seeds, the same cell keys.
+    assert_eq!(common::results(&dir.join("merged")).0, common::results(&dir.join("one")).0);
+    let summary = |d: &str| std::fs::read_to_string(dir.join(d).join("summary.csv")).unwrap();
+    assert_eq!(summary("merged"), summary("one"));
+    let md = std::fs::read_to_string(dir.join("merged/report.md")).unwrap();
+    assert!(md.contains("merged from 2 runs"), "{md}");
+    assert!(md.contains("a.yaml") && md.contains("b.yaml"), "{md}");
+
+    // A seed in two runs would be counted twice.
+    let out = repbench(dir, &["merge", "a", "one", "--out", "x"]).failed();
+    assert!(out.stderr.contains("seed 0 is also in"), "{}", out.stderr);
+    // Settings that differ in more than the seeds.
+    let out = repbench(dir, &["merge", "a", "c", "--out", "x"]).failed();
+    assert!(out.stderr.contains("evaluations.knn.k"), "{}", out.stderr);
+    assert!(out.stderr.contains("manifest.json"), "{}", out.stderr);
+    // Writing over a source.
+    repbench(dir, &["merge", "a", "b", "--out", "a"]).failed();
+    assert!(!dir.join("x").exists(), "a refused merge wrote nothing");
+}

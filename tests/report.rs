@@ -55,6 +55,7 @@ fn manifest(suite: &str) -> Manifest {
         interrupted: false,
         imported_files: vec![],
         split_counts: vec![],
+        merged_from: vec![],
     }
 }
 

@@ -106,6 +106,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         interrupted: outcome.interrupted,
         imported_files: data_records::imported_files(&plan),
         split_counts: data_records::split_counts(&plan, &store),
+        merged_from: Vec::new(),
     };
     let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;

@@ -95,6 +95,25 @@ impl ReportArgs {
     }
 }
 
+/// Pool runs of one suite that differ only in their seeds (parts of a seed
+/// total run on other machines or days) into one run directory and report.
+#[derive(Args)]
+pub struct MergeArgs {
+    #[arg(required = true, num_args = 2..)]
+    run_dirs: Vec<PathBuf>,
+    /// Run directory to write (must not be one of the inputs).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+impl MergeArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let command = std::env::args().collect();
+        println!("{}", repbench::report::merge::merge(&self.run_dirs, &self.out, command)?.display());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
 /// Compare two run directories: per representation × metric, the delta of the
 /// means (B − A) with a Welch t-test; writes compare.md and compare.csv.
 #[derive(Args)]

@@ -127,6 +127,27 @@ pub struct Manifest {
     /// Images of each class per split, for each distinct data split of the run.
     #[serde(default)]
     pub split_counts: Vec<SplitCounts>,
+    /// The runs `repbench merge` pooled into this one (empty for a plain run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedSource>,
+}
+
+/// One run of a merge: where it came from, which seeds it holds and how it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedSource {
+    pub dir: String,
+    pub suite: String,
+    pub spec_path: String,
+    pub spec_sha256: String,
+    pub seeds: Vec<u64>,
+    pub git_commit: String,
+    pub git_dirty: bool,
+    pub machine: String,
+    pub device: String,
+    pub started_unix: u64,
+    pub total_seconds: f64,
+    pub computed_cells: usize,
+    pub cached_cells: usize,
 }
 
 /// How many images of each class a split used (the evaluation data of a matrix point).

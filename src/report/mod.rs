@@ -13,6 +13,7 @@ pub mod hypothesis;
 pub mod manifest;
 pub mod maps;
 pub mod markdown;
+pub mod merge;
 pub mod plot;
 pub mod significance;
 pub mod stats;

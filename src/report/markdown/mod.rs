@@ -63,6 +63,7 @@ fn header(o: &mut String, data: &ReportData, charts: &Charts) {
         m.total_seconds,
         ds.join(", ")
     );
+    provenance::merged_note(o, data);
     if m.interrupted {
         let _ = writeln!(o, "**Interrupted (Ctrl-C): this report covers the cells that finished; re-running the suite computes the rest.**\n");
     }

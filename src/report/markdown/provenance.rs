@@ -1,5 +1,6 @@
 //! The end of report.md: cells not applicable or failed, images per class and
 //! split, and the provenance a reviewer needs to reproduce or audit the numbers.
+use crate::report::manifest::MergedSource;
 use crate::report::ReportData;
 use std::fmt::Write;
 
@@ -72,6 +73,43 @@ pub(super) fn data_section(o: &mut String, data: &ReportData) {
     }
 }
 
+/// For a run pooled by `repbench merge`: where its seeds come from, and a note
+/// when the runs' code or device differ (the merge checked their settings only).
+pub(super) fn merged_note(o: &mut String, data: &ReportData) {
+    let src = &data.manifest.merged_from;
+    if src.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "Pooled by `repbench merge` from {} runs whose suites differ only in their seeds (checked); cell counts and time are their sums; the runs are listed under Provenance.\n",
+        src.len()
+    );
+    let distinct = |f: fn(&MergedSource) -> String| {
+        let mut v: Vec<String> = src.iter().map(f).collect();
+        v.dedup();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let commits = distinct(|s| format!("`{}`{}", short(&s.git_commit), if s.git_dirty { " (dirty)" } else { "" }));
+    if commits.len() > 1 {
+        let _ = writeln!(
+            o,
+            "**Note:** the runs were built from different commits ({}): the merge compares their settings, not the code between the commits.\n",
+            commits.join(", ")
+        );
+    }
+    let devices = distinct(|s| s.device.clone());
+    if devices.len() > 1 {
+        let _ = writeln!(o, "**Note:** the runs used different devices ({}).\n", devices.join("; "));
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..10.min(commit.len())]
+}
+
 /// Suite file, command, commit, libtorch, machine, datasets and cache: what a
 /// reviewer needs to reproduce or audit the numbers.
 pub(super) fn provenance(o: &mut String, data: &ReportData) {
@@ -80,6 +118,28 @@ pub(super) fn provenance(o: &mut String, data: &ReportData) {
     let _ = writeln!(o, "## Provenance\n");
     let _ = writeln!(o, "- suite file: `{}` (sha256 `{}`)", m.spec_path, m.spec_sha256);
     let _ = writeln!(o, "- command: `{}`", m.command.join(" "));
+    if !m.merged_from.is_empty() {
+        let _ = writeln!(o, "- merged from {} runs (the environment below is the first's):", m.merged_from.len());
+        for s in &m.merged_from {
+            let seeds: Vec<String> = s.seeds.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                o,
+                "  - `{}`: suite `{}` from `{}` (sha256 `{}`), seeds {}; commit `{}`{}; {}; {}; {} computed and {} cached cells in {:.1} s",
+                s.dir,
+                s.suite,
+                s.spec_path,
+                short(&s.spec_sha256),
+                seeds.join(", "),
+                short(&s.git_commit),
+                if s.git_dirty { " (dirty tree)" } else { "" },
+                s.machine,
+                s.device,
+                s.computed_cells,
+                s.cached_cells,
+                s.total_seconds
+            );
+        }
+    }
     let _ = writeln!(
         o,
         "- repbench {} at commit `{}`{}",
@@ -122,7 +182,8 @@ pub(super) fn provenance(o: &mut String, data: &ReportData) {
     let _ = writeln!(o, "\nFiles: `results.csv` / `results.parquet` (one row per metric and seed), `summary.csv`, `details.json` (per-cell details behind the figures), `train_logs.json`, `manifest.json` (with the full suite text).");
     let _ = writeln!(
         o,
-        "\n<details><summary>Suite file</summary>\n\n```yaml\n{}\n```\n\n</details>",
+        "\n<details><summary>Suite file{}</summary>\n\n```yaml\n{}\n```\n\n</details>",
+        if m.merged_from.is_empty() { "" } else { " of the first merged run" },
         m.spec_text.trim_end()
     );
 }
