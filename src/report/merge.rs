@@ -140,13 +140,14 @@ fn combine(runs: Vec<(PathBuf, ReportData)>, name: &str, command: Vec<String>) -
     manifest.imported_files.clear();
     manifest.split_counts.clear();
     for (dir, run) in runs {
+        let run_seeds = seeds(&run).into_iter().collect();
         let m = run.manifest;
         sources.push(MergedSource {
             dir: dir.display().to_string(),
             suite: m.suite.clone(),
             spec_path: m.spec_path.clone(),
             spec_sha256: m.spec_sha256.clone(),
-            seeds: seeds_of(&run.rows),
+            seeds: run_seeds,
             git_commit: m.environment.git_commit.clone(),
             git_dirty: m.environment.git_dirty,
             machine: format!(
@@ -181,8 +182,4 @@ fn combine(runs: Vec<(PathBuf, ReportData)>, name: &str, command: Vec<String>) -
     }
     manifest.merged_from = sources;
     ReportData::new(rows, manifest, artifacts, logs)
-}
-
-fn seeds_of(rows: &[crate::runner::ResultRow]) -> Vec<u64> {
-    rows.iter().map(|r| r.seed).collect::<BTreeSet<_>>().into_iter().collect()
 }

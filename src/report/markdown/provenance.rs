@@ -2,6 +2,7 @@
 //! split, and the provenance a reviewer needs to reproduce or audit the numbers.
 use crate::report::manifest::MergedSource;
 use crate::report::ReportData;
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// Cells that do not apply, and cells that failed, with their reasons.
@@ -85,24 +86,22 @@ pub(super) fn merged_note(o: &mut String, data: &ReportData) {
         "Pooled by `repbench merge` from {} runs whose suites differ only in their seeds (checked); cell counts and time are their sums; the runs are listed under Provenance.\n",
         src.len()
     );
-    let distinct = |f: fn(&MergedSource) -> String| {
-        let mut v: Vec<String> = src.iter().map(f).collect();
-        v.dedup();
-        v.sort();
-        v.dedup();
-        v
-    };
+    let distinct = |f: fn(&MergedSource) -> String| src.iter().map(f).collect::<BTreeSet<String>>();
     let commits = distinct(|s| format!("`{}`{}", short(&s.git_commit), if s.git_dirty { " (dirty)" } else { "" }));
     if commits.len() > 1 {
         let _ = writeln!(
             o,
             "**Note:** the runs were built from different commits ({}): the merge compares their settings, not the code between the commits.\n",
-            commits.join(", ")
+            commits.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
     let devices = distinct(|s| s.device.clone());
     if devices.len() > 1 {
-        let _ = writeln!(o, "**Note:** the runs used different devices ({}).\n", devices.join("; "));
+        let _ = writeln!(
+            o,
+            "**Note:** the runs used different devices ({}).\n",
+            devices.into_iter().collect::<Vec<_>>().join("; ")
+        );
     }
 }
 
