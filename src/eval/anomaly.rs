@@ -2,7 +2,7 @@
 //! so neither the representation nor the training bank has seen it; each test
 //! image is scored by its mean distance to the k nearest training embeddings
 //! (L2-normalised), and the score's AUROC for "is the held-out class" is reported.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Features};
+use super::{EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,10 @@ impl AnomalyParams {
         let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
         let leaked = bank_y.eq(self.class as i64).sum(Kind::Int64).int64_value(&[]);
         if leaked > 0 {
-            return Err(Error::stage(format!("anomaly: class {} has {leaked} training samples; list it in dataset.holdout_classes", self.class)));
+            return Err(Error::stage(format!(
+                "anomaly: class {} has {leaked} training samples; list it in dataset.holdout_classes",
+                self.class
+            )));
         }
         let k = self.k as i64;
         if k > bank.size()[0] {
@@ -87,7 +90,10 @@ impl AnomalyParams {
         let scores = knn_scores(&bank, &f.test_x, k)?;
         let labels: Vec<i64> = Vec::try_from(f.test_y.to_device(tch::Device::Cpu))?;
         let is_pos: Vec<bool> = labels.iter().map(|&l| l == self.class as i64).collect();
-        Ok(EvalOutput { metrics: vec![("auroc".into(), auroc(&scores, &is_pos))], details: serde_json::json!({ "class": self.class, "k": self.k }) })
+        Ok(EvalOutput {
+            metrics: vec![("auroc".into(), auroc(&scores, &is_pos))],
+            details: serde_json::json!({ "class": self.class, "k": self.k }),
+        })
     }
 }
 

@@ -18,9 +18,9 @@
 //! image) are stored so the report can compare two ViTs on the same images
 //! (paired bootstrap CI of the difference, paired t over images) instead of
 //! printing two numbers side by side.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind, ModelInputs};
-use crate::represent::RepresentationSpec;
+use super::{EvalContext, EvalOutput, Evaluation, FigureKind, Headline, Input, ModelInputs, Scope};
 use crate::error::{Error, Result};
+use crate::represent::RepresentationSpec;
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -108,14 +108,18 @@ impl AttentionMapsParams {
         let idx = pick_images(&labels, self.images);
         let sel = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
         let x = m.images.test.0.index_select(0, &sel);
-        let att = m.fitted.cls_attention(&x, device)?.ok_or_else(|| Error::NotApplicable(format!("{} has no ViT attention", m.spec.kind())))?;
+        let att = m
+            .fitted
+            .cls_attention(&x, device)?
+            .ok_or_else(|| Error::NotApplicable(format!("{} has no ViT attention", m.spec.kind())))?;
         let att = att.to_device(Device::Cpu).to_kind(Kind::Double);
         let s = att.size();
         let (heads, gh, gw) = (s[1], s[2], s[3]);
         // Normalised entropy of each head's map (the weights sum to < 1 because
         // the CLS token also attends to itself; renormalise over the patches).
         let p = &att / att.sum_dim_intlist([2i64, 3].as_slice(), true, Kind::Double).clamp_min(1e-12);
-        let ent = -(&p * p.clamp_min(1e-12).log()).sum_dim_intlist([2i64, 3].as_slice(), false, Kind::Double) / ((gh * gw) as f64).ln().max(1e-12);
+        let ent = -(&p * p.clamp_min(1e-12).log()).sum_dim_intlist([2i64, 3].as_slice(), false, Kind::Double)
+            / ((gh * gw) as f64).ln().max(1e-12);
         let mean_ent = ent.mean(Kind::Double).double_value(&[]);
         let maps: Vec<f64> = Vec::try_from(att.reshape([-1]))?;
         let pixels: Vec<u8> = Vec::try_from(x.contiguous().reshape([-1]))?;
@@ -129,7 +133,8 @@ impl AttentionMapsParams {
             let mask = object_patches(&imgs, att.size()[2], att.size()[3], self.foreground_threshold);
             let fg = foreground_ratio(&att, &mask)?;
             if fg.used > 0 {
-                metrics.push(("attention_foreground".into(), fg.per_head.iter().sum::<f64>() / fg.per_head.len() as f64));
+                metrics
+                    .push(("attention_foreground".into(), fg.per_head.iter().sum::<f64>() / fg.per_head.len() as f64));
                 for (h, v) in fg.per_head.iter().enumerate() {
                     metrics.push((format!("attention_foreground_head{}", h + 1), *v));
                 }

@@ -2,7 +2,7 @@
 //! several seeded k-means++ restarts, the lowest inertia kept), scored against the
 //! labels with NMI (arithmetic normalisation, scikit-learn's default) and ARI.
 //! Features are L2-normalised first, the geometry the k-NN protocol uses too.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Features};
+use super::{EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,8 @@ pub fn kmeans(x: &Tensor, k: i64, max_iter: usize) -> (Tensor, f64) {
     for _ in 1..k {
         let d = sq_dist(x, &centers).min_dim(1, false).0;
         let total = d.sum(Kind::Float).double_value(&[]);
-        let next = if total > 0.0 { d.multinomial(1, false) } else { Tensor::randint(n, [1], (Kind::Int64, x.device())) };
+        let next =
+            if total > 0.0 { d.multinomial(1, false) } else { Tensor::randint(n, [1], (Kind::Int64, x.device())) };
         centers = Tensor::cat(&[centers, x.index_select(0, &next)], 0);
     }
     let mut assign = sq_dist(x, &centers).argmin(1, false);
@@ -147,7 +148,10 @@ impl ClusteringParams {
         let x = &f.test_x / f.test_x.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
         let mut best: Option<(Tensor, f64)> = None;
         for r in 0..self.restarts {
-            let (a, inertia) = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, &format!("kmeans/{r}")), || kmeans(&x, k, self.max_iter));
+            let (a, inertia) = crate::runtime::seeding::with_torch_seed(
+                crate::runtime::seeding::derive(seed, &format!("kmeans/{r}")),
+                || kmeans(&x, k, self.max_iter),
+            );
             if best.as_ref().is_none_or(|b| inertia < b.1) {
                 best = Some((a, inertia));
             }

@@ -7,10 +7,10 @@
 //! selects (`selected_block`, ties to the shallower block), never the best
 //! test accuracy: a maximum over test scores is biased upward, and differently
 //! per seed.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind, Features, ModelInputs};
-use crate::represent::RepresentationSpec;
 use super::linear_probe::LinearProbeParams;
+use super::{EvalContext, EvalOutput, Evaluation, Features, FigureKind, Headline, Input, ModelInputs, Scope};
 use crate::error::{Error, Result};
+use crate::represent::RepresentationSpec;
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -70,7 +70,9 @@ impl DepthProbeParams {
     pub fn run(&self, m: &ModelInputs, ctx: &EvalContext) -> Result<EvalOutput> {
         let img = m.images;
         let embed = |x: &tch::Tensor| -> Result<Vec<tch::Tensor>> {
-            m.fitted.embed_blocks(x, ctx.device)?.ok_or_else(|| Error::NotApplicable(format!("{} has no blocks to probe", m.spec.kind())))
+            m.fitted
+                .embed_blocks(x, ctx.device)?
+                .ok_or_else(|| Error::NotApplicable(format!("{} has no blocks to probe", m.spec.kind())))
         };
         let (train, val, test) = (embed(&img.train.0)?, embed(&img.val.0)?, embed(&img.test.0)?);
         let mut metrics = Vec::new();
@@ -87,7 +89,13 @@ impl DepthProbeParams {
                 test_y: img.test.1.to_device(ctx.device),
                 num_classes: img.num_classes,
             };
-            let out = self.probe.run(&f, &EvalContext { device: ctx.device, seed: crate::runtime::seeding::derive(ctx.seed, &format!("block{i}")) })?;
+            let out = self.probe.run(
+                &f,
+                &EvalContext {
+                    device: ctx.device,
+                    seed: crate::runtime::seeding::derive(ctx.seed, &format!("block{i}")),
+                },
+            )?;
             let get = |name: &str| out.metrics.iter().find(|(k, _)| k == name).map(|(_, v)| *v).unwrap_or(f64::NAN);
             let (top1, val) = (get("top1"), get("val_top1"));
             metrics.push((format!("top1_block{}", i + 1), top1));

@@ -2,8 +2,8 @@
 //! of test embeddings, stored with the labels so the report draws one panel per
 //! representation coloured by class. The metric is the leave-one-out 5-NN
 //! accuracy inside the map — a number for what the picture shows.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, FigureKind, Features};
 use super::tsne::{map_knn_accuracy, pca_scores, tsne, TsneConfig};
+use super::{EvalContext, EvalOutput, Evaluation, Features, FigureKind, Headline, Input};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -81,7 +81,10 @@ impl EmbeddingMapParams {
                 let v: Vec<f32> = Vec::try_from(s.narrow(1, 0, 2).contiguous().reshape([-1]))?;
                 v.chunks(2).map(|c| [c[0] as f64, c[1] as f64]).collect()
             }
-            MapMethod::Tsne => tsne(&x, &TsneConfig { perplexity: self.perplexity, iterations: self.iterations, ..Default::default() })?,
+            MapMethod::Tsne => tsne(
+                &x,
+                &TsneConfig { perplexity: self.perplexity, iterations: self.iterations, ..Default::default() },
+            )?,
         };
         let acc = map_knn_accuracy(&points, &y, 5);
         let round = |v: f64| (v * 1e4).round() / 1e4;

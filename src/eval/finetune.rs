@@ -14,11 +14,13 @@
 //! probing: features of different methods come at very different scales, and
 //! the BatchNorm lets one learning rate suit all of them. Test accuracy is that
 //! of the final epoch.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, accuracy, linear_probe::confusion_matrix, ModelInputs};
-use crate::represent::RepresentationSpec;
+use super::backbone::Backbone;
+use super::{
+    accuracy, linear_probe::confusion_matrix, EvalContext, EvalOutput, Evaluation, Headline, Input, ModelInputs, Scope,
+};
 use crate::augment::AugmentParams;
 use crate::error::Result;
-use super::backbone::Backbone;
+use crate::represent::RepresentationSpec;
 use crate::spec::validate::{Checker, Validate};
 use crate::train::optim::{OptimizerKind, OptimizerParams};
 use crate::train::trainer::{self, Objective, StepInfo, TrainData, TrainParams};
@@ -56,7 +58,12 @@ impl Default for FinetuneParams {
                 epochs: 5,
                 batch_size: 128,
                 warmup_epochs: 0.5,
-                optimizer: OptimizerParams { kind: OptimizerKind::Adamw, lr: 1e-3, weight_decay: 1e-4, ..Default::default() },
+                optimizer: OptimizerParams {
+                    kind: OptimizerKind::Adamw,
+                    lr: 1e-3,
+                    weight_decay: 1e-4,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             augment: None,
@@ -149,14 +156,23 @@ impl FinetuneParams {
         let s = img.train.0.size();
         let shape = (s[1], s[2], s[3]);
         let vs = nn::VarStore::new(device);
-        let mut net = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, "finetune/init"), || -> Result<Net> {
-            let root = vs.root();
-            let backbone = Backbone::build(m.spec, &state, &vs, shape)?;
-            let bn = nn::BatchNormConfig { affine: false, ..Default::default() };
-            let head_bn = nn::batch_norm1d(&root / "head" / "bn", backbone.out_dim(), bn);
-            let head = nn::linear(&root / "head" / "fc", backbone.out_dim(), img.num_classes, Default::default());
-            Ok(Net { backbone, head_bn, head, encoder_train_mode: self.mode != FinetuneMode::Frozen, augment: self.augment.clone() })
-        })?;
+        let mut net = crate::runtime::seeding::with_torch_seed(
+            crate::runtime::seeding::derive(seed, "finetune/init"),
+            || -> Result<Net> {
+                let root = vs.root();
+                let backbone = Backbone::build(m.spec, &state, &vs, shape)?;
+                let bn = nn::BatchNormConfig { affine: false, ..Default::default() };
+                let head_bn = nn::batch_norm1d(&root / "head" / "bn", backbone.out_dim(), bn);
+                let head = nn::linear(&root / "head" / "fc", backbone.out_dim(), img.num_classes, Default::default());
+                Ok(Net {
+                    backbone,
+                    head_bn,
+                    head,
+                    encoder_train_mode: self.mode != FinetuneMode::Frozen,
+                    augment: self.augment.clone(),
+                })
+            },
+        )?;
         let blocks = net.backbone.blocks();
         let n_blocks = blocks.len();
         let unfrozen: Vec<String> = match self.mode {
@@ -164,9 +180,19 @@ impl FinetuneParams {
             FinetuneMode::LastN => blocks[n_blocks.saturating_sub(self.blocks)..].iter().flatten().cloned().collect(),
             FinetuneMode::Full => net.backbone.all(),
         };
-        let keep = |name: &str| name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")));
+        let keep = |name: &str| {
+            name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")))
+        };
         let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
-        let logs = trainer::train_subset(&mut net, &vs, &keep, TrainData { images: &train_x, labels: &train_y }, &self.train, crate::runtime::seeding::derive(seed, "finetune/train"), &mut |_, _| Ok(()))?;
+        let logs = trainer::train_subset(
+            &mut net,
+            &vs,
+            &keep,
+            TrainData { images: &train_x, labels: &train_y },
+            &self.train,
+            crate::runtime::seeding::derive(seed, "finetune/train"),
+            &mut |_, _| Ok(()),
+        )?;
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
         let test_pred = predict(&mut net, &img.test.0, device)?;
         let val_pred = predict(&mut net, &img.val.0, device)?;

@@ -6,7 +6,7 @@
 //! factor per query, so no temperature overflows float32: with exp(sim / T)
 //! directly, T below ~0.011 gave inf weights and a silently wrong accuracy
 //! (issue 13). As T → 0 the vote tends to the nearest neighbour's class.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, accuracy, Features};
+use super::{accuracy, EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,14 @@ impl Validate for KnnParams {
 }
 
 /// Predictions for each k in `ks` (sorted as given) for the `query` rows.
-pub fn predict(train: &Tensor, train_y: &Tensor, query: &Tensor, ks: &[usize], temperature: f64, classes: i64) -> Result<Vec<Tensor>> {
+pub fn predict(
+    train: &Tensor,
+    train_y: &Tensor,
+    query: &Tensor,
+    ks: &[usize],
+    temperature: f64,
+    classes: i64,
+) -> Result<Vec<Tensor>> {
     let n_train = train.size()[0];
     let kmax = *ks.iter().max().unwrap_or(&1) as i64;
     if kmax > n_train {
@@ -60,7 +67,11 @@ pub fn predict(train: &Tensor, train_y: &Tensor, query: &Tensor, ks: &[usize], t
         let weights = ((&vals - vals.narrow(1, 0, 1)) / temperature).exp();
         for (j, &k) in ks.iter().enumerate() {
             let k = k as i64;
-            let votes = Tensor::zeros([len, classes], (Kind::Float, train.device())).scatter_add(1, &nb_labels.narrow(1, 0, k), &weights.narrow(1, 0, k));
+            let votes = Tensor::zeros([len, classes], (Kind::Float, train.device())).scatter_add(
+                1,
+                &nb_labels.narrow(1, 0, k),
+                &weights.narrow(1, 0, k),
+            );
             preds[j].push(votes.argmax(1, false));
         }
         start += len;
@@ -99,7 +110,10 @@ impl KnnParams {
         let preds = predict(&bank_x, &bank_y, &f.test_x, &self.k, self.temperature, f.num_classes)?;
         let metrics = self.k.iter().zip(&preds).map(|(k, p)| (format!("top1_k{k}"), accuracy(p, &f.test_y))).collect();
         let correct = preds.first().map(|p| super::correct_bits(p, &f.test_y)).transpose()?;
-        Ok(EvalOutput { metrics, details: serde_json::json!({"temperature": self.temperature, "bank": bank_x.size()[0], "test_correct": correct, "test_images": f.test_y.size()[0]}) })
+        Ok(EvalOutput {
+            metrics,
+            details: serde_json::json!({"temperature": self.temperature, "bank": bank_x.size()[0], "test_correct": correct, "test_images": f.test_y.size()[0]}),
+        })
     }
 }
 

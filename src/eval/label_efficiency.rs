@@ -9,9 +9,9 @@
 //! is noisy — that is the cost of few labels, shown, not hidden; each
 //! fraction's training and validation counts are in the details. The k-NN bank
 //! is the fraction of train ∪ val.
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, FigureKind, Features};
 use super::knn::KnnParams;
 use super::linear_probe::LinearProbeParams;
+use super::{EvalContext, EvalOutput, Evaluation, Features, FigureKind, Headline, Input};
 use crate::data::split::stratified;
 use crate::error::Result;
 use crate::spec::validate::{Checker, Validate};
@@ -38,7 +38,12 @@ pub struct LabelEfficiencyParams {
 
 impl Default for LabelEfficiencyParams {
     fn default() -> Self {
-        LabelEfficiencyParams { fractions: vec![0.01, 0.1, 1.0], probe: Probe::LinearProbe, linear: Default::default(), knn: Default::default() }
+        LabelEfficiencyParams {
+            fractions: vec![0.01, 0.1, 1.0],
+            probe: Probe::LinearProbe,
+            linear: Default::default(),
+            knn: Default::default(),
+        }
     }
 }
 
@@ -110,7 +115,15 @@ impl LabelEfficiencyParams {
                     let (vx, vy) = subset(&f.val_x, &f.val_y, frac, crate::runtime::seeding::derive(ctx.seed, "val"))?;
                     sizes.push(tx.size()[0]);
                     val_sizes.push(vx.size()[0]);
-                    let sub = Features { train_x: tx, train_y: ty, val_x: vx, val_y: vy, test_x: f.test_x.shallow_clone(), test_y: f.test_y.shallow_clone(), num_classes: f.num_classes };
+                    let sub = Features {
+                        train_x: tx,
+                        train_y: ty,
+                        val_x: vx,
+                        val_y: vy,
+                        test_x: f.test_x.shallow_clone(),
+                        test_y: f.test_y.shallow_clone(),
+                        num_classes: f.num_classes,
+                    };
                     let out = self.linear.run(&sub, ctx)?;
                     let top1 = out.metrics.iter().find(|(m, _)| m == "top1").map(|m| m.1).unwrap_or(f64::NAN);
                     if j == 0 {
@@ -123,9 +136,14 @@ impl LabelEfficiencyParams {
                     let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
                     let (bx, by) = subset(&bank_x, &bank_y, frac, ctx.seed)?;
                     sizes.push(bx.size()[0]);
-                    let preds = super::knn::predict(&bx, &by, &f.test_x, &self.knn.k, self.knn.temperature, f.num_classes)?;
+                    let preds =
+                        super::knn::predict(&bx, &by, &f.test_x, &self.knn.k, self.knn.temperature, f.num_classes)?;
                     if j == 0 {
-                        correct = preds.first().map(|p| super::correct_bits(p, &f.test_y)).transpose()?.map(serde_json::Value::from);
+                        correct = preds
+                            .first()
+                            .map(|p| super::correct_bits(p, &f.test_y))
+                            .transpose()?
+                            .map(serde_json::Value::from);
                     }
                     for (k, p) in self.knn.k.iter().zip(&preds) {
                         metrics.push((format!("top1_k{k}@{frac}"), super::accuracy(p, &f.test_y)));
@@ -166,7 +184,12 @@ mod tests {
             test_y: y.narrow(0, 800, 200),
             num_classes: 2,
         };
-        let p = LabelEfficiencyParams { fractions: vec![0.01, 1.0], probe: Probe::Knn, knn: KnnParams { k: vec![3], ..Default::default() }, ..Default::default() };
+        let p = LabelEfficiencyParams {
+            fractions: vec![0.01, 1.0],
+            probe: Probe::Knn,
+            knn: KnnParams { k: vec![3], ..Default::default() },
+            ..Default::default()
+        };
         let out = p.run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
         assert_eq!(out.metrics.len(), 2);
         assert_eq!(out.metrics[0].0, "top1_k3@0.01");

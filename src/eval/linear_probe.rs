@@ -12,7 +12,7 @@
 //! `solver: adam` keeps the earlier protocol (a fixed number of minibatch
 //! epochs, all grid points at once as one batched weight tensor [G, D, C]).
 use super::lbfgs::{minimize, LbfgsConfig};
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, accuracy, Features};
+use super::{accuracy, EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,11 @@ impl Validate for LinearProbeParams {
             Solver::Lbfgs => {
                 c.positive_f(&format!("{path}.tolerance"), self.tolerance);
                 c.positive(&format!("{path}.max_iterations"), self.max_iterations);
-                for (name, set) in [("epochs", self.epochs.is_some()), ("batch_size", self.batch_size.is_some()), ("lr", self.lr.is_some())] {
+                for (name, set) in [
+                    ("epochs", self.epochs.is_some()),
+                    ("batch_size", self.batch_size.is_some()),
+                    ("lr", self.lr.is_some()),
+                ] {
                     if set {
                         c.push(&format!("{path}.{name}"), "applies to `solver: adam` only; L-BFGS runs to `tolerance`");
                     }
@@ -217,9 +221,10 @@ impl LinearProbeParams {
         let yy = y.unsqueeze(0).expand([g, n], false);
         let mut step = 0f64;
         for epoch in 0..self.epochs() {
-            let perm = crate::runtime::seeding::with_torch_seed(crate::runtime::seeding::derive(seed, &format!("probe/epoch{epoch}")), || {
-                Tensor::randperm(n, (Kind::Int64, tch::Device::Cpu))
-            })
+            let perm = crate::runtime::seeding::with_torch_seed(
+                crate::runtime::seeding::derive(seed, &format!("probe/epoch{epoch}")),
+                || Tensor::randperm(n, (Kind::Int64, tch::Device::Cpu)),
+            )
             .to_device(dev);
             for s in 0..steps_per_epoch {
                 let idx = perm.narrow(0, s * bs, bs.min(n - s * bs));
@@ -276,7 +281,9 @@ impl LinearProbeParams {
             .zip(&val_acc)
             .zip(&probe.path)
             .map(|((l, a), p)| match p {
-                Some((it, g, c)) => serde_json::json!({ "l2": l, "val_top1": a, "iterations": it, "grad_max": g, "converged": c }),
+                Some((it, g, c)) => {
+                    serde_json::json!({ "l2": l, "val_top1": a, "iterations": it, "grad_max": g, "converged": c })
+                }
                 None => serde_json::json!({ "l2": l, "val_top1": a }),
             })
             .collect();
@@ -289,7 +296,8 @@ impl LinearProbeParams {
 
 /// Confusion counts [true][pred].
 pub fn confusion_matrix(pred: &Tensor, y: &Tensor, classes: i64) -> Result<Vec<Vec<i64>>> {
-    let flat = (y.to_device(tch::Device::Cpu) * classes + pred.to_device(tch::Device::Cpu)).bincount::<Tensor>(None, classes * classes);
+    let flat = (y.to_device(tch::Device::Cpu) * classes + pred.to_device(tch::Device::Cpu))
+        .bincount::<Tensor>(None, classes * classes);
     let v: Vec<i64> = Vec::try_from(flat)?;
     Ok(v.chunks(classes as usize).map(|r| r.to_vec()).collect())
 }
@@ -301,7 +309,8 @@ mod tests {
     #[test]
     fn separable_data_is_learned() {
         // Three well-separated gaussian blobs in 5-D.
-        let centers = Tensor::from_slice(&[4.0f32, 0., 0., 0., 0., 0., 4., 0., 0., 0., 0., 0., 4., 0., 0.]).view([3, 5]);
+        let centers =
+            Tensor::from_slice(&[4.0f32, 0., 0., 0., 0., 0., 4., 0., 0., 0., 0., 0., 4., 0., 0.]).view([3, 5]);
         let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
         let x = centers.index_select(0, &y) + crate::runtime::seeding::randn(&[300, 5], 0) * 0.5;
         let f = Features {
@@ -315,7 +324,13 @@ mod tests {
         };
         for p in [
             LinearProbeParams::default(),
-            LinearProbeParams { solver: Solver::Adam, epochs: Some(30), batch_size: Some(32), lr: Some(0.05), ..Default::default() },
+            LinearProbeParams {
+                solver: Solver::Adam,
+                epochs: Some(30),
+                batch_size: Some(32),
+                lr: Some(0.05),
+                ..Default::default()
+            },
         ] {
             let out = p.run(&f, &EvalContext { device: tch::Device::Cpu, seed: 0 }).unwrap();
             let get = |k: &str| out.metrics.iter().find(|m| m.0 == k).map(|m| m.1);

@@ -10,7 +10,7 @@
 //!
 //! `similarity` is the evaluation that compares every pair of representations of
 //! a suite on the same test images (it runs after all of them are embedded).
-use super::{Evaluation, Headline, Input, EvalContext, EvalOutput, Scope, FigureKind};
+use super::{EvalContext, EvalOutput, Evaluation, FigureKind, Headline, Input, Scope};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
@@ -159,7 +159,9 @@ mod tests {
         let g = linear_cka(&a, &b).unwrap();
         let (ac, bc) = (centred(&a), centred(&b));
         let direct = ac.tr().matmul(&bc).square().sum(Kind::Double).double_value(&[])
-            / (ac.tr().matmul(&ac).square().sum(Kind::Double).double_value(&[]) * bc.tr().matmul(&bc).square().sum(Kind::Double).double_value(&[])).sqrt();
+            / (ac.tr().matmul(&ac).square().sum(Kind::Double).double_value(&[])
+                * bc.tr().matmul(&bc).square().sum(Kind::Double).double_value(&[]))
+            .sqrt();
         assert!((g - direct).abs() < 1e-4, "{g} vs {direct}");
         let m = cka_matrix(&[x.shallow_clone(), y, x]).unwrap();
         assert!((m[0][2] - 1.0).abs() < 1e-5 && (m[0][1] - m[1][0]).abs() < 1e-12);

@@ -2,10 +2,10 @@
 //! convolutions) → sigmoid pixels; MSE against the clean image, with optional
 //! gaussian input noise (a denoising autoencoder). The representation is the
 //! bottleneck.
-use super::{Method, BuildInfo, BuildResult, Learner, Normalizer};
+use super::{BuildInfo, BuildResult, Learner, Method, Normalizer};
 use crate::nn::{Encoder, EncoderSpec, Shape};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::Checker;
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -30,7 +30,13 @@ pub struct AutoencoderParams {
 
 impl Default for AutoencoderParams {
     fn default() -> Self {
-        AutoencoderParams { encoder: Default::default(), train: Default::default(), bottleneck: 128, decoder: DecoderKind::Conv, noise_std: 0.0 }
+        AutoencoderParams {
+            encoder: Default::default(),
+            train: Default::default(),
+            bottleneck: 128,
+            decoder: DecoderKind::Conv,
+            noise_std: 0.0,
+        }
     }
 }
 
@@ -69,7 +75,10 @@ impl Method for AutoencoderParams {
         let bottleneck = nn::linear(&root / "bottleneck", encoder.out_dim(), z, Default::default());
         let d = &root / "decoder";
         let decoder = match p.decoder {
-            DecoderKind::Mlp => Decoder::Mlp(nn::linear(&d / "fc1", z, 512, Default::default()), nn::linear(&d / "fc2", 512, c * h * w, Default::default())),
+            DecoderKind::Mlp => Decoder::Mlp(
+                nn::linear(&d / "fc1", z, 512, Default::default()),
+                nn::linear(&d / "fc2", 512, c * h * w, Default::default()),
+            ),
             DecoderKind::Conv => {
                 let base = ((h + 3) / 4, (w + 3) / 4);
                 let cfg = nn::ConvTransposeConfig { stride: 2, padding: 1, output_padding: 1, ..Default::default() };
@@ -81,7 +90,14 @@ impl Method for AutoencoderParams {
                 }
             }
         };
-        Ok(Box::new(Autoencoder { norm: Normalizer::new(&(&root / "norm"), c), encoder, bottleneck, decoder, shape: info.shape, noise_std: p.noise_std }))
+        Ok(Box::new(Autoencoder {
+            norm: Normalizer::new(&(&root / "norm"), c),
+            encoder,
+            bottleneck,
+            decoder,
+            shape: info.shape,
+            noise_std: p.noise_std,
+        }))
     }
 }
 
@@ -111,7 +127,11 @@ impl Autoencoder {
 
 impl Objective for Autoencoder {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
-        let input = if self.noise_std > 0.0 { (x + x.randn_like() * self.noise_std).clamp(0.0, 1.0) } else { x.shallow_clone() };
+        let input = if self.noise_std > 0.0 {
+            (x + x.randn_like() * self.noise_std).clamp(0.0, 1.0)
+        } else {
+            x.shallow_clone()
+        };
         let rec = self.decode(&self.encode(&input, true));
         rec.mse_loss(x, tch::Reduction::Mean)
     }

@@ -64,7 +64,12 @@ impl Method for BarlowTwinsParams {
         let mut dims = vec![encoder.out_dim()];
         dims.extend(self.projector.iter().map(|&d| d as i64));
         let projector = Mlp::new(&(&root / "projector"), &dims);
-        Ok(Box::new(BarlowTwins { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, projector, p: self.clone() }))
+        Ok(Box::new(BarlowTwins {
+            norm: Normalizer::new(&(&root / "norm"), info.shape.0),
+            encoder,
+            projector,
+            p: self.clone(),
+        }))
     }
 }
 

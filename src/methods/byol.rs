@@ -3,12 +3,12 @@
 //! EMA of the online encoder and projector, momentum 0.99 → 1 on a cosine
 //! schedule. Projector/predictor 4096 → 256 scaled to 512 → 128.
 use super::heads::{EmaTeacher, Mlp};
-use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
+use super::{losses, BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::{Checker, Validate};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -73,15 +73,31 @@ impl Method for ByolParams {
             let proj = Mlp::new(&(t / "projector"), &dims(e.out_dim()));
             Ok((e, proj))
         })?;
-        Ok(Box::new(Byol { norm, encoder, projector, predictor, target, target_encoder, target_projector, p: p.clone() }))
+        Ok(Box::new(Byol {
+            norm,
+            encoder,
+            projector,
+            predictor,
+            target,
+            target_encoder,
+            target_projector,
+            p: p.clone(),
+        }))
     }
 }
 
 impl Objective for Byol {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
         let (v1, v2) = (self.p.augment.apply(x), self.p.augment.apply(x));
-        let online = |v: &Tensor| self.predictor.forward(&self.projector.forward(&self.encoder.forward(&self.norm.apply(v), true), true), true);
-        let target = |v: &Tensor| tch::no_grad(|| self.target_projector.forward(&self.target_encoder.forward(&self.norm.apply(v), true), true));
+        let online = |v: &Tensor| {
+            self.predictor
+                .forward(&self.projector.forward(&self.encoder.forward(&self.norm.apply(v), true), true), true)
+        };
+        let target = |v: &Tensor| {
+            tch::no_grad(|| {
+                self.target_projector.forward(&self.target_encoder.forward(&self.norm.apply(v), true), true)
+            })
+        };
         losses::byol(&online(&v1), &target(&v2)) + losses::byol(&online(&v2), &target(&v1))
     }
     fn after_step(&mut self, s: &StepInfo) {
@@ -94,7 +110,6 @@ impl Objective for Byol {
         self.target.load(get)
     }
 }
-
 
 // The representation is the backbone's output on standardized input.
 super::learner_via_backbone!(Byol);

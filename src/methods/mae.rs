@@ -4,12 +4,12 @@
 //! per-patch normalised pixels (`norm_pix_loss`, the paper's better variant).
 //! Decoder 512-d × 8 blocks scaled to 128-d × 2 for small images. The
 //! representation is the encoder's CLS token on the full image.
-use super::{Method, BuildInfo, BuildResult, Normalizer};
+use super::{BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::vit::{linear, Vit, VitBlock};
 use crate::nn::{Encoder, EncoderSpec};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::Checker;
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -80,7 +80,10 @@ impl Method for MaeParams {
         let n = (info.shape.1 / cfg.patch) * (info.shape.2 / cfg.patch);
         let dd = p.decoder_dim as i64;
         if dd % p.decoder_heads as i64 != 0 {
-            return Err(crate::error::Error::stage(format!("mae: decoder_dim {dd} is not divisible by decoder_heads {}", p.decoder_heads)));
+            return Err(crate::error::Error::stage(format!(
+                "mae: decoder_dim {dd} is not divisible by decoder_heads {}",
+                p.decoder_heads
+            )));
         }
         let d = &root / "decoder";
         Ok(Box::new(Mae {
@@ -88,7 +91,9 @@ impl Method for MaeParams {
             dec_embed: linear(&d / "embed", cfg.dim, dd),
             mask_token: d.var("mask_token", &[1, 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
             dec_pos: d.var("pos_embed", &[1, n + 1, dd], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-            dec_blocks: (0..p.decoder_depth).map(|i| VitBlock::new(&(&d / "blocks" / i), dd, p.decoder_heads as i64, 4.0, 0.0)).collect(),
+            dec_blocks: (0..p.decoder_depth)
+                .map(|i| VitBlock::new(&(&d / "blocks" / i), dd, p.decoder_heads as i64, 4.0, 0.0))
+                .collect(),
             dec_norm: nn::layer_norm(&d / "norm", vec![dd], Default::default()),
             dec_pred: linear(&d / "pred", dd, cfg.patch * cfg.patch * info.shape.0),
             encoder,
@@ -102,7 +107,11 @@ impl Method for MaeParams {
 pub fn patchify(x: &Tensor, p: i64) -> Tensor {
     let s = x.size();
     let (b, c, h, w) = (s[0], s[1], s[2] / p, s[3] / p);
-    x.narrow(2, 0, h * p).narrow(3, 0, w * p).reshape([b, c, h, p, w, p]).permute([0, 2, 4, 3, 5, 1]).reshape([b, h * w, p * p * c])
+    x.narrow(2, 0, h * p).narrow(3, 0, w * p).reshape([b, c, h, p, w, p]).permute([0, 2, 4, 3, 5, 1]).reshape([
+        b,
+        h * w,
+        p * p * c,
+    ])
 }
 
 impl Mae {

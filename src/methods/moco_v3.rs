@@ -79,7 +79,17 @@ impl Method for MocoV3Params {
             let proj = Mlp::new(&(t / "projector"), &proj_dims(e.out_dim()));
             Ok((e, proj))
         })?;
-        Ok(Box::new(MocoV3 { norm, encoder, projector, predictor, predictor_bn: vit, momentum, m_encoder, m_projector, p: self.clone() }))
+        Ok(Box::new(MocoV3 {
+            norm,
+            encoder,
+            projector,
+            predictor,
+            predictor_bn: vit,
+            momentum,
+            m_encoder,
+            m_projector,
+            p: self.clone(),
+        }))
     }
 }
 
@@ -118,7 +128,9 @@ impl Objective for MocoV3 {
             }
         };
         let key = |v: &Tensor| {
-            tch::no_grad(|| batch_standardize(&self.m_projector.forward(&self.m_encoder.forward(&self.norm.apply(v), true), true)))
+            tch::no_grad(|| {
+                batch_standardize(&self.m_projector.forward(&self.m_encoder.forward(&self.norm.apply(v), true), true))
+            })
         };
         let t = self.p.temperature;
         contrastive(&query(&v1), &key(&v2), t) + contrastive(&query(&v2), &key(&v1), t)

@@ -2,11 +2,11 @@
 //! the NT-Xent loss. Defaults: temperature 0.2 (the paper's range is 0.1–0.5),
 //! projection 2048 → 128 scaled to 512 → 128 for small images.
 use super::heads::Mlp;
-use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
+use super::{losses, BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::{Checker, Validate};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -23,7 +23,14 @@ pub struct SimclrParams {
 
 impl Default for SimclrParams {
     fn default() -> Self {
-        SimclrParams { encoder: Default::default(), train: Default::default(), augment: Default::default(), temperature: 0.2, projection_hidden: 512, projection_dim: 128 }
+        SimclrParams {
+            encoder: Default::default(),
+            train: Default::default(),
+            augment: Default::default(),
+            temperature: 0.2,
+            projection_hidden: 512,
+            projection_dim: 128,
+        }
     }
 }
 
@@ -51,8 +58,15 @@ impl Method for SimclrParams {
         let p = self;
         let root = vs.root();
         let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
-        let projector = Mlp::new(&(&root / "projector"), &[encoder.out_dim(), p.projection_hidden as i64, p.projection_dim as i64]);
-        Ok(Box::new(Simclr { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, projector, augment: p.augment.clone(), temperature: p.temperature }))
+        let projector =
+            Mlp::new(&(&root / "projector"), &[encoder.out_dim(), p.projection_hidden as i64, p.projection_dim as i64]);
+        Ok(Box::new(Simclr {
+            norm: Normalizer::new(&(&root / "norm"), info.shape.0),
+            encoder,
+            projector,
+            augment: p.augment.clone(),
+            temperature: p.temperature,
+        }))
     }
 }
 

@@ -1,11 +1,11 @@
 //! Supervised training: cross-entropy on labels (optional label smoothing and
 //! augmentation). The representation is the encoder's output, i.e. the layer
 //! before the classification head.
-use super::{Method, BuildInfo, BuildResult, Normalizer};
+use super::{BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::{Checker, Validate};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -53,7 +53,13 @@ impl Method for SupervisedParams {
         let root = vs.root();
         let encoder = p.encoder.build(&(&root / "encoder"), info.shape)?;
         let head = nn::linear(&root / "head", encoder.out_dim(), info.num_classes, Default::default());
-        Ok(Box::new(Supervised { norm: Normalizer::new(&(&root / "norm"), info.shape.0), encoder, head, smoothing: p.label_smoothing, augment: p.augment.clone() }))
+        Ok(Box::new(Supervised {
+            norm: Normalizer::new(&(&root / "norm"), info.shape.0),
+            encoder,
+            head,
+            smoothing: p.label_smoothing,
+            augment: p.augment.clone(),
+        }))
     }
 }
 

@@ -2,11 +2,11 @@
 //! invariance / covariance loss with λ = 25, μ = 25, ν = 1 (the paper's values);
 //! expander 8192-8192-8192 scaled to 1024-1024-1024 for small images.
 use super::heads::Mlp;
-use super::{Method, losses, BuildInfo, BuildResult, Normalizer};
+use super::{losses, BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
 use crate::nn::{Encoder, EncoderSpec};
-use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use crate::spec::validate::{Checker, Validate};
+use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -27,7 +27,15 @@ pub struct VicregParams {
 
 impl Default for VicregParams {
     fn default() -> Self {
-        VicregParams { encoder: Default::default(), train: Default::default(), augment: Default::default(), expander: vec![1024, 1024, 1024], sim_coeff: 25.0, std_coeff: 25.0, cov_coeff: 1.0 }
+        VicregParams {
+            encoder: Default::default(),
+            train: Default::default(),
+            augment: Default::default(),
+            expander: vec![1024, 1024, 1024],
+            sim_coeff: 25.0,
+            std_coeff: 25.0,
+            cov_coeff: 1.0,
+        }
     }
 }
 

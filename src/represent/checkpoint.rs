@@ -149,16 +149,26 @@ impl CheckpointParams {
     fn load_into(&self, vs: &nn::VarStore, channels: i64) -> Result<()> {
         let mut given = self.mapped()?;
         let vars = vs.variables();
-        let expected: Vec<String> = vars.keys().filter_map(|k| k.strip_prefix("encoder.").map(str::to_string)).collect();
+        let expected: Vec<String> =
+            vars.keys().filter_map(|k| k.strip_prefix("encoder.").map(str::to_string)).collect();
         let missing: Vec<&String> = expected.iter().filter(|k| !given.contains_key(*k)).collect();
         let unexpected: Vec<String> = given.keys().filter(|k| !expected.contains(k)).cloned().collect();
         if !missing.is_empty() || !unexpected.is_empty() {
-            return Err(Error::data(&self.path, self.key_report(&missing, &unexpected, &expected, given.keys().cloned().collect())));
+            return Err(Error::data(
+                &self.path,
+                self.key_report(&missing, &unexpected, &expected, given.keys().cloned().collect()),
+            ));
         }
         let mut wrong: Vec<String> = expected
             .iter()
             .filter(|n| given[n.as_str()].size() != vars[&format!("encoder.{n}")].size())
-            .map(|n| format!("    {n}: {:?} in the file, {:?} in the encoder", given[n.as_str()].size(), vars[&format!("encoder.{n}")].size()))
+            .map(|n| {
+                format!(
+                    "    {n}: {:?} in the file, {:?} in the encoder",
+                    given[n.as_str()].size(),
+                    vars[&format!("encoder.{n}")].size()
+                )
+            })
             .collect();
         if !wrong.is_empty() {
             wrong.sort();
@@ -166,7 +176,11 @@ impl CheckpointParams {
             wrong.truncate(12);
             return Err(Error::data(
                 &self.path,
-                format!("{n} tensors do not have the {} encoder's shapes (check `encoder:` sizes and input channels):\n{}", self.encoder.arch(), wrong.join("\n")),
+                format!(
+                    "{n} tensors do not have the {} encoder's shapes (check `encoder:` sizes and input channels):\n{}",
+                    self.encoder.arch(),
+                    wrong.join("\n")
+                ),
             ));
         }
         tch::no_grad(|| -> Result<()> {
@@ -180,7 +194,11 @@ impl CheckpointParams {
                     0 => vec![dflt as f32; channels as usize],
                     1 => vec![v[0] as f32; channels as usize],
                     n if n as i64 == channels => v.iter().map(|&a| a as f32).collect(),
-                    n => return Err(Error::stage(format!("input.{what} has {n} values but the images have {channels} channels"))),
+                    n => {
+                        return Err(Error::stage(format!(
+                            "input.{what} has {n} values but the images have {channels} channels"
+                        )))
+                    }
                 };
                 Ok(Tensor::from_slice(&vals).view([1, channels, 1, 1]))
             };
@@ -190,7 +208,13 @@ impl CheckpointParams {
         })
     }
 
-    fn key_report(&self, missing: &[&String], unexpected: &[String], expected: &[String], given: Vec<String>) -> String {
+    fn key_report(
+        &self,
+        missing: &[&String],
+        unexpected: &[String],
+        expected: &[String],
+        given: Vec<String>,
+    ) -> String {
         // The nearest name: one that differs by a key prefix first, else the closest spelling.
         let nearest = |k: &str, pool: &[String]| -> Option<String> {
             pool.iter()
@@ -228,7 +252,11 @@ impl CheckpointParams {
             msg += &format!("\n  every key starts with `{p}`: add `rename: {{'{p}': ''}}`");
         }
         if !missing.is_empty() {
-            msg += &format!("\n  missing ({}):\n{}", missing.len(), list(missing.iter().map(|s| s.to_string()).collect(), &given));
+            msg += &format!(
+                "\n  missing ({}):\n{}",
+                missing.len(),
+                list(missing.iter().map(|s| s.to_string()).collect(), &given)
+            );
         }
         if !unexpected.is_empty() {
             msg += &format!("\n  unexpected ({}):\n{}", unexpected.len(), list(unexpected.to_vec(), expected));

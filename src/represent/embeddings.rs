@@ -49,8 +49,12 @@ impl Representation for EmbeddingsParams {
     }
     fn check(&self, path: &str, c: &mut Checker) {
         match (&self.path, self.npy.is_empty()) {
-            (Some(_), false) => c.push(path, "give either `path` (.npz/.safetensors) or `npy` (one file per array), not both"),
-            (None, true) => c.push(path, "needs `path` (a .npz or .safetensors file) or `npy` (one .npy file per array)"),
+            (Some(_), false) => {
+                c.push(path, "give either `path` (.npz/.safetensors) or `npy` (one file per array), not both")
+            }
+            (None, true) => {
+                c.push(path, "needs `path` (a .npz or .safetensors file) or `npy` (one .npy file per array)")
+            }
             _ => {}
         }
         if let Some(p) = &self.path {
@@ -111,12 +115,16 @@ impl EmbeddingsParams {
         let mut arrays: IndexMap<String, (Tensor, PathBuf)> =
             self.arrays()?.into_iter().map(|(n, t, p)| (n, (t, p))).collect();
         if let Some((n, (_, p))) = arrays.iter().find(|(n, _)| !ARRAYS.contains(&n.as_str())) {
-            return Err(Error::data(p, format!("has an array `{n}` repbench does not know (expected {})", ARRAYS.join(", "))));
+            return Err(Error::data(
+                p,
+                format!("has an array `{n}` repbench does not know (expected {})", ARRAYS.join(", ")),
+            ));
         }
         let mut feats = |name: &str| -> Result<Option<(Tensor, PathBuf)>> {
             arrays.shift_remove(name).map(|(t, p)| Ok((features(&p, name, t)?, p))).transpose()
         };
-        let missing = |name: &str| Error::data(self.where_(), format!("has no `{name}` array (the {name} part's features)"));
+        let missing =
+            |name: &str| Error::data(self.where_(), format!("has no `{name}` array (the {name} part's features)"));
         let (train, train_file) = feats("train")?.ok_or_else(|| missing("train"))?;
         let (test, test_file) = feats("test")?.ok_or_else(|| missing("test"))?;
         let val = feats("val")?;
@@ -159,11 +167,19 @@ impl EmbeddingsParams {
 fn features(file: &Path, name: &str, t: Tensor) -> Result<Tensor> {
     let dims = t.size();
     if dims.len() != 2 {
-        return Err(Error::data(file, format!("array `{name}` has shape {dims:?}: features must be 2-d (rows × features)")));
+        return Err(Error::data(
+            file,
+            format!("array `{name}` has shape {dims:?}: features must be 2-d (rows × features)"),
+        ));
     }
     match t.kind() {
         Kind::Half | Kind::BFloat16 | Kind::Float | Kind::Double => {}
-        k => return Err(Error::data(file, format!("array `{name}` holds {k:?}: features must be float16, float32 or float64"))),
+        k => {
+            return Err(Error::data(
+                file,
+                format!("array `{name}` holds {k:?}: features must be float16, float32 or float64"),
+            ))
+        }
     }
     let bad = t.isfinite().logical_not().any_dim(1, false);
     if bad.any().int64_value(&[]) != 0 {
@@ -176,12 +192,23 @@ fn features(file: &Path, name: &str, t: Tensor) -> Result<Tensor> {
 /// Checks an ids array: 1-d integers, one per row of the features, none repeated.
 fn ids(file: &Path, name: &str, t: &Tensor, rows: i64, features_file: &Path) -> Result<Vec<usize>> {
     if t.size().len() != 1 || t.is_floating_point() {
-        return Err(Error::data(file, format!("array `{name}` must be a 1-d integer array (got {:?} of shape {:?})", t.kind(), t.size())));
+        return Err(Error::data(
+            file,
+            format!("array `{name}` must be a 1-d integer array (got {:?} of shape {:?})", t.kind(), t.size()),
+        ));
     }
     if t.size()[0] != rows {
-        return Err(Error::data(file, format!("array `{name}` has {} entries but its features ({}) have {rows} rows", t.size()[0], features_file.display())));
+        return Err(Error::data(
+            file,
+            format!(
+                "array `{name}` has {} entries but its features ({}) have {rows} rows",
+                t.size()[0],
+                features_file.display()
+            ),
+        ));
     }
-    let v: Vec<i64> = Vec::try_from(t.to_kind(Kind::Int64)).map_err(|e| Error::data(file, format!("array `{name}`: {e}")))?;
+    let v: Vec<i64> =
+        Vec::try_from(t.to_kind(Kind::Int64)).map_err(|e| Error::data(file, format!("array `{name}`: {e}")))?;
     let mut seen = std::collections::HashSet::with_capacity(v.len());
     let mut out = Vec::with_capacity(v.len());
     for (row, &id) in v.iter().enumerate() {
@@ -244,7 +271,9 @@ impl PartTable {
 
 impl Fitted for FittedEmbeddings {
     fn embed(&self, _images: &Tensor, _device: Device) -> Result<Tensor> {
-        Err(Error::stage("imported embeddings are rows of the dataset's official parts; they cannot embed other images"))
+        Err(Error::stage(
+            "imported embeddings are rows of the dataset's official parts; they cannot embed other images",
+        ))
     }
     fn embed_rows(&self, part: Part, rows: &[usize], part_len: usize) -> Option<Result<Tensor>> {
         let table = match part {

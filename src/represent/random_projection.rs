@@ -1,9 +1,9 @@
 //! Gaussian random projection of raw pixels (Johnson–Lindenstrauss): a
 //! data-independent baseline that keeps distances approximately.
 use super::{pixels, FitContext, Fitted, Representation};
+use crate::error::Result;
 use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
-use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -49,7 +49,9 @@ impl RandomProjectionParams {
     pub fn fit_projection(&self, train: &Tensor, ctx: &FitContext) -> Result<FittedProjection> {
         let d = train.size()[1..].iter().product::<i64>();
         let k = self.dims as i64;
-        let matrix = crate::runtime::seeding::with_torch_seed(ctx.seed, || Tensor::randn([d, k], (Kind::Float, Device::Cpu)) / (k as f64).sqrt());
+        let matrix = crate::runtime::seeding::with_torch_seed(ctx.seed, || {
+            Tensor::randn([d, k], (Kind::Float, Device::Cpu)) / (k as f64).sqrt()
+        });
         Ok(FittedProjection { matrix })
     }
 }

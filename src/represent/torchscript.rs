@@ -44,7 +44,13 @@ pub struct TorchscriptParams {
 
 impl Default for TorchscriptParams {
     fn default() -> Self {
-        TorchscriptParams { path: PathBuf::new(), input: Default::default(), output: None, batch_size: 256, fixed_batch: false }
+        TorchscriptParams {
+            path: PathBuf::new(),
+            input: Default::default(),
+            output: None,
+            batch_size: 256,
+            fixed_batch: false,
+        }
     }
 }
 
@@ -113,7 +119,10 @@ pub fn select_output(out: IValue, sel: Option<&OutputSel>, file: &Path) -> Resul
         IValue::TensorList(v) => format!("a list of {} tensors", v.len()),
         IValue::GenericDict(d) => format!(
             "a dict with keys {}",
-            d.iter().map(|(k, _)| if let IValue::String(s) = k { format!("`{s}`") } else { "?".into() }).collect::<Vec<_>>().join(", ")
+            d.iter()
+                .map(|(k, _)| if let IValue::String(s) = k { format!("`{s}`") } else { "?".into() })
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => "a value that is not a tensor".into(),
     };
@@ -121,7 +130,9 @@ pub fn select_output(out: IValue, sel: Option<&OutputSel>, file: &Path) -> Resul
     let returned = describe(&out);
     let picked = match (out, sel) {
         (IValue::Tensor(t), None) => return Ok(t),
-        (v @ IValue::Tensor(_), Some(_)) => return Err(bad(&v, "remove `output:`, which selects from a tuple or dict")),
+        (v @ IValue::Tensor(_), Some(_)) => {
+            return Err(bad(&v, "remove `output:`, which selects from a tuple or dict"))
+        }
         (v, None) => return Err(bad(&v, "set `output:` to the index or key of the representation")),
         (IValue::Tuple(v) | IValue::GenericList(v), Some(OutputSel::Index(i))) if *i < v.len() => v.into_iter().nth(*i),
         (IValue::TensorList(v), Some(OutputSel::Index(i))) if *i < v.len() => v.into_iter().nth(*i).map(IValue::Tensor),
@@ -139,13 +150,18 @@ pub fn select_output(out: IValue, sel: Option<&OutputSel>, file: &Path) -> Resul
 
 impl FittedTorchscript {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let out = self
-            .module
-            .forward_is(&[IValue::Tensor(x.shallow_clone())])
-            .map_err(|e| Error::data(&self.params.path, format!("forward failed on input {:?}: {}", x.size(), first_line(&e.to_string()))))?;
+        let out = self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| {
+            Error::data(
+                &self.params.path,
+                format!("forward failed on input {:?}: {}", x.size(), first_line(&e.to_string())),
+            )
+        })?;
         let t = select_output(out, self.params.output.as_ref(), &self.params.path)?;
         if t.dim() < 2 {
-            return Err(Error::data(&self.params.path, format!("the representation has shape {:?}; expected one row per image", t.size())));
+            return Err(Error::data(
+                &self.params.path,
+                format!("the representation has shape {:?}; expected one row per image", t.size()),
+            ));
         }
         Ok(t.flatten(1, -1).to_kind(Kind::Float))
     }
@@ -162,7 +178,10 @@ impl Fitted for FittedTorchscript {
             }
             let f = tch::no_grad(|| self.forward(&x))?.narrow(0, 0, n);
             if f.size()[0] != b.size()[0] {
-                return Err(Error::data(&self.params.path, format!("returned {} rows for {} images", f.size()[0], b.size()[0])));
+                return Err(Error::data(
+                    &self.params.path,
+                    format!("returned {} rows for {} images", f.size()[0], b.size()[0]),
+                ));
             }
             Ok(f)
         })?;

@@ -44,7 +44,15 @@ impl Method for DinoParams {
         let p = self;
         let root = vs.root();
         let head = |path: &tch::nn::Path, d_in| {
-            DinoHead::new(path, d_in, p.hidden_dim as i64, p.bottleneck_dim as i64, p.out_dim as i64, !p.norm_last_layer, p.bn_in_head)
+            DinoHead::new(
+                path,
+                d_in,
+                p.hidden_dim as i64,
+                p.bottleneck_dim as i64,
+                p.out_dim as i64,
+                !p.norm_last_layer,
+                p.bn_in_head,
+            )
         };
         let encoder = p.encoder.build_with_drop_path(&(&root / "encoder"), info.shape, p.drop_path)?;
         let s_head = head(&(&root / "head"), encoder.out_dim());
@@ -130,12 +138,15 @@ impl Objective for Dino {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, s: &StepInfo) -> Tensor {
         let (h, w) = (x.size()[2], x.size()[3]);
         let scale = self.p.global_crop_scale;
-        let globals = Tensor::cat(&[self.view_augment(0).view(x, (h, w), scale), self.view_augment(1).view(x, (h, w), scale)], 0);
+        let globals =
+            Tensor::cat(&[self.view_augment(0).view(x, (h, w), scale), self.view_augment(1).view(x, (h, w), scale)], 0);
         let student = |v: &Tensor| self.head.forward(&self.encoder.forward(&self.norm.apply(v), true));
         let mut s_out: Vec<Tensor> = student(&globals).chunk(2, 0);
         if self.p.local_crops > 0 {
             let a = self.view_augment(2);
-            let locals: Vec<Tensor> = (0..self.p.local_crops).map(|_| a.view(x, (self.local_size, self.local_size), self.p.local_crop_scale)).collect();
+            let locals: Vec<Tensor> = (0..self.p.local_crops)
+                .map(|_| a.view(x, (self.local_size, self.local_size), self.p.local_crop_scale))
+                .collect();
             s_out.extend(student(&Tensor::cat(&locals, 0)).chunk(self.p.local_crops as i64, 0));
         }
         let t_all = tch::no_grad(|| self.t_head.forward(&self.t_encoder.forward(&self.norm.apply(&globals), true)));

@@ -152,10 +152,17 @@ impl DinoParams {
             c.positive(&format!("{path}.{n}"), v);
         }
         if self.out_dim < 2 {
-            let msg = format!("must be at least 2: the teacher and student distributions are over out_dim prototypes (got {})", self.out_dim);
+            let msg = format!(
+                "must be at least 2: the teacher and student distributions are over out_dim prototypes (got {})",
+                self.out_dim
+            );
             c.push(&format!("{path}.out_dim"), msg);
         }
-        for (n, v) in [("student_temp", self.student_temp), ("teacher_temp", self.teacher_temp), ("warmup_teacher_temp", self.warmup_teacher_temp)] {
+        for (n, v) in [
+            ("student_temp", self.student_temp),
+            ("teacher_temp", self.teacher_temp),
+            ("warmup_teacher_temp", self.warmup_teacher_temp),
+        ] {
             c.positive_f(&format!("{path}.{n}"), v);
         }
         crate::methods::check_momentum(path, "base_momentum", self.base_momentum, c);
