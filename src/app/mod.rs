@@ -165,6 +165,21 @@ pub fn plan_lines(spec: &Path, cache: Option<&Path>) -> Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Whether running the suite would compute anything: some evaluation result
+/// (per cell or across representations) is not in the cache. A run whose every
+/// evaluation is cached reads those results and nothing else.
+pub fn needs_compute(spec: &Path, cache: Option<&Path>) -> Result<bool> {
+    let (plan, store) = plan_suite(spec, cache)?;
+    for p in &plan.points {
+        for e in p.reps.iter().flat_map(|r| &r.evals).chain(&p.cross) {
+            if store.get(&e.key)?.is_none() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// `repbench validate`: parses, range-checks and expands the matrix.
 pub fn validate(spec: &Path) -> Result<String> {
     let loaded = load::load_file(spec)?;

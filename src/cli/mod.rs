@@ -2,6 +2,7 @@
 //! with a `run` that calls the library (`repbench::app`) and writes out what it
 //! returns. Errors are printed once, by `main`.
 mod cache;
+mod omp_wait;
 mod export;
 mod run;
 mod submit;
@@ -154,8 +155,14 @@ impl EnvArgs {
                 if e.git_dirty { ", dirty" } else { "" }
             );
             println!("libtorch {} at {}", e.libtorch_version, e.libtorch_lib);
-            println!("cuda available: {} ({} devices; {})", e.cuda_available, e.cuda_devices, e.cuda_note);
+            // The loader's reason (`cuda_note`) is in `--json` and every manifest.
+            if e.cuda_available {
+                println!("device: cuda:0 ({} device(s))", e.cuda_devices);
+            } else {
+                println!("device: {}", repbench::runtime::device::CPU_FALLBACK);
+            }
             println!("threads: {} torch, {} cpus ({})", e.torch_threads, e.cpus, e.cpu_model);
+            println!("openmp wait policy: {}", e.omp_wait_policy.as_deref().unwrap_or("unset (libgomp spins)"));
             println!("os: {}", e.os);
             // Checked on libtorch's own threads, not only read from this one.
             let n = 1 << 22;

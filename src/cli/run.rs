@@ -52,6 +52,16 @@ impl RunArgs {
             jobs: self.jobs,
             cached_only: self.cached_only,
         };
+        if !self.cached_only && !super::omp_wait::is_set() {
+            let mut compute = self.force;
+            for spec in &self.specs {
+                // A suite that does not plan is reported by the run below.
+                compute = compute || app::needs_compute(spec, opts.cache.as_deref()).unwrap_or(true);
+            }
+            if compute {
+                super::omp_wait::reexec_passive();
+            }
+        }
         repbench::runtime::interrupt::install();
         let mut failed = false;
         for spec in &self.specs {
@@ -111,6 +121,8 @@ pub struct RunCellArgs {
 
 impl RunCellArgs {
     pub fn run(self) -> Result<ExitCode> {
+        // A worker computes (its parent passes the policy on; a Slurm task may not).
+        super::omp_wait::reexec_passive();
         repbench::runtime::interrupt::install();
         let opts = RunOptions {
             cache: self.cache,

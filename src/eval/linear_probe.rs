@@ -11,7 +11,7 @@
 //!
 //! `solver: adam` keeps the earlier protocol (a fixed number of minibatch
 //! epochs, all grid points at once as one batched weight tensor [G, D, C]).
-use super::lbfgs::{minimize, LbfgsConfig};
+use super::lbfgs::{minimize_preconditioned, LbfgsConfig, Preconditioner};
 use super::{accuracy, EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
 use crate::error::{Error, Result};
 use crate::spec::validate::{Checker, Validate};
@@ -117,7 +117,7 @@ impl Probe {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 impl Evaluation for LinearProbeParams {
     fn version(&self) -> u32 {
@@ -146,9 +146,78 @@ fn objective(x: &Tensor, onehot: &Tensor, lambda: f64, theta: &Tensor) -> (f64, 
     let ce = -(onehot * &logp).sum(Kind::Double).double_value(&[]) / n as f64;
     let reg = 0.5 * lambda * (&w * &w).sum(Kind::Double).double_value(&[]);
     let diff = (logp.exp() - onehot) / n as f64;
-    let gw = x.tr().matmul(&diff) + &w * lambda;
+    // (diffᵀ·x)ᵀ rather than xᵀ·diff: the same product, 3× faster in libtorch's
+    // CPU GEMM for a tall x (6.5 ms against 22 ms at 18,000 × 784, 2 threads).
+    let gw = diff.tr().matmul(x).tr() + &w * lambda;
     let gb = diff.sum_dim_intlist(0, false, Kind::Float);
     (ce + reg, Tensor::cat(&[gw.flatten(0, -1), gb], 0))
+}
+
+/// The features' second moments, for a fixed approximation of the objective's
+/// Hessian: `c·Σ ⊗ I + λI` for the weights (Σ = XᵀX / n of the standardized
+/// features, c = 1/C the softmax curvature at the start, where every class has
+/// probability 1/C) and `c` for the biases. Its inverse preconditions L-BFGS.
+/// Raw pixels are strongly correlated (Σ's eigenvalues span ~6 decades), which
+/// is what made the unpreconditioned path slow; the optimum is the same.
+struct Curvature {
+    /// Σ = U diag(s) Uᵀ.
+    eigenvalues: Tensor,
+    eigenvectors: Tensor,
+    c: f64,
+    classes: i64,
+}
+
+/// The largest feature dimension for which Σ is decomposed (an O(D³) eigh, ~1 s
+/// at 4,096 on 2 cores); wider features run without the preconditioner.
+const MAX_PRECONDITIONED_DIM: i64 = 4096;
+
+impl Curvature {
+    fn of(xs: &Tensor, classes: i64) -> Option<Curvature> {
+        let (n, d) = (xs.size()[0], xs.size()[1]);
+        if d > MAX_PRECONDITIONED_DIM || n == 0 || classes < 2 {
+            return None;
+        }
+        let x = xs.to_kind(Kind::Double);
+        let sigma = x.tr().matmul(&x) / n as f64;
+        let (s, u) = sigma.linalg_eigh("L");
+        Some(Curvature {
+            eigenvalues: s.clamp_min(0.0),
+            eigenvectors: u,
+            c: 1.0 / classes as f64,
+            classes,
+        })
+    }
+
+    /// `M = (c·Σ + λI)⁻¹` on the weights, `1/c` on the biases.
+    fn inverse(&self, lambda: f64) -> InverseCurvature {
+        let s = &self.eigenvalues * self.c;
+        // A floor keeps M finite when λ = 0 and Σ is singular (constant features).
+        let floor = (s.max().double_value(&[]) * 1e-10).max(f64::MIN_POSITIVE);
+        let scale = (s + lambda).clamp_min(floor).reciprocal();
+        InverseCurvature {
+            u: self.eigenvectors.to_kind(Kind::Float),
+            scale: scale.to_kind(Kind::Float).unsqueeze(1),
+            bias_scale: 1.0 / self.c,
+            classes: self.classes,
+        }
+    }
+}
+
+struct InverseCurvature {
+    u: Tensor,
+    scale: Tensor,
+    bias_scale: f64,
+    classes: i64,
+}
+
+impl InverseCurvature {
+    fn apply(&self, g: &Tensor) -> Tensor {
+        let (d, c) = (self.u.size()[0], self.classes);
+        let gw = g.narrow(0, 0, d * c).view([d, c]);
+        let gb = g.narrow(0, d * c, c);
+        let mw = self.u.matmul(&(&self.scale * self.u.tr().matmul(&gw)));
+        Tensor::cat(&[mw.flatten(0, -1), gb * self.bias_scale], 0)
+    }
 }
 
 impl LinearProbeParams {
@@ -191,9 +260,17 @@ impl LinearProbeParams {
         let mut solved: Vec<(Tensor, PathPoint)> = Vec::with_capacity(self.l2_grid.len());
         solved.resize_with(self.l2_grid.len(), || (Tensor::new(), None));
         tch::no_grad(|| {
+            let curvature = Curvature::of(xs, classes);
             for &i in &order {
                 let lambda = self.l2_grid[i];
-                let r = minimize(theta.shallow_clone(), |t| objective(xs, &onehot, lambda, t), &cfg);
+                let m = curvature.as_ref().map(|c| c.inverse(lambda));
+                let precondition = m.as_ref().map(|m| move |g: &Tensor| m.apply(g));
+                let r = minimize_preconditioned(
+                    theta.shallow_clone(),
+                    |t| objective(xs, &onehot, lambda, t),
+                    precondition.as_ref().map(|p| p as Preconditioner),
+                    &cfg,
+                );
                 theta = r.x;
                 solved[i] = (theta.shallow_clone(), Some((r.iterations, r.grad_max, r.converged)));
             }

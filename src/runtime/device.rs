@@ -11,6 +11,9 @@ use crate::spec::DeviceChoice;
 use std::sync::OnceLock;
 use tch::Device;
 
+/// The device line of an `auto` run without a usable GPU.
+pub const CPU_FALLBACK: &str = "cpu (no CUDA device)";
+
 static CUDA_LOAD: OnceLock<std::result::Result<String, String>> = OnceLock::new();
 
 /// Loads libtorch_cuda once; Ok(where from) or Err(why not).
@@ -47,7 +50,9 @@ pub fn cuda_available() -> bool {
 }
 
 /// Resolves the suite's or command line's choice. `cuda` without a GPU is an
-/// error (never a silent CPU run); `auto` falls back to CPU and says why.
+/// error that says why (never a silent CPU run); `auto` falls back to CPU with
+/// the plain line `cpu (no CUDA device)`: the loader's reason is for whoever
+/// debugs a GPU machine, and stays in the manifest's environment (`cuda_note`).
 pub fn resolve(choice: DeviceChoice) -> Result<(Device, String)> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::Cpu, "cpu (requested)".into())),
@@ -62,7 +67,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<(Device, String)> {
             if choice == DeviceChoice::Cuda {
                 Err(Error::stage(format!("device cuda requested: {why}")))
             } else {
-                Ok((Device::Cpu, format!("cpu (auto: {why})")))
+                Ok((Device::Cpu, CPU_FALLBACK.to_string()))
             }
         }
     }

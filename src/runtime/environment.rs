@@ -20,6 +20,10 @@ pub struct EnvInfo {
     /// before the setting existed read false: they kept subnormals.
     #[serde(default)]
     pub flush_denormals: bool,
+    /// `OMP_WAIT_POLICY` as libgomp read it: the binary sets `PASSIVE` unless the
+    /// user set a value (src/cli/omp_wait.rs); None in manifests from before.
+    #[serde(default)]
+    pub omp_wait_policy: Option<String>,
     pub cpus: usize,
     pub cpu_model: String,
     pub os: String,
@@ -55,6 +59,7 @@ pub fn collect() -> EnvInfo {
         },
         torch_threads: tch::get_num_threads(),
         flush_denormals: crate::runtime::denormals::flushed(),
+        omp_wait_policy: std::env::var("OMP_WAIT_POLICY").ok(),
         cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         cpu_model: cpu_model(),
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
