@@ -17,6 +17,16 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
             continue;
         }
         let Ok(Some(entry)) = store.get(&p.data.key) else { continue };
+        let stored = entry.file(crate::runner::stages::COUNTS_FILE);
+        if let Ok(c) = crate::files::read_json::<crate::data::split::SplitClassCounts>(&stored) {
+            let crate::data::split::SplitClassCounts { dataset, classes, class_names, train, val, test } = c;
+            // Names are not in any key: the suite's own list wins over the stored one.
+            let class_names = p.data.spec.class_names.clone().unwrap_or(class_names);
+            let counts = SplitCounts { points: vec![label], dataset, classes, class_names, train, val, test };
+            out.push((p.data.key.clone(), counts));
+            continue;
+        }
+        // Entries from before counts.json: count from the data (decodes it).
         let Ok(splits) = crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json")) else {
             continue;
         };

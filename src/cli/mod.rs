@@ -2,8 +2,8 @@
 //! with a `run` that calls the library (`repbench::app`) and writes out what it
 //! returns. Errors are printed once, by `main`.
 mod cache;
-mod omp_wait;
 mod export;
+mod omp_wait;
 mod run;
 mod submit;
 

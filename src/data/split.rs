@@ -103,6 +103,32 @@ pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, s
 }
 
 /// Images per class (labels 0..k) among `idx`.
+/// Images of each class per split, stored beside the split's indices
+/// (`counts.json`) so that a cached run reports them without decoding the data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitClassCounts {
+    pub dataset: String,
+    pub classes: usize,
+    pub class_names: Vec<String>,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+impl SplitClassCounts {
+    pub fn of(data: &super::Dataset, s: &Splits) -> SplitClassCounts {
+        let k = data.num_classes;
+        SplitClassCounts {
+            dataset: data.name.clone(),
+            classes: k,
+            class_names: data.class_names.clone(),
+            train: class_counts(&data.train.labels, &s.train, k),
+            val: class_counts(&data.train.labels, &s.val, k),
+            test: class_counts(&data.test.labels, &s.test, k),
+        }
+    }
+}
+
 pub fn class_counts(labels: &[i64], idx: &[usize], k: usize) -> Vec<usize> {
     let mut c = vec![0; k];
     for &i in idx {

@@ -180,12 +180,7 @@ impl Curvature {
         let x = xs.to_kind(Kind::Double);
         let sigma = x.tr().matmul(&x) / n as f64;
         let (s, u) = sigma.linalg_eigh("L");
-        Some(Curvature {
-            eigenvalues: s.clamp_min(0.0),
-            eigenvectors: u,
-            c: 1.0 / classes as f64,
-            classes,
-        })
+        Some(Curvature { eigenvalues: s.clamp_min(0.0), eigenvectors: u, c: 1.0 / classes as f64, classes })
     }
 
     /// `M = (c·Σ + λI)⁻¹` on the weights, `1/c` on the biases.

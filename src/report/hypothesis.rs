@@ -17,6 +17,13 @@ pub struct Difference {
     pub note: Option<String>,
 }
 
+impl Difference {
+    /// No difference measured (a representation against itself).
+    pub fn none() -> Difference {
+        Difference { diff: 0.0, ci: None, p: None, test: String::new(), note: None }
+    }
+}
+
 fn t_quantile(df: f64) -> Option<f64> {
     StudentsT::new(0.0, 1.0, df).ok().map(|d| d.inverse_cdf(0.975))
 }
@@ -165,8 +172,7 @@ pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Optio
     let diff = d.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
     let (only_a, only_b) =
         (d.iter().filter(|&&v| v == 1).count() as u64, d.iter().filter(|&&v| v == -1).count() as u64);
-    let d: Vec<f64> = d.iter().map(|&v| v as f64).collect();
-    let ci = bootstrap_mean_ci(&d, resamples, seed);
+    let ci = bootstrap_mean_ci_small(&d, resamples, seed);
     let p = mcnemar_exact(only_a, only_b);
     Some(Difference {
         diff,
@@ -180,11 +186,30 @@ pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Optio
 /// The 95 % paired bootstrap CI of the mean of `d` (per-example differences):
 /// `resamples` draws of the examples with replacement, seeded.
 fn bootstrap_mean_ci(d: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
-    use rand::{Rng, SeedableRng};
+    use rand::Rng;
     let n = d.len();
+    bootstrap_ci(resamples, seed, |rng| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+}
+
+/// The same interval for differences in {−1, 0, 1} (a pair of correct/wrong
+/// predictions), summed as integers: the same draws and, a sum of small
+/// integers being exact in f64, the same interval to the last bit, 2× faster.
+fn bootstrap_mean_ci_small(d: &[i8], resamples: usize, seed: u64) -> (f64, f64) {
+    use rand::Rng;
+    let n = d.len();
+    bootstrap_ci(resamples, seed, |rng| (0..n).map(|_| d[rng.random_range(0..n)] as i64).sum::<i64>() as f64 / n as f64)
+}
+
+/// The 2.5 % and 97.5 % quantiles of `resamples` bootstrap means, each drawn by
+/// `mean_of_resample` from one seeded generator in turn.
+fn bootstrap_ci(
+    resamples: usize,
+    seed: u64,
+    mut mean_of_resample: impl FnMut(&mut rand_chacha::ChaCha8Rng) -> f64,
+) -> (f64, f64) {
+    use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut boot: Vec<f64> =
-        (0..resamples).map(|_| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64).collect();
+    let mut boot: Vec<f64> = (0..resamples).map(|_| mean_of_resample(&mut rng)).collect();
     boot.sort_by(f64::total_cmp);
     let q = |p: f64| boot[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
     (q(0.025), q(0.975))

@@ -12,6 +12,7 @@
 use super::hypothesis::{decode_bits, difference, holm, per_example, per_example_values, Difference};
 use super::stats::SummaryRow;
 use crate::runner::{Artifact, ResultRow};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A ranked headline: (evaluation, metric, higher is better).
@@ -148,17 +149,26 @@ pub fn versus_best(
             let Some(best) = members.iter().max_by(better) else { continue };
             let best_vals = values(rows, eval, params, metric, &best.representation);
             let start = out.len();
-            for m in &members {
-                let is_best = m.representation == best.representation;
-                let mine = values(rows, eval, params, metric, &m.representation);
-                let d = one_seed(
-                    &mine,
-                    &best_vals,
-                    artifacts,
-                    (eval, params, &m.representation, &best.representation),
-                    metric,
-                )
-                .unwrap_or_else(|| difference(&mine, &best_vals));
+            // Each comparison draws from its own seeded generator, so computing
+            // them in parallel gives the same intervals; the leader is not
+            // compared with itself.
+            let diffs: Vec<Option<Difference>> = members
+                .par_iter()
+                .map(|m| {
+                    if m.representation == best.representation {
+                        return None;
+                    }
+                    let mine = values(rows, eval, params, metric, &m.representation);
+                    let key = (eval.as_str(), params, m.representation.as_str(), best.representation.as_str());
+                    Some(
+                        one_seed(&mine, &best_vals, artifacts, key, metric)
+                            .unwrap_or_else(|| difference(&mine, &best_vals)),
+                    )
+                })
+                .collect();
+            for (m, d) in members.iter().zip(diffs) {
+                let is_best = d.is_none();
+                let d = d.unwrap_or_else(Difference::none);
                 out.push(VsBest {
                     evaluation: eval.clone(),
                     params: params.to_string(),

@@ -42,6 +42,9 @@ impl StageCtx<'_> {
     }
 }
 
+/// The class counts of a data entry's splits (entries written before it existed lack it).
+pub const COUNTS_FILE: &str = "counts.json";
+
 /// Train/val/test indices of a matrix point's data (or its pretraining data).
 pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Result<Splits> {
     if let Some(e) = ctx.cached(&dp.key)? {
@@ -80,6 +83,7 @@ pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Res
     info["dataset"] = serde_json::json!(data.name);
     ctx.store.put(&dp.key, "data", info, ctx.force, |dir| {
         write_json(&dir.join("splits.json"), &s)?;
+        write_json(&dir.join(COUNTS_FILE), &crate::data::split::SplitClassCounts::of(data, &s))?;
         Ok(0.0)
     })?;
     Ok(s)
