@@ -22,4 +22,7 @@ pub mod spec;
 pub mod state;
 pub mod train;
 
+#[cfg(test)]
+mod rng_threads_test;
+
 pub use error::{Error, Result};

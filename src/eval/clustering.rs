@@ -43,6 +43,7 @@ fn sq_dist(x: &Tensor, c: &Tensor) -> Tensor {
 /// One k-means run from a k-means++ start; returns (assignments, inertia).
 pub fn kmeans(x: &Tensor, k: i64, max_iter: usize) -> (Tensor, f64) {
     let n = x.size()[0];
+    crate::runtime::seeding::check_seeded("k-means++");
     let first = Tensor::randint(n, [1], (Kind::Int64, x.device()));
     let mut centers = x.index_select(0, &first);
     for _ in 1..k {

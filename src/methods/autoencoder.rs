@@ -128,6 +128,7 @@ impl Autoencoder {
 impl Objective for Autoencoder {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
         let input = if self.noise_std > 0.0 {
+            crate::runtime::seeding::check_seeded("autoencoder noise");
             (x + x.randn_like() * self.noise_std).clamp(0.0, 1.0)
         } else {
             x.shallow_clone()

@@ -159,6 +159,7 @@ impl Objective for Mae {
     fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
         let v = self.norm.apply(&self.p.augment.crop(x, (x.size()[2], x.size()[3]), self.p.augment.crop_scale));
         let n = self.vit().num_patches();
+        crate::runtime::seeding::check_seeded("mae mask");
         let noise = Tensor::rand([x.size()[0], n], (Kind::Float, x.device()));
         self.loss_with_noise(&v, &noise)
     }

@@ -132,6 +132,7 @@ impl VitBlock {
         }
         let keep = 1.0 - self.drop;
         let b = branch.size()[0];
+        crate::runtime::seeding::check_seeded("vit drop path");
         let mask = Tensor::rand([b, 1, 1], (Kind::Float, branch.device())).lt(keep).to_kind(branch.kind());
         branch * mask / keep
     }
