@@ -113,14 +113,14 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "linear_probe",
         settings: "{}",
-        version: 2,
+        version: 3,
         values: &[1.000000e0, 1.000000e0, 1.000000e0, 8.000000e-1, 9.166667e-1, 8.000000e-1],
     },
     Golden { kind: "knn", settings: "k: [5]", version: 2, values: &[8.333333e-1] },
     Golden {
         kind: "label_efficiency",
         settings: "{fractions: [0.5, 1.0]}",
-        version: 7,
+        version: 8,
         values: &[8.333333e-1, 8.000000e-1],
     },
     Golden { kind: "clustering", settings: "{}", version: 1, values: &[2.588889e-1, 2.701533e-1] },
@@ -142,7 +142,7 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "depth_probe",
         settings: "{}",
-        version: 8,
+        version: 9,
         values: &[1.000000e0, 1.000000e0, 1.000000e0, 1.000000e0],
     },
     Golden { kind: "attention_maps", settings: "images: 3", version: 4, values: &[9.999722e-1, 0.000000e0] },

@@ -171,7 +171,7 @@ fn torchscript(store: &Store, r: &RepPlan, base: &Path, batch: i64) -> Result<Ve
     let path = base.with_extension("ts.pt");
     write_via_temp(&path, |tmp| Ok(module.save(tmp)?))?;
     // A ViT's reshapes are traced with the batch size as a constant.
-    let fixed = method.encoder().arch() == "vit";
+    let fixed = method.encoder().is_vit();
     let config = json!({
         "kind": "torchscript",
         "input": { "scale": true, "channels": sh[0], "size": [sh[1], sh[2]] },

@@ -151,15 +151,6 @@ impl Backbone {
             }
         }
     }
-
-    /// As `try_features`, inside the training loop, whose objective cannot
-    /// return an error: the module already ran once in `build`, with its errors.
-    pub fn features(&mut self, x: &Tensor, train: bool) -> Tensor {
-        match self.try_features(x, train) {
-            Ok(t) => t,
-            Err(e) => panic!("the backbone failed after a successful first forward: {e}"),
-        }
-    }
 }
 
 /// Parameter names in the module's order (tch's var store forgets the order).

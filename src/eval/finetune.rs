@@ -94,26 +94,26 @@ struct Net {
 }
 
 impl Net {
-    fn logits(&mut self, x: &Tensor, train: bool) -> Tensor {
-        let f = self.backbone.features(x, train && self.encoder_train_mode);
-        self.head.forward(&self.head_bn.forward_t(&f, train))
+    fn logits(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let f = self.backbone.try_features(x, train && self.encoder_train_mode)?;
+        Ok(self.head.forward(&self.head_bn.forward_t(&f, train)))
     }
 }
 
 impl Objective for Net {
-    fn loss(&mut self, x: &Tensor, y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let x = match &self.augment {
             Some(a) => a.apply(x),
             None => x.shallow_clone(),
         };
-        self.logits(&x, true).cross_entropy_for_logits(y)
+        Ok(self.logits(&x, true)?.cross_entropy_for_logits(y))
     }
 }
 
 fn predict(net: &mut Net, images: &Tensor, dev: Device) -> Result<Tensor> {
     crate::represent::pixels::in_batches(images, 1024, |b| {
         let x = b.to_device(dev).to_kind(Kind::Float) / 255.0;
-        Ok(tch::no_grad(|| net.logits(&x, false).argmax(-1, false)).to_device(Device::Cpu))
+        Ok(tch::no_grad(|| net.logits(&x, false))?.argmax(-1, false).to_device(Device::Cpu))
     })
 }
 

@@ -126,7 +126,7 @@ impl Autoencoder {
 }
 
 impl Objective for Autoencoder {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let input = if self.noise_std > 0.0 {
             crate::runtime::seeding::check_seeded("autoencoder noise");
             (x + x.randn_like() * self.noise_std).clamp(0.0, 1.0)
@@ -134,7 +134,7 @@ impl Objective for Autoencoder {
             x.shallow_clone()
         };
         let rec = self.decode(&self.encode(&input, true));
-        rec.mse_loss(x, tch::Reduction::Mean)
+        Ok(rec.mse_loss(x, tch::Reduction::Mean))
     }
 }
 

@@ -91,10 +91,10 @@ pub fn loss(z1: &Tensor, z2: &Tensor, lambda: f64) -> Tensor {
 }
 
 impl Objective for BarlowTwins {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let project = |v: &Tensor| self.projector.forward(&self.encoder.forward(&self.norm.apply(v), true), true);
         let (z1, z2) = (project(&self.p.augment.apply(x)), project(&self.p.augment.apply(x)));
-        loss(&z1, &z2, self.p.lambda) * self.p.scale_loss
+        Ok(loss(&z1, &z2, self.p.lambda) * self.p.scale_loss)
     }
 }
 

@@ -87,7 +87,7 @@ impl Method for ByolParams {
 }
 
 impl Objective for Byol {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let (v1, v2) = (self.p.augment.apply(x), self.p.augment.apply(x));
         let online = |v: &Tensor| {
             self.predictor
@@ -98,7 +98,7 @@ impl Objective for Byol {
                 self.target_projector.forward(&self.target_encoder.forward(&self.norm.apply(v), true), true)
             })
         };
-        losses::byol(&online(&v1), &target(&v2)) + losses::byol(&online(&v2), &target(&v1))
+        Ok(losses::byol(&online(&v1), &target(&v2)) + losses::byol(&online(&v2), &target(&v1)))
     }
     fn after_step(&mut self, s: &StepInfo) {
         self.target.update(s.progress());

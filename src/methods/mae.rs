@@ -156,12 +156,12 @@ impl Mae {
 }
 
 impl Objective for Mae {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let v = self.norm.apply(&self.p.augment.crop(x, (x.size()[2], x.size()[3]), self.p.augment.crop_scale));
         let n = self.vit().num_patches();
         crate::runtime::seeding::check_seeded("mae mask");
         let noise = Tensor::rand([x.size()[0], n], (Kind::Float, x.device()));
-        self.loss_with_noise(&v, &noise)
+        Ok(self.loss_with_noise(&v, &noise))
     }
 }
 

@@ -68,7 +68,7 @@ impl Method for MocoV3Params {
     fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
         let root = vs.root();
         let (h, o) = (self.hidden_dim as i64, self.out_dim as i64);
-        let vit = self.encoder.arch() == "vit";
+        let vit = self.encoder.is_vit();
         let proj_dims = |d: i64| if vit { vec![d, h, h, o] } else { vec![d, h, o] };
         let encoder = self.encoder.build(&(&root / "encoder"), info.shape)?;
         let projector = Mlp::new(&(&root / "projector"), &proj_dims(encoder.out_dim()));
@@ -116,7 +116,7 @@ pub fn contrastive(q: &Tensor, k: &Tensor, temperature: f64) -> Tensor {
 }
 
 impl Objective for MocoV3 {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let (v1, v2) = (self.p.augment.apply(x), self.p.augment.apply(x));
         let query = |v: &Tensor| {
             let z = batch_standardize(&self.projector.forward(&self.encoder.forward(&self.norm.apply(v), true), true));
@@ -133,7 +133,7 @@ impl Objective for MocoV3 {
             })
         };
         let t = self.p.temperature;
-        contrastive(&query(&v1), &key(&v2), t) + contrastive(&query(&v2), &key(&v1), t)
+        Ok(contrastive(&query(&v1), &key(&v2), t) + contrastive(&query(&v2), &key(&v1), t))
     }
     fn after_step(&mut self, s: &StepInfo) {
         self.momentum.update(s.progress());

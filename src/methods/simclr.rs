@@ -77,9 +77,9 @@ impl Simclr {
 }
 
 impl Objective for Simclr {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let (v1, v2) = (self.augment.apply(x), self.augment.apply(x));
-        losses::nt_xent(&self.project(&v1), &self.project(&v2), self.temperature)
+        Ok(losses::nt_xent(&self.project(&v1), &self.project(&v2), self.temperature))
     }
 }
 

@@ -82,13 +82,13 @@ pub fn loss(p1: &Tensor, p2: &Tensor, z1: &Tensor, z2: &Tensor) -> Tensor {
 }
 
 impl Objective for Simsiam {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let project = |v: &Tensor| {
             batch_standardize(&self.projector.forward(&self.encoder.forward(&self.norm.apply(v), true), true))
         };
         let (z1, z2) = (project(&self.augment.apply(x)), project(&self.augment.apply(x)));
         let (p1, p2) = (self.predictor.forward(&z1, true), self.predictor.forward(&z2, true));
-        loss(&p1, &p2, &z1, &z2)
+        Ok(loss(&p1, &p2, &z1, &z2))
     }
 }
 

@@ -74,13 +74,13 @@ pub fn smoothed_ce(logits: &Tensor, y: &Tensor, eps: f64) -> Tensor {
 }
 
 impl Objective for Supervised {
-    fn loss(&mut self, x: &Tensor, y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let x = match &self.augment {
             Some(a) => a.apply(x),
             None => x.shallow_clone(),
         };
         let logits = self.head.forward(&self.encoder.forward(&self.norm.apply(&x), true));
-        smoothed_ce(&logits, y, self.smoothing)
+        Ok(smoothed_ce(&logits, y, self.smoothing))
     }
 }
 

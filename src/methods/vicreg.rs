@@ -68,10 +68,10 @@ impl Method for VicregParams {
 }
 
 impl Objective for Vicreg {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, _s: &StepInfo) -> crate::error::Result<Tensor> {
         let f = |v: &Tensor| self.expander.forward(&self.encoder.forward(&self.norm.apply(v), true), true);
         let (z1, z2) = (f(&self.p.augment.apply(x)), f(&self.p.augment.apply(x)));
-        losses::vicreg(&z1, &z2, self.p.sim_coeff, self.p.std_coeff, self.p.cov_coeff)
+        Ok(losses::vicreg(&z1, &z2, self.p.sim_coeff, self.p.std_coeff, self.p.cov_coeff))
     }
 }
 

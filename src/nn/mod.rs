@@ -74,6 +74,19 @@ impl EncoderSpec {
         }
     }
 
+    /// Whether the encoder is a Vision Transformer (attention maps, patch masking,
+    /// MoCo v3's frozen patch embedding). A method, not a compare of `arch()`
+    /// strings, so a renamed architecture cannot silently fall out of a check.
+    pub fn is_vit(&self) -> bool {
+        matches!(self, EncoderSpec::Vit(_))
+    }
+
+    /// Whether the encoder is the ResNet-18 (torchvision's checkpoint names).
+    pub fn is_resnet18(&self) -> bool {
+        matches!(self, EncoderSpec::Resnet18(_))
+    }
+
+    /// The suite's `arch:` name, for messages.
     pub fn arch(&self) -> &'static str {
         match self {
             EncoderSpec::Mlp(_) => "mlp",

@@ -65,7 +65,7 @@ impl ReportData {
             .evaluations
             .iter()
             .filter(|e| e.ranks)
-            .map(|e| (e.name.clone(), e.headline.clone(), e.higher_is_better))
+            .map(|e| significance::RankedHeadline::new(e.name.clone(), e.headline.clone(), e.higher_is_better))
             .collect()
     }
 }

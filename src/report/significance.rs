@@ -16,7 +16,19 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A ranked headline: (evaluation, metric, higher is better).
-pub type RankedHeadline = (String, String, bool);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankedHeadline {
+    pub evaluation: String,
+    /// The evaluation's headline metric.
+    pub metric: String,
+    pub higher_is_better: bool,
+}
+
+impl RankedHeadline {
+    pub fn new(evaluation: impl Into<String>, metric: impl Into<String>, higher_is_better: bool) -> RankedHeadline {
+        RankedHeadline { evaluation: evaluation.into(), metric: metric.into(), higher_is_better }
+    }
+}
 
 /// One representation's comparison with the best in its group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,7 +143,7 @@ pub fn versus_best(
     artifacts: &[Artifact],
 ) -> Vec<VsBest> {
     let mut out = Vec::new();
-    for (eval, metric, higher) in headlines {
+    for RankedHeadline { evaluation: eval, metric, higher_is_better: higher } in headlines {
         let groups =
             super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
         for params in groups {
@@ -214,7 +226,7 @@ pub struct RankTable {
 pub fn rank_table(summary: &[SummaryRow], headlines: &[RankedHeadline], representations: &[String]) -> RankTable {
     let mut columns = Vec::new();
     let mut ranks: Vec<Vec<Option<f64>>> = vec![Vec::new(); representations.len()];
-    for (eval, metric, higher) in headlines {
+    for RankedHeadline { evaluation: eval, metric, higher_is_better: higher } in headlines {
         let groups =
             super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
         for params in groups {
@@ -310,7 +322,7 @@ mod tests {
             artifact("dino", serde_json::json!([1.4, 1.6, null, 1.5])),
             artifact("sup", serde_json::json!([1.1, 1.2, 1.3, 1.3])),
         ];
-        let h: Vec<RankedHeadline> = vec![("attention".into(), "attention_foreground".into(), true)];
+        let h: Vec<RankedHeadline> = vec![RankedHeadline::new("attention", "attention_foreground", true)];
         let v = versus_best(&rows, &summary, &h, &artifacts);
         let sup = v.iter().find(|x| x.representation == "sup").unwrap();
         assert_eq!(sup.best, "dino");
@@ -327,12 +339,12 @@ mod tests {
     #[test]
     fn ranks_average_ties() {
         let s = vec![row("a", "e", 0.5), row("b", "e", 0.9), row("c", "e", 0.5)];
-        let t = rank_table(&s, &[("e".into(), "m".into(), true)], &["a".into(), "b".into(), "c".into()]);
+        let t = rank_table(&s, &[RankedHeadline::new("e", "m", true)], &["a".into(), "b".into(), "c".into()]);
         assert_eq!(t.rows[0].0, "b");
         assert_eq!(t.rows[0].1, vec![Some(1.0)]);
         assert_eq!(t.rows[1].1, vec![Some(2.5)]);
         // Lower is better: the order turns.
-        let t = rank_table(&s, &[("e".into(), "m".into(), false)], &["a".into(), "b".into(), "c".into()]);
+        let t = rank_table(&s, &[RankedHeadline::new("e", "m", false)], &["a".into(), "b".into(), "c".into()]);
         assert_eq!(t.rows.last().unwrap().0, "b");
     }
 
@@ -346,7 +358,7 @@ mod tests {
             row("sup", "lin", 0.9),
             row("sup", "ft", 0.91),
         ];
-        let h: Vec<RankedHeadline> = vec![("ft".into(), "m".into(), true), ("lin".into(), "m".into(), true)];
+        let h: Vec<RankedHeadline> = vec![RankedHeadline::new("ft", "m", true), RankedHeadline::new("lin", "m", true)];
         let t = rank_table(&s, &h, &["hog".into(), "simclr".into(), "sup".into()]);
         assert_eq!(t.common, vec![true, false]);
         let mean = |r: &str| t.rows.iter().find(|x| x.0 == r).unwrap().2;

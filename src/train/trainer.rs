@@ -171,7 +171,9 @@ impl StepInfo {
 
 /// A training objective: the loss of a batch of images in [0, 1].
 pub trait Objective {
-    fn loss(&mut self, x: &Tensor, y: &Tensor, s: &StepInfo) -> Tensor;
+    /// An error (a TorchScript module that fails mid-training, say) ends the fit
+    /// with that error instead of a panic.
+    fn loss(&mut self, x: &Tensor, y: &Tensor, s: &StepInfo) -> crate::error::Result<Tensor>;
     /// Called between backward and the optimizer step (e.g. to cancel gradients).
     fn before_step(&mut self, _s: &StepInfo) {}
     /// Parameters held still at this step: the optimiser treats them as PyTorch
@@ -286,7 +288,7 @@ fn train_with<O: Objective + ?Sized>(
             let y = data.labels.index_select(0, &idx);
             let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || {
                 tch::autocast(use_bf16, || obj.loss(&x, &y, &info))
-            });
+            })?;
             if crate::runtime::interrupt::requested() {
                 return Err(Error::Interrupted);
             }

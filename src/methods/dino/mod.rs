@@ -135,7 +135,7 @@ impl Dino {
 }
 
 impl Objective for Dino {
-    fn loss(&mut self, x: &Tensor, _y: &Tensor, s: &StepInfo) -> Tensor {
+    fn loss(&mut self, x: &Tensor, _y: &Tensor, s: &StepInfo) -> crate::error::Result<Tensor> {
         let (h, w) = (x.size()[2], x.size()[3]);
         let scale = self.p.global_crop_scale;
         let globals =
@@ -166,7 +166,7 @@ impl Objective for Dino {
             let _ = d.spread.g_add_(&spread);
             d.steps += 1;
         });
-        loss
+        Ok(loss)
     }
     fn epoch_diagnostics(&mut self) -> BTreeMap<String, f64> {
         let d = &mut self.diag;
