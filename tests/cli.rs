@@ -367,3 +367,32 @@ fn merge_pools_runs_that_differ_only_in_seeds_and_refuses_the_rest() {
     repbench(dir, &["merge", "a", "b", "--out", "a"]).failed();
     assert!(!dir.join("x").exists(), "a refused merge wrote nothing");
 }
+
+#[test]
+fn seeds_on_the_command_line_extend_a_run_without_a_copied_suite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 60, 30);
+    std::fs::write(dir.join("both.yaml"), common::suite(5)).unwrap();
+    repbench(dir, &["run", "both.yaml", "--device", "cpu", "--out", "one"]).ok();
+    // The same suite file, one seed at a time: the parts pool into the two-seed run.
+    repbench(dir, &["run", "both.yaml", "--device", "cpu", "--out", "s0", "--seeds", "0"]).ok();
+    repbench(dir, &["run", "both.yaml", "--device", "cpu", "--out", "s1", "--seeds", "1"]).ok();
+    let seeds = |d: &str| {
+        let mut s: Vec<String> =
+            common::results(&dir.join(d)).0.iter().map(|(k, _)| k.rsplit('/').next().unwrap().to_string()).collect();
+        s.dedup();
+        s
+    };
+    assert_eq!(seeds("s1"), ["1"]);
+    let manifest = std::fs::read_to_string(dir.join("s1/manifest.json")).unwrap();
+    assert!(manifest.contains("\"seeds_override\": [\n    1\n  ]"), "{manifest}");
+    repbench(dir, &["merge", "s0", "s1", "--out", "merged"]).ok();
+    assert_eq!(common::results(&dir.join("merged")).0, common::results(&dir.join("one")).0);
+    // A list that cannot be meant is refused before anything runs.
+    for bad in ["3-1", "1,1", "x"] {
+        let out = repbench(dir, &["run", "both.yaml", "--out", "bad", "--seeds", bad]).failed();
+        assert!(out.stderr.contains("--seeds"), "{bad}: {}", out.stderr);
+    }
+    assert!(!dir.join("bad").exists());
+}

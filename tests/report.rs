@@ -26,6 +26,7 @@ fn manifest(suite: &str) -> Manifest {
         spec_path: "fixture.yaml".into(),
         spec_sha256: "0".repeat(64),
         spec_text: "suite: fixture\n".into(),
+        seeds_override: None,
         command: vec!["repbench".into(), "run".into()],
         started_unix: 0,
         device: "cpu".into(),

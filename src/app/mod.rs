@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Only read the cache (see `StageCtx::cached_only`).
     pub cached_only: bool,
+    /// Seeds in place of the suite's (`--seeds`).
+    pub seeds: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +58,15 @@ fn run_dir(opts: &RunOptions, suite: &str) -> PathBuf {
 
 /// Loads and plans a suite against a cache.
 pub fn plan_suite(spec: &Path, cache: Option<&Path>) -> Result<(SuitePlan, Store)> {
-    let loaded = load::load_file(spec)?;
+    plan_suite_seeds(spec, cache, None)
+}
+
+/// `plan_suite` with the suite's seeds replaced by `seeds` when given.
+pub fn plan_suite_seeds(spec: &Path, cache: Option<&Path>, seeds: Option<&[u64]>) -> Result<(SuitePlan, Store)> {
+    let mut loaded = load::load_file(spec)?;
+    if let Some(s) = seeds {
+        loaded = loaded.with_seeds(s.to_vec());
+    }
     let store = Store::open(&cache.map(Path::to_path_buf).unwrap_or_else(Store::default_root))?;
     let plan = plan::build(loaded, &store)?;
     Ok((plan, store))
@@ -66,7 +76,7 @@ pub fn plan_suite(spec: &Path, cache: Option<&Path>) -> Result<(SuitePlan, Store
 pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let t0 = Instant::now();
     let started = crate::files::unix_now();
-    let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
+    let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
     check_class_names(&plan)?;
     let suite = &plan.loaded.suite;
     let (device, device_note) = crate::runtime::setup(suite, opts.device, None)?;
@@ -89,6 +99,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         spec_path: plan.loaded.path.display().to_string(),
         spec_sha256: plan.loaded.sha256.clone(),
         spec_text: plan.loaded.text.clone(),
+        seeds_override: plan.loaded.seeds_override.clone(),
         command: opts.command.clone(),
         started_unix: started,
         device: device_note,
@@ -168,8 +179,8 @@ pub fn plan_lines(spec: &Path, cache: Option<&Path>) -> Result<Vec<String>> {
 /// Whether running the suite would compute anything: some evaluation result
 /// (per cell or across representations) is not in the cache. A run whose every
 /// evaluation is cached reads those results and nothing else.
-pub fn needs_compute(spec: &Path, cache: Option<&Path>) -> Result<bool> {
-    let (plan, store) = plan_suite(spec, cache)?;
+pub fn needs_compute(spec: &Path, cache: Option<&Path>, seeds: Option<&[u64]>) -> Result<bool> {
+    let (plan, store) = plan_suite_seeds(spec, cache, seeds)?;
     for p in &plan.points {
         for e in p.reps.iter().flat_map(|r| &r.evals).chain(&p.cross) {
             if store.get(&e.key)?.is_none() {

@@ -1,7 +1,7 @@
 //! Running a suite's cells in worker processes: `repbench run --jobs N` starts
 //! `repbench run-cell` for each unit the cache lacks, and `run_cell` is what one
 //! worker (local or a Slurm task) does.
-use super::{plan_suite, RunOptions};
+use super::{plan_suite_seeds, RunOptions};
 use crate::cache::store::Store;
 use crate::error::Result;
 use crate::runner::plan::SuitePlan;
@@ -46,6 +46,7 @@ pub(super) fn run_workers(
         threads_per_worker: threads,
         gpus: if device.is_cuda() { tch::Cuda::device_count().max(0) as usize } else { 0 },
         log_dir: dir.join("logs"),
+        seeds: opts.seeds.as_ref().map(|s| s.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
     };
     if !opts.quiet {
         eprintln!(
@@ -84,7 +85,7 @@ pub(super) fn run_workers(
 /// point: fit, embed, evaluations), as a parallel or Slurm worker runs it.
 /// Returns (computed, cached, failed) cells.
 pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usize>) -> Result<(usize, usize, usize)> {
-    let (plan, store) = plan_suite(spec, opts.cache.as_deref())?;
+    let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
     let (device, _) = crate::runtime::setup(&plan.loaded.suite, opts.device, threads)?;
     let (pi, ri) = *crate::runner::execute::units(&plan)
         .get(unit)

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// with several GPUs, one GPU per worker).
     #[arg(long, short, default_value_t = 1)]
     jobs: usize,
+    /// Seeds in place of the suite's matrix seeds: `5-9`, `0,2,4`, `0-2,7`
+    /// (a seed extension without a copied suite; the manifest records it).
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Option<Seeds>,
     /// Compute nothing but cross-representation evaluations; report cells
     /// missing from the cache as failed (the last step after workers).
     #[arg(long)]
@@ -51,12 +55,14 @@ impl RunArgs {
             command: std::env::args().collect(),
             jobs: self.jobs,
             cached_only: self.cached_only,
+            seeds: self.seeds.map(|s| s.0),
         };
         if !self.cached_only && !super::omp_wait::is_set() {
             let mut compute = self.force;
             for spec in &self.specs {
                 // A suite that does not plan is reported by the run below.
-                compute = compute || app::needs_compute(spec, opts.cache.as_deref()).unwrap_or(true);
+                compute =
+                    compute || app::needs_compute(spec, opts.cache.as_deref(), opts.seeds.as_deref()).unwrap_or(true);
             }
             if compute {
                 super::omp_wait::reexec_passive();
@@ -113,6 +119,9 @@ pub struct RunCellArgs {
     /// libtorch intra-op threads for this worker.
     #[arg(long)]
     threads: Option<usize>,
+    /// The parent run's `--seeds`.
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Option<Seeds>,
     #[arg(long)]
     force: bool,
     #[arg(long, short)]
@@ -129,10 +138,19 @@ impl RunCellArgs {
             device: self.device.map(Into::into),
             force: self.force,
             quiet: self.quiet,
+            seeds: self.seeds.map(|s| s.0),
             ..Default::default()
         };
         let (computed, cached, failed) = app::run_cell(&self.spec, self.unit, &opts, self.threads)?;
         eprintln!("{} unit {}: {computed} computed, {cached} cached, {failed} failed", self.spec.display(), self.unit);
         Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
     }
+}
+
+/// A parsed `--seeds` list.
+#[derive(Debug, Clone)]
+pub struct Seeds(Vec<u64>);
+
+fn parse_seeds(text: &str) -> std::result::Result<Seeds, String> {
+    repbench::spec::load::parse_seeds(text).map(Seeds)
 }

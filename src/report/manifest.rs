@@ -100,6 +100,9 @@ pub struct Manifest {
     pub spec_path: String,
     pub spec_sha256: String,
     pub spec_text: String,
+    /// Seeds given with `repbench run --seeds` in place of the suite's matrix seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds_override: Option<Vec<u64>>,
     pub command: Vec<String>,
     pub started_unix: u64,
     pub device: String,

@@ -26,6 +26,9 @@ pub struct PoolConfig {
     pub gpus: usize,
     /// Worker logs go to `<log_dir>/unit-<i>.log`.
     pub log_dir: PathBuf,
+    /// `--seeds` passed to the workers (the parent's override), so that unit
+    /// numbers mean the same cells in every process.
+    pub seeds: Option<String>,
 }
 
 /// The outcome of one worker.
@@ -47,6 +50,9 @@ fn spawn(cfg: &PoolConfig, unit: usize, slot: usize) -> Result<Child> {
         .arg(&cfg.cache);
     if let Some(d) = &cfg.device {
         c.args(["--device", d]);
+    }
+    if let Some(s) = &cfg.seeds {
+        c.args(["--seeds", s]);
     }
     if cfg.gpus > 1 {
         c.env("CUDA_VISIBLE_DEVICES", (slot % cfg.gpus).to_string());

@@ -16,6 +16,52 @@ pub struct LoadedSuite {
     pub text: String,
     pub sha256: String,
     pub suite: Suite,
+    /// Seeds given on the command line (`repbench run --seeds 5-9`) in place of
+    /// the suite's: a seed extension needs no copied suite. Recorded in the manifest.
+    pub seeds_override: Option<Vec<u64>>,
+}
+
+impl LoadedSuite {
+    /// The suite with `matrix.seed` replaced by `seeds` (an axis added first
+    /// when the suite varies no seed); every other setting is the file's.
+    pub fn with_seeds(mut self, seeds: Vec<u64>) -> LoadedSuite {
+        let values: Vec<serde_yaml::Value> = seeds.iter().map(|&s| serde_yaml::Value::from(s)).collect();
+        if let Some(axis) = self.suite.matrix.get_mut("seed") {
+            *axis = values;
+        } else {
+            self.suite.matrix.shift_insert(0, "seed".to_string(), values);
+        }
+        self.seeds_override = Some(seeds);
+        self
+    }
+}
+
+/// Parses a seed list as `repbench run --seeds` takes it: `5-9`, `0,2,4` or
+/// `0-2,7` (ranges inclusive); no seed twice.
+pub fn parse_seeds(text: &str) -> std::result::Result<Vec<u64>, String> {
+    let mut seeds = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let num = |s: &str| s.trim().parse::<u64>().map_err(|_| format!("`{s}` is not a seed (a whole number ≥ 0)"));
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("`{part}`: the range runs backwards"));
+                }
+                if b - a >= 10_000 {
+                    return Err(format!("`{part}`: more than 10,000 seeds"));
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(num(part)?),
+        }
+    }
+    let mut sorted = seeds.clone();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("seed {} is given twice", w[0]));
+    }
+    Ok(seeds)
 }
 
 /// Suite files larger than this are refused before parsing.
@@ -30,7 +76,7 @@ pub fn load_file(path: &Path) -> Result<LoadedSuite> {
     let suite = parse_str(path, &text)?;
     super::validate::check(path, &text, &suite)?;
     let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-    Ok(LoadedSuite { path: path.to_path_buf(), text, sha256, suite })
+    Ok(LoadedSuite { path: path.to_path_buf(), text, sha256, suite, seeds_override: None })
 }
 
 /// Parses without range checks (the `file` only names errors).
