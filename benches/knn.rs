@@ -1,5 +1,5 @@
 //! Weighted k-NN on full Fashion-MNIST raw pixels (bank = 60k train, 10k
-//! queries, k = 20, T = 0.07): repbench's `eval::knn::predict`, timed as
+//! queries, k = 20, T = 0.07): repbench's `knn_vote::predict`, timed as
 //! benches/knn_torch.py times the same vote in PyTorch (scripts/bench_knn.sh
 //! runs both, one after the other).
 use repbench::data::named::FASHION_MNIST_DEBIAN;
@@ -22,7 +22,7 @@ fn main() {
     let mut acc = 0.0;
     for _ in 0..3 {
         let t = Instant::now();
-        let p = repbench::eval::knn::predict(&train, &ty, &test, &[20], 0.07, 10).expect("k-NN runs");
+        let p = repbench::knn_vote::predict(&train, &ty, &test, &[20], 0.07, 10).expect("k-NN runs");
         best = best.min(t.elapsed().as_secs_f64());
         acc = p[0].eq_tensor(&sy).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
     }

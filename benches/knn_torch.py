@@ -1,5 +1,5 @@
 """Weighted k-NN (DINO's eval_knn vote) in PyTorch, the same work as repbench's
-`eval::knn::predict` on full Fashion-MNIST raw pixels: bank = 60k train, 10k
+`knn_vote::predict` on full Fashion-MNIST raw pixels: bank = 60k train, 10k
 queries, k = 20, T = 0.07, cosine similarity, queries in chunks of the same size.
 Side by side with benches/knn.rs (scripts/bench_knn.sh)."""
 import gzip, time

@@ -8,7 +8,7 @@
 //! (brightness, contrast, saturation; applied with probability `jitter_p`, in that
 //! fixed order — torchvision shuffles it, and has hue, which we omit) → random
 //! grayscale → gaussian blur → solarization. Inputs and outputs are in [0, 1].
-use crate::spec::validate::{Checker, Validate};
+use crate::checks::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 

@@ -8,10 +8,12 @@
 pub mod app;
 pub mod augment;
 pub mod cache;
+pub mod checks;
 pub mod data;
 pub mod error;
 pub mod eval;
 pub mod files;
+pub mod knn_vote;
 pub mod methods;
 pub mod nn;
 pub mod report;

@@ -79,7 +79,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
     check_class_names(&plan)?;
     let suite = &plan.loaded.suite;
-    let (device, device_note) = crate::runtime::setup(suite, opts.device, None)?;
+    let (device, device_note) = crate::runtime::setup(&suite.run_settings(), opts.device, None)?;
     let dir = run_dir(opts, &suite.suite);
     let mut cached_only = opts.cached_only;
     if opts.jobs > 1 && !opts.cached_only {

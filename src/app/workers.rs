@@ -86,7 +86,7 @@ pub(super) fn run_workers(
 /// Returns (computed, cached, failed) cells.
 pub fn run_cell(spec: &Path, unit: usize, opts: &RunOptions, threads: Option<usize>) -> Result<(usize, usize, usize)> {
     let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
-    let (device, _) = crate::runtime::setup(&plan.loaded.suite, opts.device, threads)?;
+    let (device, _) = crate::runtime::setup(&plan.loaded.suite.run_settings(), opts.device, threads)?;
     let (pi, ri) = *crate::runner::execute::units(&plan)
         .get(unit)
         .ok_or_else(|| crate::error::Error::stage(format!("unit {unit} does not exist in {}", spec.display())))?;

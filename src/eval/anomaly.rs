@@ -3,8 +3,8 @@
 //! image is scored by its mean distance to the k nearest training embeddings
 //! (L2-normalised), and the score's AUROC for "is the held-out class" is reported.
 use super::{EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 

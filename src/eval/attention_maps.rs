@@ -19,9 +19,9 @@
 //! (paired bootstrap CI of the difference, paired t over images) instead of
 //! printing two numbers side by side.
 use super::{EvalContext, EvalOutput, Evaluation, FigureKind, Headline, Input, ModelInputs, Scope};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
 use crate::represent::RepresentationSpec;
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 

@@ -3,8 +3,8 @@
 //! labels with NMI (arithmetic normalisation, scikit-learn's default) and ARI.
 //! Features are L2-normalised first, the geometry the k-NN protocol uses too.
 use super::{EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 

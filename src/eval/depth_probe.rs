@@ -9,9 +9,9 @@
 //! per seed.
 use super::linear_probe::LinearProbeParams;
 use super::{EvalContext, EvalOutput, Evaluation, Features, FigureKind, Headline, Input, ModelInputs, Scope};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
 use crate::represent::RepresentationSpec;
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 

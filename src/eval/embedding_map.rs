@@ -4,8 +4,8 @@
 //! accuracy inside the map — a number for what the picture shows.
 use super::tsne::{map_knn_accuracy, pca_scores, tsne, TsneConfig};
 use super::{EvalContext, EvalOutput, Evaluation, Features, FigureKind, Headline, Input};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 

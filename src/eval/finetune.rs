@@ -19,9 +19,9 @@ use super::{
     accuracy, linear_probe::confusion_matrix, EvalContext, EvalOutput, Evaluation, Headline, Input, ModelInputs, Scope,
 };
 use crate::augment::AugmentParams;
+use crate::checks::{Checker, Validate};
 use crate::error::Result;
 use crate::represent::RepresentationSpec;
-use crate::spec::validate::{Checker, Validate};
 use crate::train::optim::{OptimizerKind, OptimizerParams};
 use crate::train::trainer::{self, Objective, StepInfo, TrainData, TrainParams};
 use serde::{Deserialize, Serialize};

@@ -7,10 +7,11 @@
 //! directly, T below ~0.011 gave inf weights and a silently wrong accuracy
 //! (issue 13). As T → 0 the vote tends to the nearest neighbour's class.
 use super::{accuracy, EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
-use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
+use crate::checks::{Checker, Validate};
+use crate::error::Result;
+use crate::knn_vote::predict;
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,53 +36,6 @@ impl Validate for KnnParams {
         }
         c.positive_f(&format!("{path}.temperature"), self.temperature);
     }
-}
-
-/// Predictions for each k in `ks` (sorted as given) for the `query` rows.
-pub fn predict(
-    train: &Tensor,
-    train_y: &Tensor,
-    query: &Tensor,
-    ks: &[usize],
-    temperature: f64,
-    classes: i64,
-) -> Result<Vec<Tensor>> {
-    let n_train = train.size()[0];
-    let kmax = *ks.iter().max().unwrap_or(&1) as i64;
-    if kmax > n_train {
-        return Err(Error::stage(format!("knn: k = {kmax} but the train split has only {n_train} samples")));
-    }
-    let train = normalize(train);
-    let query = normalize(query);
-    // Bound the similarity block to ~64M floats.
-    let chunk = (64_000_000 / n_train.max(1)).clamp(1, 4096);
-    let n = query.size()[0];
-    let mut preds: Vec<Vec<Tensor>> = (0..ks.len()).map(|_| Vec::new()).collect();
-    let mut start = 0;
-    while start < n {
-        let len = chunk.min(n - start);
-        let sim = query.narrow(0, start, len).matmul(&train.transpose(0, 1));
-        let (vals, idx) = sim.topk(kmax, 1, true, true);
-        let nb_labels = train_y.index_select(0, &idx.flatten(0, -1)).view([len, kmax]);
-        // topk sorts descending: column 0 is each query's largest similarity.
-        let weights = ((&vals - vals.narrow(1, 0, 1)) / temperature).exp();
-        for (j, &k) in ks.iter().enumerate() {
-            let k = k as i64;
-            let votes = Tensor::zeros([len, classes], (Kind::Float, train.device())).scatter_add(
-                1,
-                &nb_labels.narrow(1, 0, k),
-                &weights.narrow(1, 0, k),
-            );
-            preds[j].push(votes.argmax(1, false));
-        }
-        start += len;
-    }
-    Ok(preds.into_iter().map(|p| Tensor::cat(&p, 0)).collect())
-}
-
-fn normalize(x: &Tensor) -> Tensor {
-    let norm = x.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-    x / norm
 }
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
@@ -120,6 +74,7 @@ impl KnnParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     #[test]
     fn weighted_vote_prefers_close_neighbours() {

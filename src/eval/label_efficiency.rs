@@ -12,9 +12,9 @@
 use super::knn::KnnParams;
 use super::linear_probe::LinearProbeParams;
 use super::{EvalContext, EvalOutput, Evaluation, Features, FigureKind, Headline, Input};
+use crate::checks::{Checker, Validate};
 use crate::data::split::stratified;
 use crate::error::Result;
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -136,8 +136,14 @@ impl LabelEfficiencyParams {
                     let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
                     let (bx, by) = subset(&bank_x, &bank_y, frac, ctx.seed)?;
                     sizes.push(bx.size()[0]);
-                    let preds =
-                        super::knn::predict(&bx, &by, &f.test_x, &self.knn.k, self.knn.temperature, f.num_classes)?;
+                    let preds = crate::knn_vote::predict(
+                        &bx,
+                        &by,
+                        &f.test_x,
+                        &self.knn.k,
+                        self.knn.temperature,
+                        f.num_classes,
+                    )?;
                     if j == 0 {
                         correct = preds
                             .first()

@@ -13,8 +13,8 @@
 //! epochs, all grid points at once as one batched weight tensor [G, D, C]).
 use super::lbfgs::{minimize_preconditioned, LbfgsConfig, Preconditioner};
 use super::{accuracy, EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Kind, Tensor};

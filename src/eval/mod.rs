@@ -1,9 +1,9 @@
 //! Evaluations of frozen features. Features are extracted once per
 //! representation and every evaluation reads them (the DINO way), so changing an
 //! evaluation's settings never re-fits or re-embeds.
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
 use crate::represent::{Fitted, RepresentationSpec};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 

@@ -11,8 +11,8 @@
 //! `similarity` is the evaluation that compares every pair of representations of
 //! a suite on the same test images (it runs after all of them are embedded).
 use super::{EvalContext, EvalOutput, Evaluation, FigureKind, Headline, Input, Scope};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 

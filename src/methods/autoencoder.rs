@@ -3,8 +3,8 @@
 //! gaussian input noise (a denoising autoencoder). The representation is the
 //! bottleneck.
 use super::{BuildInfo, BuildResult, Learner, Method, Normalizer};
+use crate::checks::Checker;
 use crate::nn::{Encoder, EncoderSpec, Shape};
-use crate::spec::validate::Checker;
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};

@@ -5,9 +5,9 @@
 use super::heads::{EmaTeacher, Mlp};
 use super::{losses, BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
+use crate::checks::{Checker, Validate};
 use crate::error::Result;
 use crate::nn::{Encoder, EncoderSpec};
-use crate::spec::validate::{Checker, Validate};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};

@@ -6,9 +6,9 @@
 //! representation is the encoder's CLS token on the full image.
 use super::{BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
+use crate::checks::Checker;
 use crate::nn::vit::{linear, Vit, VitBlock};
 use crate::nn::{Encoder, EncoderSpec};
-use crate::spec::validate::Checker;
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};

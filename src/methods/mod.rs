@@ -45,9 +45,9 @@ macro_rules! declare_method_modules {
 }
 for_each_method!(declare_method_modules {});
 
+use crate::checks::Checker;
 use crate::error::Result;
 use crate::nn::{EncoderSpec, Shape};
-use crate::spec::validate::Checker;
 use crate::train::trainer::{Objective, TrainParams};
 use tch::{nn, Kind, Tensor};
 

@@ -3,8 +3,8 @@
 //! before the classification head.
 use super::{BuildInfo, BuildResult, Method, Normalizer};
 use crate::augment::AugmentParams;
+use crate::checks::{Checker, Validate};
 use crate::nn::{Encoder, EncoderSpec};
-use crate::spec::validate::{Checker, Validate};
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};

@@ -9,8 +9,8 @@ pub mod mlp;
 pub mod resnet;
 pub mod vit;
 
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 

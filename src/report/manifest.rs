@@ -168,15 +168,8 @@ pub struct SplitCounts {
     pub test: Vec<usize>,
 }
 
-/// A file an imported representation (embeddings, TorchScript, checkpoint) reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportedFile {
-    pub representation: String,
-    /// The settings field (`path`, `npy.train`).
-    pub field: String,
-    pub path: String,
-    pub sha256: String,
-}
+/// A file an imported representation reads (resolved by the plan, recorded here).
+pub use crate::runner::plan::ImportedFile;
 
 pub fn read(path: &Path) -> Result<Manifest> {
     let text = std::fs::read_to_string(path).at(path)?;

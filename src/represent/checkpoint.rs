@@ -13,10 +13,10 @@
 //! `down.conv/bn`), the layout solo-learn and most papers save.
 use super::imported::check_required;
 use super::{FitContext, Fitted, Representation};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
 use crate::methods::{BuildInfo, BuildResult, Method, Normalizer};
 use crate::nn::{Encoder, EncoderSpec};
-use crate::spec::validate::{Checker, Validate};
 use crate::state::NamedTensors;
 use crate::train::trainer::{Objective, StepInfo, TrainParams};
 use indexmap::IndexMap;
@@ -221,7 +221,7 @@ impl CheckpointParams {
                 .filter(|p| k.ends_with(p.as_str()) || p.ends_with(k))
                 .min_by_key(|p| p.len().abs_diff(k.len()))
                 .cloned()
-                .or_else(|| crate::spec::load::nearest(k, pool))
+                .or_else(|| crate::checks::nearest(k, pool))
         };
         let list = |mut keys: Vec<String>, pool: &[String]| -> String {
             keys.sort();

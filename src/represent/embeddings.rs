@@ -10,8 +10,8 @@
 //! the files, whose content (not name) keys the cache.
 use super::imported::read_arrays;
 use super::{FitContext, Fitted, Part, Representation};
+use crate::checks::Checker;
 use crate::error::{Error, Result};
-use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};

@@ -6,8 +6,8 @@
 //!
 //! Runs on the CPU over u8 images, in parallel over images with rayon.
 use super::{FitContext, Fitted, Representation};
+use crate::checks::Checker;
 use crate::error::{Error, Result};
-use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

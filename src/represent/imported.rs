@@ -2,8 +2,8 @@
 //! reading named arrays from NumPy and safetensors files, refusing pickled
 //! `torch.save` files with the conversion that would make them readable, and
 //! the input preprocessing an encoder trained elsewhere expects.
+use crate::checks::Checker;
 use crate::error::{Error, Result};
-use crate::spec::validate::Checker;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;

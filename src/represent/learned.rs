@@ -118,7 +118,7 @@ impl<'a> Monitor<'a> {
             })
         };
         let (bank, queries) = (embed(self.bank)?, embed(&self.queries)?);
-        let p = crate::eval::knn::predict(
+        let p = crate::knn_vote::predict(
             &bank,
             self.bank_labels,
             &queries,

@@ -13,9 +13,9 @@ pub mod imported;
 pub mod learned;
 pub mod pixels;
 
+use crate::checks::{Checker, Validate};
 use crate::error::Result;
 use crate::methods::Method;
-use crate::spec::validate::{Checker, Validate};
 use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};

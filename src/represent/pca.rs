@@ -4,8 +4,8 @@
 //! component's sign is fixed (largest-magnitude entry positive) so the same data
 //! always gives the same embedding, whatever the eigensolver returns.
 use super::{pixels, FitContext, Fitted, Representation};
+use crate::checks::Checker;
 use crate::error::{Error, Result};
-use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};

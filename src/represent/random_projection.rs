@@ -1,8 +1,8 @@
 //! Gaussian random projection of raw pixels (Johnson–Lindenstrauss): a
 //! data-independent baseline that keeps distances approximately.
 use super::{pixels, FitContext, Fitted, Representation};
+use crate::checks::Checker;
 use crate::error::Result;
-use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};

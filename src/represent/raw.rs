@@ -1,7 +1,7 @@
 //! Raw pixels scaled to [0, 1]: the baseline every other representation must beat.
 use super::{pixels, FitContext, Fitted, Representation};
+use crate::checks::Checker;
 use crate::error::Result;
-use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};

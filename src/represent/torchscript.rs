@@ -7,8 +7,8 @@
 //! restored representation loads it again.
 use super::imported::{check_required, sniff, InputParams, TorchFile};
 use super::{pixels, FitContext, Fitted, Representation};
+use crate::checks::Checker;
 use crate::error::{Error, Result};
-use crate::spec::validate::Checker;
 use crate::state::NamedTensors;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -10,7 +10,18 @@ use crate::represent::RepresentationSpec;
 use crate::spec::load::LoadedSuite;
 use crate::spec::matrix::{self, MatrixPoint};
 use crate::spec::{DatasetSpec, Suite};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+/// A file an imported representation (embeddings, TorchScript, checkpoint) reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFile {
+    pub representation: String,
+    /// The settings field (`path`, `npy.train`).
+    pub field: String,
+    pub path: String,
+    pub sha256: String,
+}
 use std::path::Path;
 
 pub struct EvalPlan {
@@ -29,7 +40,7 @@ pub struct RepPlan {
     /// Per-representation evaluations (cross-representation ones are in `PointPlan::cross`).
     pub evals: Vec<EvalPlan>,
     /// The files it reads (imported kinds), resolved, with their content hash.
-    pub files: Vec<crate::report::manifest::ImportedFile>,
+    pub files: Vec<ImportedFile>,
 }
 
 /// The data of a matrix point (or of its pretraining): which dataset, which
@@ -193,12 +204,7 @@ struct FileResolver<'a> {
 }
 
 impl FileResolver<'_> {
-    fn resolve(
-        &self,
-        name: &str,
-        spec: &mut RepresentationSpec,
-        written: &mut Value,
-    ) -> Result<Vec<crate::report::manifest::ImportedFile>> {
+    fn resolve(&self, name: &str, spec: &mut RepresentationSpec, written: &mut Value) -> Result<Vec<ImportedFile>> {
         let mut out = Vec::new();
         for (pointer, path) in spec.as_dyn_mut().files_mut() {
             let abs = self.spec_dir.join(&*path);
@@ -208,7 +214,7 @@ impl FileResolver<'_> {
             if let Some(v) = written.pointer_mut(&pointer) {
                 *v = json!(format!("sha256:{hash}"));
             }
-            out.push(crate::report::manifest::ImportedFile {
+            out.push(ImportedFile {
                 representation: name.to_string(),
                 field,
                 path: abs.display().to_string(),

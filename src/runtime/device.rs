@@ -7,9 +7,19 @@
 //! then from the libtorch the binary was linked against. It must happen before
 //! libtorch caches "no CUDA", which is why `resolve` is the only door to CUDA.
 use crate::error::{Error, Result};
-use crate::spec::DeviceChoice;
+use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 use tch::Device;
+
+/// Which device to run on. `auto` takes CUDA when it is available.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
 
 /// The device line of an `auto` run without a usable GPU.
 pub const CPU_FALLBACK: &str = "cpu (no CUDA device)";

@@ -5,6 +5,7 @@
 //! offending key (serde_yaml locates errors inside tagged entries at the entry's
 //! start).
 use super::Suite;
+use crate::checks::nearest;
 use crate::error::{Error, IoContext, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -165,16 +166,6 @@ fn parse_unknown(msg: &str) -> Option<(String, Vec<String>)> {
     let bad = rest[..end].to_string();
     let valid = rest[end + 1..].split('`').skip(1).step_by(2).map(str::to_string).collect();
     Some((bad, valid))
-}
-
-/// The valid key closest to `bad`, if it is close enough to be a typo.
-pub fn nearest(bad: &str, valid: &[String]) -> Option<String> {
-    valid
-        .iter()
-        .map(|v| (strsim::jaro_winkler(bad, v), v))
-        .filter(|(s, _)| *s >= 0.8)
-        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))
-        .map(|(_, v)| v.clone())
 }
 
 /// Finds `key:` (or `- key:`) or a value `key` on or after line `from` (1-based);

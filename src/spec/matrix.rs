@@ -41,7 +41,8 @@ fn set_path(root: &mut Value, path: &str, value: Value) -> std::result::Result<(
         let key = Value::String(seg.to_string());
         if !map.contains_key(&key) {
             let valid: Vec<String> = map.keys().filter_map(|k| k.as_str().map(str::to_string)).collect();
-            let hint = super::load::nearest(seg, &valid).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
+            let hint =
+                crate::checks::nearest(seg, &valid).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
             return Err(format!(
                 "no field `{seg}` at `{}`{hint}",
                 if i == 0 { "<top>".to_string() } else { segs[..i].join(".") }

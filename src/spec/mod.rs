@@ -14,15 +14,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// Which device to run on. `auto` takes CUDA when it is available.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    #[default]
-    Auto,
-    Cpu,
-    Cuda,
-}
+/// Which device to run on (defined with the code that resolves it).
+pub use crate::runtime::device::DeviceChoice;
 
 fn default_val_fraction() -> f64 {
     0.1
@@ -102,4 +95,11 @@ pub struct Suite {
     /// Dotted path → list of values; the cells are their cartesian product.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub matrix: IndexMap<String, Vec<serde_yaml::Value>>,
+}
+
+impl Suite {
+    /// The settings `runtime::setup` applies to the process.
+    pub fn run_settings(&self) -> crate::runtime::RunSettings {
+        crate::runtime::RunSettings { threads: self.threads, deterministic: self.deterministic, device: self.device }
+    }
 }

@@ -11,7 +11,7 @@
 
 use super::optim::{lr_at, OptimizerKind};
 use super::trainer::TrainParams;
-use crate::spec::validate::Checker;
+use crate::checks::Checker;
 
 /// Largest per-step shrink allowed: at 1 % a weight the loss does not hold up
 /// halves in 69 steps. Ordinary settings sit 20–100× below (AdamW 1e-3 × 0.05 =
@@ -76,7 +76,7 @@ mod tests {
     use super::*;
     use crate::train::optim::OptimizerParams;
 
-    fn errors(t: &TrainParams) -> Vec<crate::spec::validate::FieldError> {
+    fn errors(t: &TrainParams) -> Vec<crate::checks::FieldError> {
         let mut c = Checker::default();
         check(t, "representations.d.train", &mut c);
         c.errors

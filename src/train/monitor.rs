@@ -14,7 +14,7 @@
 //! self-supervised method still trains without them. The monitor embeds under
 //! `no_grad` and draws no random numbers, so the trained weights are the same
 //! with or without it (a test checks this bit for bit).
-use crate::spec::validate::{Checker, Validate};
+use crate::checks::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

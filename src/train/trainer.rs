@@ -4,9 +4,9 @@
 use super::checkpoint::Checkpointer;
 use super::monitor::MonitorParams;
 use super::optim::{lr_at, Clip, Optimizer, OptimizerParams, Update};
+use crate::checks::{Checker, Validate};
 use crate::error::{Error, Result};
 use crate::runtime::seeding;
-use crate::spec::validate::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;

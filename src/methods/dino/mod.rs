@@ -15,9 +15,9 @@
 use super::heads::{DinoHead, EmaTeacher};
 use super::{losses, BuildInfo, BuildResult, Learner, Method, Normalizer};
 use crate::augment::AugmentParams;
+use crate::checks::Checker;
 use crate::error::Result;
 use crate::nn::Encoder;
-use crate::spec::validate::Checker;
 use crate::train::trainer::{Objective, StepInfo};
 use std::collections::BTreeMap;
 use tch::{Kind, Tensor};

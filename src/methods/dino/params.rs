@@ -1,8 +1,8 @@
 //! DINO's hyper-parameters, their defaults (the official recipe where it does
 //! not depend on image size) and their checks; the training loop is in `mod.rs`.
 use crate::augment::AugmentParams;
+use crate::checks::{Checker, Validate};
 use crate::nn::EncoderSpec;
-use crate::spec::validate::{Checker, Validate};
 use crate::train::optim::{OptimizerKind, OptimizerParams};
 use crate::train::trainer::{ClipMode, TrainParams};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -1,7 +1,7 @@
 //! The optimiser's hyper-parameters and their checks (the suite's
 //! `train.optimizer` block): which update rule, its learning rate, decay,
 //! momentum or Adam betas.
-use crate::spec::validate::{Checker, Validate};
+use crate::checks::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
