@@ -133,6 +133,9 @@ impl Evaluation for FinetuneParams {
     fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
         self.run(input.model()?, ctx.device, ctx.seed)
     }
+    fn figures(&self) -> &'static [super::FigureKind] {
+        &[super::FigureKind::Confusion]
+    }
     fn choices(&self) -> &'static [&'static str] {
         &["trained_params", "final_loss"]
     }

@@ -126,6 +126,9 @@ impl Evaluation for LinearProbeParams {
     fn evaluate(&self, input: &Input, ctx: &EvalContext) -> Result<EvalOutput> {
         self.run(&input.features()?.to_device(ctx.device), ctx)
     }
+    fn figures(&self) -> &'static [super::FigureKind] {
+        &[super::FigureKind::Confusion]
+    }
     fn choices(&self) -> &'static [&'static str] {
         &["l2", "iterations", "grad_max", "converged", "l2_edge"]
     }

@@ -93,6 +93,8 @@ pub enum FigureKind {
     EmbeddingMap,
     /// CLS attention per head (`maps` in the details).
     AttentionGrid,
+    /// Row-normalised confusion matrix of the test predictions (`confusion` in the details).
+    Confusion,
 }
 
 /// What every evaluation does: read its input, return metrics and details, and

@@ -151,7 +151,7 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 /// that stores one (linear probe, fine-tuning).
 pub fn confusion(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for ev in &data.manifest.evaluations {
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::Confusion)) {
         let mut panels: Vec<Panel> = Vec::new();
         for rep in &data.manifest.representations {
             let mut sum: Option<Vec<Vec<f64>>> = None;

@@ -83,8 +83,14 @@ impl EvaluationRecord {
                 self.choices = s.as_dyn().choices().iter().map(|c| c.to_string()).collect();
             }
         }
-        if self.figures.is_none() {
-            self.figures = Some(spec.as_ref().map(|s| s.as_dyn().figures().to_vec()).unwrap_or_default());
+        let declared = spec.as_ref().map(|s| s.as_dyn().figures().to_vec()).unwrap_or_default();
+        let figures = self.figures.get_or_insert_with(Vec::new);
+        // Figure kinds declared since the manifest was written (the confusion
+        // matrix became one in issue 33; it was drawn from its details before).
+        for f in declared {
+            if !figures.contains(&f) {
+                figures.push(f);
+            }
         }
     }
 }
