@@ -5,7 +5,7 @@ use common::repbench;
 use std::path::Path;
 
 fn results(dir: &Path) -> (Vec<(String, f64)>, Vec<bool>) {
-    common::results(&dir.join("reports/tiny"))
+    common::results(&dir.join("runs/tiny"))
 }
 
 fn count_entries(cache: &Path) -> usize {
@@ -25,7 +25,7 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
     for f in
         ["results.csv", "results.parquet", "summary.csv", "manifest.json", "report.md", "summary.png", "summary.svg"]
     {
-        assert!(dir.join("reports/tiny").join(f).is_file(), "missing {f}");
+        assert!(dir.join("runs/tiny").join(f).is_file(), "missing {f}");
     }
     let (first, cached) = results(dir);
     // 3 representations × 2 seeds × (8 probe metrics — top1, val_top1, train_top1, l2,
@@ -74,9 +74,9 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
     assert!(third.iter().any(|(k, _)| k.contains("top1_k3")));
 
     // `report` rebuilds from stored results without running anything.
-    std::fs::remove_file(dir.join("reports/tiny/report.md")).unwrap();
-    repbench(dir, &["report", "reports/tiny"]).ok();
-    let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
+    std::fs::remove_file(dir.join("runs/tiny/report.md")).unwrap();
+    repbench(dir, &["report", "runs/tiny"]).ok();
+    let md = std::fs::read_to_string(dir.join("runs/tiny/report.md")).unwrap();
     assert!(md.contains("## linear (linear_probe)") && md.contains("## Provenance"), "{md}");
 
     // `plan` sees everything cached.
@@ -118,7 +118,7 @@ fn corrupt_dataset_fails_with_file_name_and_leaves_no_cache_entry() {
     let err = out.stderr.clone();
     assert!(err.contains("train-images-idx3-ubyte") && err.contains("truncated"), "{err}");
     assert_eq!(count_entries(&dir.join("cache")), 0);
-    let manifest = std::fs::read_to_string(dir.join("reports/tiny/manifest.json")).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("runs/tiny/manifest.json")).unwrap();
     assert!(manifest.contains("truncated"));
 }
 
@@ -216,7 +216,7 @@ fn names_that_would_escape_the_run_directory_are_refused() {
         assert!(err.contains(bad), "{bad} not refused: {err}");
     }
     repbench(dir, &["run", "esc.yaml"]).failed();
-    assert!(!dir.join("evil").exists() && !dir.join("reports").exists());
+    assert!(!dir.join("evil").exists() && !dir.join("runs").exists());
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn cache_gc_keeps_what_a_suite_or_run_needs_and_deletes_the_rest() {
     assert!(text.contains("would delete 6 entries"), "{text}");
     assert_eq!(count_entries(&dir.join("cache")), before);
     // Keeping b's run directory keeps its cells (and, through upstream keys, their fits).
-    repbench(dir, &["cache", "gc", "--keep", "a.yaml", "--keep", "reports/other"]).ok();
+    repbench(dir, &["cache", "gc", "--keep", "a.yaml", "--keep", "runs/other"]).ok();
     assert_eq!(count_entries(&dir.join("cache")), before);
     repbench(dir, &["cache", "gc", "--keep", "a.yaml"]).ok();
     assert_eq!(count_entries(&dir.join("cache")), before - 6);
@@ -258,7 +258,7 @@ fn subset_sizes_larger_than_the_data_are_refused() {
     std::fs::write(dir.join("big.yaml"), spec).unwrap();
     let out = repbench(dir, &["run", "big.yaml", "--device", "cpu"]).failed();
     let all = format!("{}{}", out.stdout, out.stderr);
-    let report = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap_or_default();
+    let report = std::fs::read_to_string(dir.join("runs/tiny/report.md")).unwrap_or_default();
     assert!((all + &report).contains("train_size 100 but the train part holds 60 images"), "{}", report);
 }
 
@@ -272,7 +272,7 @@ fn one_seed_comparisons_use_the_per_example_test() {
     common::make_dataset(dir, 240, 60);
     std::fs::write(dir.join("one.yaml"), common::suite(5).replace("seed: [0, 1]", "seed: [0]")).unwrap();
     repbench(dir, &["run", "one.yaml", "--device", "cpu"]).ok();
-    let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
+    let md = std::fs::read_to_string(dir.join("runs/tiny/report.md")).unwrap();
     // The generated classes are easy: representations that are right on the
     // same images are said to be (the per-example path), never given p = 1.
     let per_example =
@@ -281,7 +281,7 @@ fn one_seed_comparisons_use_the_per_example_test() {
         md.lines().filter(|l| l.starts_with("| raw |") || l.starts_with("| pca |")).any(|l| per_example(&l)),
         "{md}"
     );
-    let details = std::fs::read_to_string(dir.join("reports/tiny/details.json")).unwrap();
+    let details = std::fs::read_to_string(dir.join("runs/tiny/details.json")).unwrap();
     assert!(details.contains("\"test_correct\""));
 }
 
@@ -299,15 +299,15 @@ fn class_names_reach_the_report_and_a_wrong_count_is_refused() {
         .replace("  val_fraction: 0.2\n", &format!("  val_fraction: 0.2\n{names}"));
     std::fs::write(dir.join("named.yaml"), &spec).unwrap();
     repbench(dir, &["run", "named.yaml", "--device", "cpu"]).ok();
-    let md = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap();
+    let md = std::fs::read_to_string(dir.join("runs/tiny/report.md")).unwrap();
     assert!(md.contains("| split | 0 horizontal | 1 vertical | 2 diagonal | total |"), "{md}");
-    let manifest = std::fs::read_to_string(dir.join("reports/tiny/manifest.json")).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("runs/tiny/manifest.json")).unwrap();
     assert!(manifest.contains("\"diagonal\""));
     std::fs::write(dir.join("wrong.yaml"), spec.replace("[horizontal, vertical, diagonal]", "[horizontal, vertical]"))
         .unwrap();
     let out = repbench(dir, &["run", "wrong.yaml", "--device", "cpu"]).failed();
     let all = format!("{}{}", out.stdout, out.stderr);
-    let report = std::fs::read_to_string(dir.join("reports/tiny/report.md")).unwrap_or_default();
+    let report = std::fs::read_to_string(dir.join("runs/tiny/report.md")).unwrap_or_default();
     assert!((all + &report).contains("dataset.class_names lists 2 names, but the data holds 3 classes"), "{report}");
 }
 

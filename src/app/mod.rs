@@ -52,9 +52,13 @@ fn run_dir(opts: &RunOptions, suite: &str) -> PathBuf {
     match (&opts.out, opts.several) {
         (Some(o), false) => o.clone(),
         (Some(o), true) => o.join(suite),
-        (None, _) => PathBuf::from("reports").join(suite),
+        (None, _) => PathBuf::from(RUNS_DIR).join(suite),
     }
 }
+
+/// Where a run goes without `--out`: `runs/<suite>` (git-ignored). Curated
+/// reports a reader should open are committed under `reports/`, by `--out`.
+pub const RUNS_DIR: &str = "runs";
 
 /// Loads and plans a suite against a cache.
 pub fn plan_suite(spec: &Path, cache: Option<&Path>) -> Result<(SuitePlan, Store)> {

@@ -31,7 +31,7 @@ pub fn submit(r: &SubmitRequest) -> Result<Printed> {
     let cache = absolute(&r.cache.clone().unwrap_or_else(Store::default_root));
     let (plan, _) = super::plan_suite(&r.spec, Some(&cache))?;
     let suite = plan.loaded.suite.suite.clone();
-    let out = absolute(&r.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&suite)));
+    let out = absolute(&r.out.clone().unwrap_or_else(|| PathBuf::from(super::RUNS_DIR).join(&suite)));
     let units = crate::runner::execute::units(&plan).len();
     let max_array = r.max_array_size.unwrap_or_else(slurm::max_array_size);
     let exe = crate::runner::parallel::current_exe()?;

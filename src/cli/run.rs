@@ -11,7 +11,7 @@ use std::process::ExitCode;
 pub struct RunArgs {
     #[arg(required = true)]
     specs: Vec<PathBuf>,
-    /// Run directory (default reports/<suite>); with several suites, one folder per suite inside it.
+    /// Run directory (default runs/<suite>); with several suites, one folder per suite inside it.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Overrides the suite's `device`.

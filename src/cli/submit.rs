@@ -32,7 +32,7 @@ pub struct SubmitArgs {
     /// Shared cache folder, visible from every node (default $REPBENCH_CACHE or .repbench/cache, made absolute).
     #[arg(long)]
     cache: Option<PathBuf>,
-    /// Run directory for the report and the job scripts/logs (default reports/<suite>).
+    /// Run directory for the report and the job scripts/logs (default runs/<suite>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Largest array (default: MaxArraySize from `scontrol show config`).
