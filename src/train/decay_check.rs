@@ -5,7 +5,7 @@
 //! A suite that switches the optimiser to SGD but not the schedule inherits it,
 //! and SGD's decay is coupled and amplified by momentum: lr × wd / (1 − momentum)
 //! per step, ≈ 3 % mid-run at lightly's lr 0.03. That collapsed a DINO ConvNet's
-//! teacher to uniform at 10k images (docs/benchmarks.md, "The ConvNet recipe
+//! teacher to uniform at 10k images (docs/dino_investigation.md, "The ConvNet recipe
 //! collapses with a longer run"), and it would collapse any method the same way;
 //! the run finishes and prints numbers, so it is refused at the field instead.
 
