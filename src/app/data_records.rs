@@ -2,6 +2,7 @@
 //! fingerprint), the images per class in every split it used, and every file a
 //! bring-your-own representation imported.
 use crate::cache::store::Store;
+use crate::data::split::SplitClassCounts;
 use crate::report::manifest::{DatasetRecord, ImportedFile, SplitCounts};
 use crate::runner::plan::{DatasetPlan, SuitePlan};
 
@@ -18,38 +19,30 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
         }
         let Ok(Some(entry)) = store.get(&p.data.key) else { continue };
         let stored = entry.file(crate::runner::stages::COUNTS_FILE);
-        if let Ok(c) = crate::files::read_json::<crate::data::split::SplitClassCounts>(&stored) {
-            let crate::data::split::SplitClassCounts { dataset, classes, class_names, train, val, test } = c;
-            // Names are not in any key: the suite's own list wins over the stored one.
-            let class_names = p.data.spec.class_names.clone().unwrap_or(class_names);
-            let counts = SplitCounts { points: vec![label], dataset, classes, class_names, train, val, test };
-            out.push((p.data.key.clone(), counts));
-            continue;
-        }
-        // Entries from before counts.json: count from the data (decodes it).
-        let Ok(splits) = crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json")) else {
-            continue;
+        let counts = match crate::files::read_json::<SplitClassCounts>(&stored) {
+            Ok(c) => c,
+            // Entries from before counts.json: count from the data (decodes it).
+            Err(_) => {
+                let Ok(splits) = crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json"))
+                else {
+                    continue;
+                };
+                let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
+                if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
+                    let Ok(full) = plan.datasets[src].source.load() else { continue };
+                    let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes) else { continue };
+                    loaded.push((src, classes.clone(), ds));
+                }
+                let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
+                SplitClassCounts::of(ds, &splits)
+            }
         };
-        let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
-        if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
-            let Ok(full) = plan.datasets[src].source.load() else { continue };
-            let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes) else { continue };
-            loaded.push((src, classes.clone(), ds));
-        }
-        let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
-        let k = ds.num_classes;
-        let count = crate::data::split::class_counts;
+        let SplitClassCounts { dataset, classes, class_names, train, val, test } = counts;
+        // Names are not in any key: the suite's own list wins over the stored one.
+        let class_names = p.data.spec.class_names.clone().unwrap_or(class_names);
         out.push((
             p.data.key.clone(),
-            SplitCounts {
-                points: vec![label],
-                dataset: ds.name.clone(),
-                classes: k,
-                class_names: ds.class_names.clone(),
-                train: count(&ds.train.labels, &splits.train, k),
-                val: count(&ds.train.labels, &splits.val, k),
-                test: count(&ds.test.labels, &splits.test, k),
-            },
+            SplitCounts { points: vec![label], dataset, classes, class_names, train, val, test },
         ));
     }
     out.into_iter().map(|(_, c)| c).collect()

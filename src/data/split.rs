@@ -102,7 +102,6 @@ pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, s
     Splits { train, val, test }
 }
 
-/// Images per class (labels 0..k) among `idx`.
 /// Images of each class per split, stored beside the split's indices
 /// (`counts.json`) so that a cached run reports them without decoding the data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -129,6 +128,7 @@ impl SplitClassCounts {
     }
 }
 
+/// Images per class (labels 0..k) among `idx`.
 pub fn class_counts(labels: &[i64], idx: &[usize], k: usize) -> Vec<usize> {
     let mut c = vec![0; k];
     for &i in idx {

@@ -150,7 +150,8 @@ fn objective(x: &Tensor, onehot: &Tensor, lambda: f64, theta: &Tensor) -> (f64, 
     let reg = 0.5 * lambda * (&w * &w).sum(Kind::Double).double_value(&[]);
     let diff = (logp.exp() - onehot) / n as f64;
     // (diffᵀ·x)ᵀ rather than xᵀ·diff: the same product, 3× faster in libtorch's
-    // CPU GEMM for a tall x (6.5 ms against 22 ms at 18,000 × 784, 2 threads).
+    // CPU GEMM for a tall x (6.5 ms against 22 ms at 18,000 × 784 × 10, 2 threads,
+    // measured in PyTorch 2.11; docs/benchmarks.md).
     let gw = diff.tr().matmul(x).tr() + &w * lambda;
     let gb = diff.sum_dim_intlist(0, false, Kind::Float);
     (ce + reg, Tensor::cat(&[gw.flatten(0, -1), gb], 0))
@@ -160,7 +161,7 @@ fn objective(x: &Tensor, onehot: &Tensor, lambda: f64, theta: &Tensor) -> (f64, 
 /// Hessian: `c·Σ ⊗ I + λI` for the weights (Σ = XᵀX / n of the standardized
 /// features, c = 1/C the softmax curvature at the start, where every class has
 /// probability 1/C) and `c` for the biases. Its inverse preconditions L-BFGS.
-/// Raw pixels are strongly correlated (Σ's eigenvalues span ~6 decades), which
+/// Raw pixels are strongly correlated (Σ is ill-conditioned), which
 /// is what made the unpreconditioned path slow; the optimum is the same.
 struct Curvature {
     /// Σ = U diag(s) Uᵀ.
@@ -170,8 +171,8 @@ struct Curvature {
     classes: i64,
 }
 
-/// The largest feature dimension for which Σ is decomposed (an O(D³) eigh, ~1 s
-/// at 4,096 on 2 cores); wider features run without the preconditioner.
+/// The largest feature dimension for which Σ is decomposed (an O(D³) eigh, once
+/// per probe); wider features run without the preconditioner.
 const MAX_PRECONDITIONED_DIM: i64 = 4096;
 
 impl Curvature {

@@ -193,7 +193,7 @@ fn bootstrap_mean_ci(d: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
 
 /// The same interval for differences in {−1, 0, 1} (a pair of correct/wrong
 /// predictions), summed as integers: the same draws and, a sum of small
-/// integers being exact in f64, the same interval to the last bit, 2× faster.
+/// integers being exact in f64, the same interval to the last bit.
 fn bootstrap_mean_ci_small(d: &[i8], resamples: usize, seed: u64) -> (f64, f64) {
     use rand::Rng;
     let n = d.len();
