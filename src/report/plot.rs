@@ -198,15 +198,7 @@ pub fn summary_chart(dir: &Path, summary: &[SummaryRow], manifest: &Manifest) ->
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         draw(&root, summary, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
     }
-    let mut png = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut png),
-        &rgb,
-        w,
-        h,
-        image::ExtendedColorType::Rgb8,
-    )
-    .map_err(|e| Error::stage(format!("encoding summary.png: {e}")))?;
+    let png = crate::report::figure::encode_png(&rgb, w, h, "summary")?;
     write_atomic(&dir.join("summary.png"), &png)?;
     Ok(Charts { summary_png: Some("summary.png".into()), summary_svg: Some("summary.svg".into()) })
 }
