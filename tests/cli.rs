@@ -79,6 +79,23 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
     let md = std::fs::read_to_string(dir.join("runs/tiny/report.md")).unwrap();
     assert!(md.contains("## linear (linear_probe)") && md.contains("## Provenance"), "{md}");
 
+    // `compare --pair` tests two representations on the same test images, per
+    // seed, with the stored predictions: the difference is that of the two
+    // accuracies the run recorded.
+    let out = repbench(dir, &["compare", "runs/tiny", "--pair", "raw", "hog", "--evaluation", "linear"]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per seed: {lines:?}");
+    let top1 = |rep: &str, seed: u64| {
+        third.iter().find(|(k, _)| k == &format!("{rep}/linear/top1/{seed}")).map(|x| x.1).unwrap()
+    };
+    for (seed, line) in lines.iter().enumerate() {
+        let want =
+            format!("linear seed {seed} top1: raw − hog = {:+.4}", top1("raw", seed as u64) - top1("hog", seed as u64));
+        assert!(line.starts_with(&want) && line.contains("McNemar exact on 60 test images"), "{line} vs {want}");
+    }
+    let out = repbench(dir, &["compare", "runs/tiny", "--pair", "raw", "hgo", "--evaluation", "linear"]).failed();
+    assert!(out.stderr.contains("no cell of `hgo` in `linear`; it has: raw, pca, hog"), "{}", out.stderr);
+
     // `plan` sees everything cached.
     let out = repbench(dir, &["plan", "tiny.yaml"]).ok();
     let text = out.stdout.clone();

@@ -117,19 +117,61 @@ impl MergeArgs {
 
 /// Compare two run directories: per representation × metric, the delta of the
 /// means (B − A) with a Welch t-test; writes compare.md and compare.csv.
+/// With `--pair A B --evaluation E`: representation A of RUN_A against B of
+/// RUN_B (default: RUN_A) on the same test examples, per seed — McNemar's
+/// exact test for stored predictions, a paired t for per-image scores, each
+/// with the report's paired bootstrap CI; printed, nothing written.
 #[derive(Args)]
 pub struct CompareArgs {
     run_a: PathBuf,
-    run_b: PathBuf,
+    /// The second run (with `--pair`: where B is read; default RUN_A).
+    run_b: Option<PathBuf>,
     /// Output folder (default: RUN_B/compare).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pair")]
     out: Option<PathBuf>,
+    /// Two representations to compare per test example.
+    #[arg(long, num_args = 2, value_names = ["A", "B"], requires = "evaluation")]
+    pair: Option<Vec<String>>,
+    /// The evaluation whose cells are compared (with `--pair`).
+    #[arg(long, requires = "pair")]
+    evaluation: Option<String>,
+    /// The matrix params group (with `--pair`; default none).
+    #[arg(long, default_value = "", requires = "pair")]
+    params: String,
+    /// Seeds to compare, as in `run --seeds` (with `--pair`; default every seed both have).
+    #[arg(long, requires = "pair")]
+    seeds: Option<String>,
 }
 
 impl CompareArgs {
     pub fn run(self) -> Result<ExitCode> {
-        let out = self.out.unwrap_or_else(|| self.run_b.join("compare"));
-        println!("{}", repbench::report::compare::write(&out, &self.run_a, &self.run_b)?.display());
+        if let (Some(pair), Some(evaluation)) = (&self.pair, &self.evaluation) {
+            let run_a = repbench::report::load(&self.run_a)?;
+            let run_b = match &self.run_b {
+                Some(dir) => repbench::report::load(dir)?,
+                None => repbench::report::load(&self.run_a)?,
+            };
+            let seeds = match &self.seeds {
+                Some(text) => repbench::spec::load::parse_seeds(text).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?,
+                None => Vec::new(),
+            };
+            let req = repbench::report::paired::PairRequest {
+                evaluation: evaluation.clone(),
+                params: self.params.clone(),
+                a: pair[0].clone(),
+                b: pair[1].clone(),
+                seeds,
+            };
+            for line in repbench::report::paired::compare_pair(&run_a, &run_b, &req)? {
+                println!("{evaluation} {line}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(run_b) = self.run_b else {
+            anyhow::bail!("compare needs two run directories, or one with --pair A B --evaluation E");
+        };
+        let out = self.out.unwrap_or_else(|| run_b.join("compare"));
+        println!("{}", repbench::report::compare::write(&out, &self.run_a, &run_b)?.display());
         Ok(ExitCode::SUCCESS)
     }
 }

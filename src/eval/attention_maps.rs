@@ -142,18 +142,19 @@ impl AttentionMapsParams {
             }
             metrics.push(("foreground_images_used".into(), fg.used as f64));
         }
-        Ok(EvalOutput {
-            metrics,
-            details: serde_json::json!({
-                "image_shape": x.size()[1..].to_vec(),
-                "images": pixels,
-                "labels": idx.iter().map(|&i| labels[i]).collect::<Vec<_>>(),
-                "heads": heads,
-                "grid": [gh, gw],
-                "attention": maps.into_iter().map(round).collect::<Vec<_>>(),
-                "per_image": per_image,
-            }),
-        })
+        let mut details = serde_json::json!({ "per_image": per_image });
+        super::figure_data::put(
+            &mut details,
+            &super::figure_data::AttentionGridData {
+                image_shape: x.size()[1..].to_vec(),
+                images: pixels,
+                labels: idx.iter().map(|&i| labels[i]).collect(),
+                heads,
+                grid: [gh, gw],
+                attention: maps.into_iter().map(round).collect(),
+            },
+        )?;
+        Ok(EvalOutput { metrics, details })
     }
 }
 

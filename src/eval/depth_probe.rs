@@ -116,13 +116,13 @@ impl DepthProbeParams {
             None
         };
         // The selected block's per-example predictions: the headline's paired test.
-        let details = serde_json::json!({
+        let mut details = serde_json::json!({
             "blocks": per_block,
-            "layer_cka": layer_cka,
             "test_correct": correct[block],
             "test_images": img.test.1.size()[0],
             "test_correct_metric": "selected_block_top1",
         });
+        super::figure_data::put(&mut details, &super::figure_data::BlockCkaData { layer_cka })?;
         Ok(EvalOutput { metrics, details })
     }
 }

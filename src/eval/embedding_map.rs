@@ -88,14 +88,16 @@ impl EmbeddingMapParams {
         };
         let acc = map_knn_accuracy(&points, &y, 5);
         let round = |v: f64| (v * 1e4).round() / 1e4;
-        Ok(EvalOutput {
-            metrics: vec![("map_knn5".into(), acc)],
-            details: serde_json::json!({
-                "method": self.method,
-                "x": points.iter().map(|p| round(p[0])).collect::<Vec<_>>(),
-                "y": points.iter().map(|p| round(p[1])).collect::<Vec<_>>(),
-                "labels": y,
-            }),
-        })
+        let mut details = serde_json::json!({});
+        super::figure_data::put(
+            &mut details,
+            &super::figure_data::EmbeddingMapData {
+                method: self.method,
+                x: points.iter().map(|p| round(p[0])).collect(),
+                y: points.iter().map(|p| round(p[1])).collect(),
+                labels: y,
+            },
+        )?;
+        Ok(EvalOutput { metrics: vec![("map_knn5".into(), acc)], details })
     }
 }

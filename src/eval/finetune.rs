@@ -200,6 +200,15 @@ impl FinetuneParams {
         let test_pred = predict(&mut net, &img.test.0, device)?;
         let val_pred = predict(&mut net, &img.val.0, device)?;
         let test_acc = accuracy(&test_pred, &img.test.1);
+        let mut details = serde_json::json!({
+            "test_correct": super::correct_bits(&test_pred, &img.test.1)?,
+            "test_images": img.test.1.size()[0],
+            "mode": self.mode,
+            "blocks_trained": match self.mode { FinetuneMode::Frozen => 0, FinetuneMode::LastN => self.blocks.min(n_blocks), FinetuneMode::Full => n_blocks },
+            "train_log": logs,
+        });
+        let confusion = confusion_matrix(&test_pred, &img.test.1, img.num_classes)?;
+        super::figure_data::put(&mut details, &super::figure_data::ConfusionData { confusion })?;
         Ok(EvalOutput {
             metrics: vec![
                 ("top1".into(), test_acc),
@@ -207,14 +216,7 @@ impl FinetuneParams {
                 ("trained_params".into(), trained as f64),
                 ("final_loss".into(), logs.last().map(|l| l.loss).unwrap_or(f64::NAN)),
             ],
-            details: serde_json::json!({
-                "test_correct": super::correct_bits(&test_pred, &img.test.1)?,
-                "test_images": img.test.1.size()[0],
-                "mode": self.mode,
-                "blocks_trained": match self.mode { FinetuneMode::Frozen => 0, FinetuneMode::LastN => self.blocks.min(n_blocks), FinetuneMode::Full => n_blocks },
-                "train_log": logs,
-                "confusion": confusion_matrix(&test_pred, &img.test.1, img.num_classes)?,
-            }),
+            details,
         })
     }
 }

@@ -363,10 +363,9 @@ impl LinearProbeParams {
                 None => serde_json::json!({ "l2": l, "val_top1": a }),
             })
             .collect();
-        Ok(EvalOutput {
-            metrics,
-            details: serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "confusion": confusion, "test_correct": super::correct_bits(&test_pred, &f.test_y)?, "test_images": f.test_y.size()[0] }),
-        })
+        let mut details = serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "test_correct": super::correct_bits(&test_pred, &f.test_y)?, "test_images": f.test_y.size()[0] });
+        super::figure_data::put(&mut details, &super::figure_data::ConfusionData { confusion })?;
+        Ok(EvalOutput { metrics, details })
     }
 }
 

@@ -174,6 +174,7 @@ macro_rules! define_evaluations {
 // The registry: one line per evaluation (`file: ParamsType => Variant,`); the
 // file name is the suite's `kind:`.
 pub mod backbone;
+pub mod figure_data;
 pub mod lbfgs;
 
 define_evaluations! {

@@ -2,6 +2,7 @@
 //! params × metric present in both runs, the means, the delta (B − A) and a
 //! Welch t-test over the seeds of each run — as a CSV and a markdown report.
 use super::hypothesis::difference;
+use super::index::SeriesKey;
 use super::stats::mean_std;
 use super::ReportData;
 use crate::error::Result;
@@ -33,36 +34,21 @@ pub struct Delta {
 /// Deltas for every metric in both runs, in run A's order.
 pub fn deltas(a: &ReportData, b: &ReportData) -> Vec<Delta> {
     let mut out = Vec::new();
+    let (ia, ib) = (a.index(), b.index());
     for s in &a.summary {
         // A matrix between representations has no per-representation delta.
         if a.manifest.evaluations.iter().any(|e| e.name == s.evaluation && e.draws(crate::eval::FigureKind::CkaMatrix))
         {
             continue;
         }
-        if !b.summary.iter().any(|t| {
-            t.representation == s.representation
-                && t.evaluation == s.evaluation
-                && t.params == s.params
-                && t.metric == s.metric
-        }) {
+        let key = SeriesKey::of_summary(s);
+        if ib.summary(&key).is_none() {
             continue;
         }
-        let vals = |d: &ReportData| -> Vec<(u64, f64)> {
-            d.rows
-                .iter()
-                .filter(|r| {
-                    r.representation == s.representation
-                        && r.evaluation == s.evaluation
-                        && r.params == s.params
-                        && r.metric == s.metric
-                })
-                .map(|r| (r.seed, r.value))
-                .collect()
-        };
-        let (va, vb) = (vals(a), vals(b));
+        let (va, vb) = (ia.values(&key), ib.values(&key));
         let plain = |v: &[(u64, f64)]| v.iter().map(|x| x.1).collect::<Vec<f64>>();
-        let (ma, mb) = (mean_std(&plain(&va)).0, mean_std(&plain(&vb)).0);
-        let d = difference(&vb, &va);
+        let (ma, mb) = (mean_std(&plain(va)).0, mean_std(&plain(vb)).0);
+        let d = difference(vb, va);
         let direction = b
             .manifest
             .evaluations

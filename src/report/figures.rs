@@ -5,6 +5,7 @@
 //! training curves in `training_curves`.
 use super::figure::{slug, Figure};
 use super::plot::color_of;
+use super::stats::SummaryRow;
 use super::ReportData;
 use crate::error::Result;
 use crate::eval::FigureKind;
@@ -107,9 +108,11 @@ fn family_curves(
     eval: &str,
     parse: impl Fn(&str) -> Option<(String, f64)>,
 ) -> Vec<(String, Vec<String>, Vec<Series>)> {
+    let index = data.index();
+    let in_eval = index.summaries(eval);
     let mut families: Vec<String> = Vec::new();
     let mut xs: Vec<f64> = Vec::new();
-    for s in data.summary.iter().filter(|s| s.evaluation == eval) {
+    for s in in_eval {
         if let Some((fam, x)) = parse(&s.metric) {
             if !families.contains(&fam) {
                 families.push(fam);
@@ -125,14 +128,11 @@ fn family_curves(
         .map(|fam| {
             let mut series = Vec::new();
             for rep in &data.manifest.representations {
-                let groups = super::stats::params_groups(
-                    data.summary.iter().filter(|s| s.evaluation == eval && &s.representation == rep),
-                );
-                for params in groups {
-                    let points: Vec<(f64, f64, f64, f64)> = data
-                        .summary
+                let of_rep: Vec<&SummaryRow> = in_eval.iter().copied().filter(|s| &s.representation == rep).collect();
+                for params in super::stats::params_groups(of_rep.iter().copied()) {
+                    let points: Vec<(f64, f64, f64, f64)> = of_rep
                         .iter()
-                        .filter(|s| s.evaluation == eval && &s.representation == rep && s.params == params)
+                        .filter(|s| s.params == params)
                         .filter_map(|s| parse(&s.metric).filter(|(f, _)| *f == fam).map(|(_, x)| (s, x)))
                         .filter_map(|(s, x)| {
                             xs.iter().position(|v| *v == x).map(|i| {

@@ -3,8 +3,11 @@
 //! grid is small enough to read.
 use super::figure::{heat, slug, Figure};
 use super::figures::{centered, grid};
+use super::index::SeriesKey;
+use super::maps::read_figure_data;
 use super::ReportData;
 use crate::error::Result;
+use crate::eval::figure_data::{BlockCkaData, ConfusionData};
 use crate::eval::FigureKind;
 use crate::render_figure;
 use plotters::prelude::*;
@@ -91,8 +94,9 @@ fn heatmaps(
 pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let reps = &data.manifest.representations;
+    let index = data.index();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::CkaMatrix)) {
-        let groups = super::stats::params_groups(data.summary.iter().filter(|s| s.evaluation == ev.name));
+        let groups = super::stats::params_groups(index.summaries(&ev.name).iter().copied());
         let panels: Vec<Panel> = groups
             .iter()
             .map(|params| {
@@ -101,13 +105,13 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                     .map(|a| {
                         reps.iter()
                             .map(|b| {
-                                data.summary
-                                    .iter()
-                                    .find(|s| {
-                                        s.evaluation == ev.name
-                                            && &s.params == params
-                                            && &s.representation == a
-                                            && s.metric == format!("cka:{b}")
+                                let metric = format!("cka:{b}");
+                                index
+                                    .summary(&SeriesKey {
+                                        evaluation: &ev.name,
+                                        params,
+                                        metric: &metric,
+                                        representation: a,
                                     })
                                     .map(|s| s.mean)
                                     .unwrap_or(f64::NAN)
@@ -123,15 +127,14 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
         }
     }
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::BlockCka)) {
-        let panels: Vec<Panel> = reps
-            .iter()
-            .filter_map(|rep| {
-                let a = data.artifacts.iter().find(|a| a.evaluation == ev.name && &a.representation == rep)?;
-                let m: Vec<Vec<f64>> = serde_json::from_value(a.details.get("layer_cka")?.clone()).ok()?;
-                let labels = (1..=m.len()).map(|i| format!("b{i}")).collect();
-                Some((format!("{rep} (seed {})", a.seed), labels, m))
-            })
-            .collect();
+        let mut panels: Vec<Panel> = Vec::new();
+        for rep in reps {
+            let Some(a) = index.artifacts(&ev.name).iter().find(|a| &a.representation == rep) else { continue };
+            // `null`: the evaluation was told not to compute it (cka_samples: 0).
+            let Some(m) = read_figure_data::<BlockCkaData>(a)?.layer_cka else { continue };
+            let labels = (1..=m.len()).map(|i| format!("b{i}")).collect();
+            panels.push((format!("{rep} (seed {})", a.seed), labels, m));
+        }
         if !panels.is_empty() {
             out.push(heatmaps(
                 dir,
@@ -151,21 +154,15 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 /// that stores one (linear probe, fine-tuning).
 pub fn confusion(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
+    let index = data.index();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::Confusion)) {
         let mut panels: Vec<Panel> = Vec::new();
         for rep in &data.manifest.representations {
             let mut sum: Option<Vec<Vec<f64>>> = None;
             let mut seeds = 0;
-            for a in data
-                .artifacts
-                .iter()
-                .filter(|a| a.evaluation == ev.name && &a.representation == rep && a.params.is_empty())
-            {
-                let Some(c) =
-                    a.details.get("confusion").and_then(|c| serde_json::from_value::<Vec<Vec<f64>>>(c.clone()).ok())
-                else {
-                    continue;
-                };
+            for a in index.artifacts(&ev.name).iter().filter(|a| &a.representation == rep && a.params.is_empty()) {
+                let ConfusionData { confusion } = read_figure_data(a)?;
+                let c: Vec<Vec<f64>> = confusion.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect();
                 seeds += 1;
                 match &mut sum {
                     Some(s) if s.len() == c.len() => {

@@ -1,8 +1,11 @@
 //! Figures drawn from per-cell details rather than summary numbers: 2-D
 //! embedding maps and ViT attention grids.
 use super::figure::{class_color, heat, slug, Figure};
+use super::index::SeriesKey;
 use super::ReportData;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::eval::embedding_map::MapMethod;
+use crate::eval::figure_data::{get, AttentionGridData, EmbeddingMapData, FigureData};
 use crate::eval::FigureKind;
 use crate::render_figure;
 use crate::runner::Artifact;
@@ -14,17 +17,25 @@ pub(super) fn grid(n: usize, max_cols: usize) -> (usize, usize) {
     (n.div_ceil(cols).max(1), cols)
 }
 
-/// The first seed's artifact of `eval` for each representation, in suite order.
-fn first_per_rep<'a>(data: &'a ReportData, eval: &str) -> Vec<&'a Artifact> {
+/// The figure data of the first stored cell of `eval` for each representation,
+/// in suite order, with the representation's name. Data that does not read as
+/// `T` is an error naming the cell.
+pub(super) fn first_per_rep<'a, T: FigureData>(data: &'a ReportData, eval: &str) -> Result<Vec<(&'a str, T)>> {
+    let index = data.index();
+    let cells = index.artifacts(eval);
     data.manifest
         .representations
         .iter()
-        .filter_map(|rep| data.artifacts.iter().find(|a| a.evaluation == eval && &a.representation == rep))
+        .filter_map(|rep| cells.iter().find(|a| &a.representation == rep))
+        .map(|a| Ok((a.representation.as_str(), read_figure_data(a)?)))
         .collect()
 }
 
-fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
-    v.get(key).and_then(|x| serde_json::from_value(x.clone()).ok()).unwrap_or_default()
+/// A cell's figure data of kind `T`, or an error naming the cell.
+pub(super) fn read_figure_data<T: FigureData>(a: &Artifact) -> Result<T> {
+    get::<T>(&a.details).map_err(|e| {
+        Error::stage(format!("details.json, {} / {} seed {}: {e}", a.evaluation, a.representation, a.seed))
+    })
 }
 
 /// One scatter panel per representation, points coloured by class.
@@ -34,28 +45,24 @@ fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
 pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::EmbeddingMap)) {
-        let arts = first_per_rep(data, &ev.name);
+        let arts = first_per_rep::<EmbeddingMapData>(data, &ev.name)?;
         if arts.is_empty() {
             continue;
         }
+        let index = data.index();
         let (rows, cols) = grid(arts.len(), 4);
-        let method = arts[0]
-            .details
-            .get("method")
-            .and_then(|m| m.as_str())
-            .unwrap_or("map")
-            .to_uppercase()
-            .replace("TSNE", "t-SNE");
+        let method = match arts[0].1.method {
+            MapMethod::Pca => "PCA",
+            MapMethod::Tsne => "t-SNE",
+        };
         let title = format!("{} — {method} of test embeddings, coloured by class", ev.name);
         let width = (360 * cols as u32).max(800);
         let (png, svg) = render_figure!(dir, &slug(&ev.name), (width, 360 * rows as u32 + 100), false, |root| {
             root.fill(&WHITE)?;
             let root = root.titled(&title, ("sans-serif", 22))?;
             let (body, legend) = root.split_vertically(360 * rows as u32);
-            for (area, a) in body.split_evenly((rows, cols)).iter().zip(&arts) {
-                let (x, y) = (floats(&a.details, "x"), floats(&a.details, "y"));
-                let labels: Vec<i64> =
-                    a.details.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+            for (area, (rep, map)) in body.split_evenly((rows, cols)).iter().zip(&arts) {
+                let EmbeddingMapData { x, y, labels, .. } = map;
                 let range = |v: &[f64]| {
                     let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
                     if lo.is_finite() && hi > lo {
@@ -64,30 +71,23 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                         -1.0..1.0
                     }
                 };
-                let knn = data
-                    .summary
-                    .iter()
-                    .find(|s| s.evaluation == ev.name && s.representation == a.representation && s.metric == "map_knn5")
+                let knn = index
+                    .summary(&SeriesKey { evaluation: &ev.name, params: "", metric: "map_knn5", representation: rep })
                     .map(|s| format!(" (5-NN in map {:.3})", s.mean))
                     .unwrap_or_default();
                 let mut chart = ChartBuilder::on(area)
-                    .caption(format!("{}{knn}", a.representation), ("sans-serif", 15))
+                    .caption(format!("{rep}{knn}"), ("sans-serif", 15))
                     .margin(8)
-                    .build_cartesian_2d(range(&x), range(&y))?;
+                    .build_cartesian_2d(range(x), range(y))?;
                 chart.configure_mesh().disable_mesh().disable_x_axis().disable_y_axis().draw()?;
                 chart.draw_series(
                     x.iter()
-                        .zip(&y)
-                        .zip(&labels)
+                        .zip(y)
+                        .zip(labels)
                         .map(|((&px, &py), &c)| Circle::new((px, py), 2, class_color(c).mix(0.8).filled())),
                 )?;
             }
-            let max_class = arts[0]
-                .details
-                .get("labels")
-                .and_then(|l| l.as_array())
-                .map(|v| v.iter().filter_map(|x| x.as_i64()).max().unwrap_or(0))
-                .unwrap_or(0);
+            let max_class = arts[0].1.labels.iter().copied().max().unwrap_or(0);
             // Two rows of up to five names, so ten long names fit.
             let col_w = (width as i32 - 20) / 5;
             for c in 0..=max_class {
@@ -108,25 +108,13 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::AttentionGrid)) {
-        let arts = first_per_rep(data, &ev.name);
+        let arts = first_per_rep::<AttentionGridData>(data, &ev.name)?;
         if arts.is_empty() {
             continue;
         }
-        let heads = arts
-            .iter()
-            .map(|a| a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize)
-            .max()
-            .unwrap_or(1);
-        let n_img = arts
-            .iter()
-            .map(|a| a.details.get("labels").and_then(|l| l.as_array()).map(|v| v.len()).unwrap_or(0))
-            .max()
-            .unwrap_or(0);
-        let side = arts
-            .iter()
-            .filter_map(|a| a.details.get("image_shape").and_then(|s| s.as_array()).and_then(|s| s.get(1)?.as_u64()))
-            .max()
-            .unwrap_or(32) as u32;
+        let heads = arts.iter().map(|(_, a)| a.heads.max(1) as usize).max().unwrap_or(1);
+        let n_img = arts.iter().map(|(_, a)| a.labels.len()).max().unwrap_or(0);
+        let side = arts.iter().filter_map(|(_, a)| a.image_shape.get(1).copied()).max().unwrap_or(32) as u32;
         // Whole screen pixels per image pixel, so patches stay square.
         let cell = side * (84 / side).max(1);
         let width = LABEL_W + (cell + 6) * (heads as u32 + 2);
@@ -136,8 +124,8 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             root.fill(&WHITE)?;
             root.draw(&Text::new(title.clone(), (10, 10), ("sans-serif", 20)))?;
             let mut top = 45i32;
-            for a in &arts {
-                top = draw_attention_rows(&root, a, top, heads, cell, &|k| data.class_name(k))?;
+            for (rep, a) in &arts {
+                top = draw_attention_rows(&root, (rep, a), top, heads, cell, &|k| data.class_name(k))?;
             }
         });
         out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "One test image of each class (the first in the test split); per head and for the mean over heads, the attention of the CLS token to each patch, scaled to the map's own range (dark: least, yellow: most) and blended over the image. Attention concentrated on the object is what DINO is known for; `attention_foreground` in the table measures it over many images.".into() });
@@ -153,7 +141,7 @@ const LABEL_W: u32 = 130;
 /// returns the next top.
 fn draw_attention_rows<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
-    a: &Artifact,
+    (rep, a): (&str, &AttentionGridData),
     mut top: i32,
     heads: usize,
     cell: u32,
@@ -163,9 +151,9 @@ where
     DB::ErrorType: 'static,
 {
     let col_x = |j: usize| (LABEL_W + (cell + 6) * j as u32) as i32;
-    root.draw(&Text::new(a.representation.clone(), (10, top + 4), ("sans-serif", 17)))?;
+    root.draw(&Text::new(rep.to_string(), (10, top + 4), ("sans-serif", 17)))?;
     top += 24;
-    let a_heads = a.details.get("heads").and_then(|h| h.as_i64()).unwrap_or(1) as usize;
+    let a_heads = a.heads.max(1) as usize;
     for j in 0..a_heads + 2 {
         let label = match j {
             0 => "image".to_string(),
@@ -176,14 +164,9 @@ where
         root.draw(&Text::new(label, (col_x(j) + 4, top + 10), ("sans-serif", 13)))?;
     }
     top += 30;
-    let get =
-        |k: &str| a.details.get(k).and_then(|s| serde_json::from_value::<Vec<i64>>(s.clone()).ok()).unwrap_or_default();
-    let (shape, gridhw, labels) = (get("image_shape"), get("grid"), get("labels"));
-    let pixels: Vec<u8> =
-        a.details.get("images").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-    let att = floats(&a.details, "attention");
-    if shape.len() != 3 || gridhw.len() != 2 {
-        return Ok(top);
+    let AttentionGridData { image_shape: shape, grid: gridhw, labels, images: pixels, attention: att, .. } = a;
+    if shape.len() != 3 {
+        return Err(format!("{rep}: attention image_shape {shape:?} is not [channels, height, width]").into());
     }
     let (c, ih, iw) = (shape[0] as usize, shape[1] as usize, shape[2] as usize);
     let (gh, gw) = (gridhw[0] as usize, gridhw[1] as usize);

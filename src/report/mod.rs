@@ -10,10 +10,12 @@ pub mod figures;
 pub mod heatmaps;
 pub mod html;
 pub mod hypothesis;
+pub mod index;
 pub mod manifest;
 pub mod maps;
 pub mod markdown;
 pub mod merge;
+pub mod paired;
 pub mod plot;
 pub mod significance;
 pub mod stats;
@@ -57,6 +59,11 @@ impl ReportData {
             .cloned()
             .or_else(|| self.manifest.legacy_class_names().and_then(|n| n.get(k as usize).cloned()))
             .unwrap_or_else(|| format!("class {k}"))
+    }
+
+    /// The keyed lookup of this run's results, summaries and details.
+    pub fn index(&self) -> index::ResultsIndex<'_> {
+        index::ResultsIndex::new(&self.rows, &self.summary, &self.artifacts)
     }
 
     /// (evaluation, headline metric, higher is better) of the evaluations whose headline ranks.

@@ -2,6 +2,7 @@
 //! buffer, then written atomically (SVG for print, PNG for quick viewing).
 //!
 //! Each representation keeps one colour in every chart (its position in the suite).
+use super::index::ResultsIndex;
 use super::manifest::Manifest;
 use super::stats::SummaryRow;
 use crate::error::{Error, Result};
@@ -59,10 +60,9 @@ struct Bar {
     color: RGBColor,
 }
 
-fn bars_for(summary: &[SummaryRow], manifest: &Manifest, eval: &str, metric: &str) -> Vec<Bar> {
-    summary
-        .iter()
-        .filter(|s| s.evaluation == eval && s.metric == metric)
+fn bars_for(index: &ResultsIndex, manifest: &Manifest, eval: &str, metric: &str) -> Vec<Bar> {
+    index
+        .metric(eval, metric)
         .map(|s| {
             let (lo, hi) = if s.n >= 2 { (s.ci95_low, s.ci95_high) } else { (s.mean, s.mean) };
             let label = if s.params.is_empty() {
@@ -81,15 +81,15 @@ type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
 /// plotters composes it.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    summary: &[SummaryRow],
+    index: &ResultsIndex,
     manifest: &Manifest,
 ) -> DrawResult<DB::ErrorType> {
     root.fill(&WHITE)?;
-    let evals = charted(summary, manifest);
+    let evals = charted(index, manifest);
     let (rows, cols) = layout(evals.len());
     let panels = root.split_evenly((rows, cols));
     for (panel, ev) in panels.iter().zip(evals) {
-        let mut bars = bars_for(summary, manifest, &ev.name, &ev.headline);
+        let mut bars = bars_for(index, manifest, &ev.name, &ev.headline);
         // Accuracy-like metrics keep a [0, 1] axis; a wide 2-seed CI is cut at 1.
         if bars.iter().all(|b| (0.0..=1.0).contains(&b.mean)) {
             for b in &mut bars {
@@ -156,12 +156,8 @@ fn draw<DB: DrawingBackend>(
 }
 
 /// The evaluations with something to chart (their headline metric exists).
-fn charted<'a>(summary: &[SummaryRow], manifest: &'a Manifest) -> Vec<&'a super::manifest::EvaluationRecord> {
-    manifest
-        .evaluations
-        .iter()
-        .filter(|ev| summary.iter().any(|s| s.evaluation == ev.name && s.metric == ev.headline))
-        .collect()
+fn charted<'a>(index: &ResultsIndex, manifest: &'a Manifest) -> Vec<&'a super::manifest::EvaluationRecord> {
+    manifest.evaluations.iter().filter(|ev| index.metric(&ev.name, &ev.headline).next().is_some()).collect()
 }
 
 /// Panels in rows of at most three.
@@ -170,12 +166,12 @@ fn layout(n: usize) -> (usize, usize) {
     (n.div_ceil(cols).max(1), cols)
 }
 
-fn size(summary: &[SummaryRow], manifest: &Manifest) -> (u32, u32) {
+fn size(index: &ResultsIndex, manifest: &Manifest) -> (u32, u32) {
     let reps = manifest.representations.len().max(1) as u32;
     // Wide enough that the longest name fits under its bar (~9 px per character).
     let longest = manifest.representations.iter().map(|r| r.len()).max().unwrap_or(4) as u32;
     let per_panel = ((9 * longest + 20).max(110) * reps + 90).clamp(420, 2400);
-    let (rows, cols) = layout(charted(summary, manifest).len());
+    let (rows, cols) = layout(charted(index, manifest).len());
     (per_panel * cols as u32, 520 * rows as u32)
 }
 
@@ -186,17 +182,18 @@ pub fn summary_chart(dir: &Path, summary: &[SummaryRow], manifest: &Manifest) ->
     if summary.is_empty() {
         return Ok(Charts::default());
     }
-    let (w, h) = size(summary, manifest);
+    let index = ResultsIndex::new(&[], summary, &[]);
+    let (w, h) = size(&index, manifest);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        draw(&root, summary, manifest).map_err(|e| Error::stage(format!("plotting summary.svg: {e}")))?;
+        draw(&root, &index, manifest).map_err(|e| Error::stage(format!("plotting summary.svg: {e}")))?;
     }
     write_atomic(&dir.join("summary.svg"), svg.as_bytes())?;
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw(&root, summary, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
+        draw(&root, &index, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
     }
     let png = crate::report::figure::encode_png(&rgb, w, h, "summary")?;
     write_atomic(&dir.join("summary.png"), &png)?;

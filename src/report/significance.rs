@@ -10,6 +10,7 @@
 //! for the trained networks at hand, not over training runs. And a rank table
 //! over the evaluations every ranked representation has.
 use super::hypothesis::{decode_bits, difference, holm, per_example, per_example_values, Difference};
+use super::index::{ResultsIndex, SeriesKey};
 use super::stats::SummaryRow;
 use crate::runner::{Artifact, ResultRow};
 use rayon::prelude::*;
@@ -56,26 +57,29 @@ pub struct VsBest {
 }
 
 impl VsBest {
+    /// The series this comparison is about.
+    pub fn key(&self) -> SeriesKey<'_> {
+        SeriesKey {
+            evaluation: &self.evaluation,
+            params: &self.params,
+            metric: &self.metric,
+            representation: &self.representation,
+        }
+    }
+
+    /// The comparison of a series, if one was made.
+    pub fn of<'v>(all: &'v [VsBest], key: &SeriesKey) -> Option<&'v VsBest> {
+        all.iter().find(|v| v.key() == *key)
+    }
+
     /// Worse than the best at Holm-adjusted p < 0.05.
     pub fn resolved(&self) -> bool {
         self.p_holm.is_some_and(|p| p < 0.05)
     }
 }
 
-fn values(rows: &[ResultRow], eval: &str, params: &str, metric: &str, rep: &str) -> Vec<(u64, f64)> {
-    rows.iter()
-        .filter(|r| r.evaluation == eval && r.params == params && r.metric == metric && r.representation == rep)
-        .map(|r| (r.seed, r.value))
-        .collect()
-}
-
-/// The comparisons against the best mean (in the metric's direction), per
-/// (evaluation, params) group of the ranked headlines.
 /// Per-example correctness of a cell, if its evaluation stored it.
-fn correct_of(artifacts: &[Artifact], eval: &str, params: &str, rep: &str, seed: u64) -> Option<Vec<bool>> {
-    let a = artifacts
-        .iter()
-        .find(|a| a.evaluation == eval && a.params == params && a.representation == rep && a.seed == seed)?;
+pub fn correct_of(a: &Artifact) -> Option<Vec<bool>> {
     let n = a.details.get("test_images")?.as_u64()? as usize;
     decode_bits(a.details.get("test_correct")?.as_str()?, n)
 }
@@ -84,73 +88,80 @@ fn correct_of(artifacts: &[Artifact], eval: &str, params: &str, rep: &str, seed:
 /// metric their stored predictions score (`test_correct_metric`); before they
 /// did, it was the headline of the linear probe, k-NN and fine-tuning (top1,
 /// the first k's top1).
-fn is_headline_of_stored(artifacts: &[Artifact], eval: &str, metric: &str) -> bool {
-    artifacts
-        .iter()
-        .filter(|a| a.evaluation == eval && a.details.get("test_correct").is_some_and(|c| !c.is_null()))
-        .any(|a| match a.details.get("test_correct_metric").and_then(|m| m.as_str()) {
+pub fn is_headline_of_stored(cells: &[&Artifact], metric: &str) -> bool {
+    cells.iter().filter(|a| a.details.get("test_correct").is_some_and(|c| !c.is_null())).any(|a| {
+        match a.details.get("test_correct_metric").and_then(|m| m.as_str()) {
             Some(m) => m == metric,
             None => metric == "top1" || (metric.starts_with("top1_k") && !metric.contains('@')),
-        })
+        }
+    })
 }
 
 /// Per-example scores of `metric` a cell stored (`details.per_image.<metric>`,
 /// `null` where an image was not scored), if any.
-fn scores_of(artifacts: &[Artifact], key: (&str, &str, &str), seed: u64, metric: &str) -> Option<Vec<Option<f64>>> {
-    let (eval, params, rep) = key;
-    let a = artifacts
-        .iter()
-        .find(|a| a.evaluation == eval && a.params == params && a.representation == rep && a.seed == seed)?;
+pub fn scores_of(a: &Artifact, metric: &str) -> Option<Vec<Option<f64>>> {
     let v = a.details.get("per_image")?.get(metric)?.as_array()?;
     Some(v.iter().map(|x| x.as_f64()).collect())
 }
 
-/// With one seed there is nothing to pair over seeds, but the two
-/// representations were scored on the same test images: for a stored score
-/// per image, a paired t over the images and a paired bootstrap CI; for stored
-/// correctness (the headline must be the stored prediction's accuracy),
-/// McNemar's exact test and a paired bootstrap CI.
-fn one_seed(
-    a: &[(u64, f64)],
-    b: &[(u64, f64)],
-    artifacts: &[Artifact],
-    key: (&str, &str, &str, &str),
+/// A per-example comparison of two stored cells scored on the same test
+/// images: for a stored score per image, a paired t over the images and a
+/// paired bootstrap CI; for stored correctness (when `correct_scores_metric`:
+/// the metric is the stored prediction's accuracy), McNemar's exact test and
+/// a paired bootstrap CI. None when neither is stored or they do not pair.
+pub fn per_example_difference(
+    a: &Artifact,
+    b: &Artifact,
     metric: &str,
+    correct_scores_metric: bool,
+    seed: u64,
 ) -> Option<Difference> {
-    let (eval, params, rep, best) = key;
+    if let (Some(va), Some(vb)) = (scores_of(a, metric), scores_of(b, metric)) {
+        return per_example_values(&va, &vb, BOOTSTRAP_RESAMPLES, seed);
+    }
+    if !correct_scores_metric {
+        return None;
+    }
+    per_example(&correct_of(a)?, &correct_of(b)?, BOOTSTRAP_RESAMPLES, seed)
+}
+
+/// Resamples of every paired bootstrap interval over test images.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+/// With one seed there is nothing to pair over seeds, but the two
+/// representations were scored on the same test images: the per-example
+/// comparison of their stored cells (`per_example_difference`).
+fn one_seed(
+    index: &ResultsIndex,
+    mine: (&SeriesKey, &[(u64, f64)]),
+    best: (&SeriesKey, &[(u64, f64)]),
+) -> Option<Difference> {
+    let ((ka, a), (kb, b)) = (mine, best);
     let ([(sa, _)], [(sb, _)]) = (a, b) else { return None };
     if sa != sb {
         return None;
     }
-    let seed = crate::runtime::seeding::derive(*sa, &format!("bootstrap/{eval}/{params}/{rep}/{best}"));
-    if let (Some(va), Some(vb)) = (
-        scores_of(artifacts, (eval, params, rep), *sa, metric),
-        scores_of(artifacts, (eval, params, best), *sb, metric),
-    ) {
-        return per_example_values(&va, &vb, 1000, seed);
-    }
-    if !is_headline_of_stored(artifacts, eval, metric) {
-        return None;
-    }
-    let (ca, cb) = (correct_of(artifacts, eval, params, rep, *sa)?, correct_of(artifacts, eval, params, best, *sb)?);
-    per_example(&ca, &cb, 1000, seed)
+    let seed = crate::runtime::seeding::derive(
+        *sa,
+        &format!("bootstrap/{}/{}/{}/{}", ka.evaluation, ka.params, ka.representation, kb.representation),
+    );
+    let (ca, cb) = (index.artifact(&ka.cell(*sa))?, index.artifact(&kb.cell(*sb))?);
+    let stored = is_headline_of_stored(index.artifacts(ka.evaluation), ka.metric);
+    per_example_difference(ca, cb, ka.metric, stored, seed)
 }
 
+/// The comparisons against the best mean (in the metric's direction), per
+/// (evaluation, params) group of the ranked headlines.
 pub fn versus_best(
     rows: &[ResultRow],
     summary: &[SummaryRow],
     headlines: &[RankedHeadline],
     artifacts: &[Artifact],
 ) -> Vec<VsBest> {
+    let index = ResultsIndex::new(rows, summary, artifacts);
     let mut out = Vec::new();
     for RankedHeadline { evaluation: eval, metric, higher_is_better: higher } in headlines {
-        let groups =
-            super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
-        for params in groups {
-            let members: Vec<&SummaryRow> = summary
-                .iter()
-                .filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite())
-                .collect();
+        for (params, members) in index.groups(eval, metric) {
             let better = |a: &&&SummaryRow, b: &&&SummaryRow| {
                 if *higher {
                     a.mean.total_cmp(&b.mean)
@@ -159,7 +170,8 @@ pub fn versus_best(
                 }
             };
             let Some(best) = members.iter().max_by(better) else { continue };
-            let best_vals = values(rows, eval, params, metric, &best.representation);
+            let best_key = SeriesKey::of_summary(best);
+            let best_vals = index.values(&best_key);
             let start = out.len();
             // Each comparison draws from its own seeded generator, so computing
             // them in parallel gives the same intervals; the leader is not
@@ -170,11 +182,11 @@ pub fn versus_best(
                     if m.representation == best.representation {
                         return None;
                     }
-                    let mine = values(rows, eval, params, metric, &m.representation);
-                    let key = (eval.as_str(), params, m.representation.as_str(), best.representation.as_str());
+                    let key = SeriesKey::of_summary(m);
+                    let mine = index.values(&key);
                     Some(
-                        one_seed(&mine, &best_vals, artifacts, key, metric)
-                            .unwrap_or_else(|| difference(&mine, &best_vals)),
+                        one_seed(&index, (&key, mine), (&best_key, best_vals))
+                            .unwrap_or_else(|| difference(mine, best_vals)),
                     )
                 })
                 .collect();
@@ -224,16 +236,11 @@ pub struct RankTable {
 }
 
 pub fn rank_table(summary: &[SummaryRow], headlines: &[RankedHeadline], representations: &[String]) -> RankTable {
+    let index = ResultsIndex::new(&[], summary, &[]);
     let mut columns = Vec::new();
     let mut ranks: Vec<Vec<Option<f64>>> = vec![Vec::new(); representations.len()];
     for RankedHeadline { evaluation: eval, metric, higher_is_better: higher } in headlines {
-        let groups =
-            super::stats::params_groups(summary.iter().filter(|s| &s.evaluation == eval && &s.metric == metric));
-        for params in groups {
-            let members: Vec<&SummaryRow> = summary
-                .iter()
-                .filter(|s| &s.evaluation == eval && &s.metric == metric && s.params == params && s.mean.is_finite())
-                .collect();
+        for (params, members) in index.groups(eval, metric) {
             if members.len() < 2 {
                 continue;
             }

@@ -3,6 +3,7 @@
 //! then the figures it declares.
 use super::figures_of;
 use crate::report::figure::Figure;
+use crate::report::index::SeriesKey;
 use crate::report::manifest::EvaluationRecord;
 use crate::report::significance::VsBest;
 use crate::report::stats::SummaryRow;
@@ -37,8 +38,9 @@ fn fmt_vs(v: Option<&VsBest>) -> String {
 
 fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
     let reps = &data.manifest.representations;
-    let groups = crate::report::stats::params_groups(data.summary.iter().filter(|s| s.evaluation == eval));
-    for params in groups {
+    let index = data.index();
+    let in_eval = index.summaries(eval);
+    for params in crate::report::stats::params_groups(in_eval.iter().copied()) {
         if !params.is_empty() {
             let _ = writeln!(o, "**{params}**\n");
         }
@@ -48,28 +50,17 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
             let cells: Vec<String> = reps
                 .iter()
                 .map(|b| {
-                    data.summary
-                        .iter()
-                        .find(|s| {
-                            s.evaluation == eval
-                                && s.params == params
-                                && &s.representation == a
-                                && s.metric == format!("cka:{b}")
-                        })
+                    let metric = format!("cka:{b}");
+                    index
+                        .summary(&SeriesKey { evaluation: eval, params, metric: &metric, representation: a })
                         .map(|s| format!("{:.3}", s.mean))
                         .unwrap_or_else(|| "—".into())
                 })
                 .collect();
             let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
         }
-        let keys: Vec<&str> = data
-            .summary
-            .iter()
-            .filter(|s| s.evaluation == eval && s.params == params)
-            .map(|s| s.cell_keys.as_str())
-            .take(1)
-            .collect();
-        let _ = writeln!(o, "\nCell keys (one per seed): `{}`\n", keys.join(""));
+        let keys = in_eval.iter().find(|s| s.params == params).map_or("", |s| s.cell_keys.as_str());
+        let _ = writeln!(o, "\nCell keys (one per seed): `{keys}`\n");
     }
 }
 
@@ -82,7 +73,8 @@ pub(super) fn evaluation_section(
     vs_best: &[VsBest],
     figures: &[Figure],
 ) {
-    let rows: Vec<&SummaryRow> = data.summary.iter().filter(|s| s.evaluation == ev.name).collect();
+    let index = data.index();
+    let rows: &[&SummaryRow] = index.summaries(&ev.name);
     let has_figures = figures.iter().any(|f| f.section == ev.name);
     if rows.is_empty() && !has_figures {
         return;
@@ -97,15 +89,10 @@ pub(super) fn evaluation_section(
         }
         let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
-        for s in &rows {
+        for s in rows {
             let headline = s.metric == ev.headline;
             let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
-            let v = vs_best.iter().find(|v| {
-                v.evaluation == s.evaluation
-                    && v.params == s.params
-                    && v.metric == s.metric
-                    && v.representation == s.representation
-            });
+            let v = VsBest::of(vs_best, &SeriesKey::of_summary(s));
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | {} | `{}` |",
@@ -121,7 +108,7 @@ pub(super) fn evaluation_section(
             );
         }
         o.push('\n');
-        solver_warnings(o, &rows);
+        solver_warnings(o, rows);
     }
     figures_of(o, figures, &ev.name);
 }

@@ -19,24 +19,15 @@ fn pts(x: f64) -> String {
 /// runner-up, and whether the statistics resolve it — nothing they do not support.
 pub(super) fn findings(o: &mut String, data: &ReportData, vs_best: &[VsBest]) {
     let mut lines = Vec::new();
+    let index = data.index();
     for ev in data.manifest.evaluations.iter().filter(|e| e.ranks) {
-        let groups = crate::report::stats::params_groups(
-            data.summary.iter().filter(|s| s.evaluation == ev.name && s.metric == ev.headline),
-        );
-        for params in groups {
+        for params in crate::report::stats::params_groups(index.metric(&ev.name, &ev.headline)) {
             let fam: Vec<&VsBest> = vs_best
                 .iter()
                 .filter(|v| v.evaluation == ev.name && v.params == params && v.metric == ev.headline)
                 .collect();
             let Some(best) = fam.iter().find(|v| v.is_best) else { continue };
-            let Some(bs) = data.summary.iter().find(|s| {
-                s.evaluation == ev.name
-                    && s.params == params
-                    && s.metric == ev.headline
-                    && s.representation == best.representation
-            }) else {
-                continue;
-            };
+            let Some(bs) = index.summary(&best.key()) else { continue };
             let what = if params.is_empty() { format!("`{}`", ev.name) } else { format!("`{}` [{params}]", ev.name) };
             let lead = if bs.n >= 2 {
                 format!(
