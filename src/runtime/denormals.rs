@@ -6,7 +6,7 @@
 //! the subnormal range, and a sharp softmax (DINO's teacher at temperature 0.04,
 //! attention) gives probabilities of exp(-90). On the Intel Xeon of the
 //! development machine a 2-thread convolution took 25× and a matrix product 200×
-//! longer on subnormal operands (docs/benchmarks.md, "Subnormal floats"), and a
+//! longer on subnormal operands (docs/subnormals.md), and a
 //! collapsed DINO ran its last epochs 2–4× slower. PyTorch leaves them on
 //! (`torch.set_flush_denormal(False)`); repbench turns on FTZ (results flushed) and
 //! DAZ (operands read as zero) at start-up, before libtorch or rayon start any
