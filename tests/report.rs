@@ -125,7 +125,7 @@ fn fixture(shift: f64) -> ReportData {
         representation: "simclr".into(),
         seed: 0,
         params: String::new(),
-        log: json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.9}}]),
+        log: serde_json::from_value(json!([{"epoch": 1, "loss": 5.0, "lr": 0.001, "seconds": 1.0, "images_per_s": 10.0}, {"epoch": 2, "loss": 4.0, "lr": 0.0005, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.9}}])).unwrap(),
     }];
     ReportData::new(rows, manifest("fixture"), artifacts, logs)
 }

@@ -54,15 +54,21 @@ fn warning(t: &TrainLogRecord) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::trainer::EpochLog;
     use serde_json::json;
 
+    fn epoch(epoch: usize, diagnostics: serde_json::Value) -> EpochLog {
+        serde_json::from_value(json!({"epoch": epoch, "loss": 1.0, "lr": 1e-3, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": diagnostics}))
+            .unwrap()
+    }
+
     fn record(entropy: &[f64], kl: f64) -> TrainLogRecord {
-        let log: Vec<serde_json::Value> = entropy
+        let log = entropy
             .iter()
             .enumerate()
-            .map(|(i, h)| json!({"epoch": i + 1, "loss": 1.0, "diagnostics": {"teacher_entropy": h, "teacher_student_kl": kl, "teacher_logit_spread": 1.0}}))
+            .map(|(i, h)| epoch(i + 1, json!({"teacher_entropy": h, "teacher_student_kl": kl, "teacher_logit_spread": 1.0})))
             .collect();
-        TrainLogRecord { representation: "dino".into(), seed: 3, params: String::new(), log: json!(log) }
+        TrainLogRecord { representation: "dino".into(), seed: 3, params: String::new(), log }
     }
 
     #[test]
@@ -89,7 +95,7 @@ mod tests {
             representation: "sup".into(),
             seed: 0,
             params: String::new(),
-            log: json!([{"epoch": 1, "loss": 2.0}]),
+            log: vec![epoch(1, json!({}))],
         };
         assert_eq!(warning(&plain), None);
     }

@@ -8,6 +8,7 @@ use super::plot::color_of;
 use super::ReportData;
 use crate::error::Result;
 use crate::render_figure;
+use crate::train::trainer::EpochLog;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -25,13 +26,18 @@ struct Panel<'a> {
 
 pub(super) type Curve = Vec<(f64, f64)>;
 
-/// (epoch, value) of `key` in an epoch log, at the top level or among the
-/// method's diagnostics.
-pub(super) fn curve(log: &serde_json::Value, key: &str) -> Curve {
-    let value = |e: &serde_json::Value| e.get(key).or_else(|| e.get("diagnostics")?.get(key))?.as_f64();
-    log.as_array()
-        .map(|a| a.iter().filter_map(|e| Some((e.get("epoch")?.as_f64()?, value(e)?))).collect())
-        .unwrap_or_default()
+/// (epoch, value) of `key` in an epoch log: a field of every epoch (`loss`,
+/// `lr`, `seconds`, `images_per_s`) or one of the method's diagnostics (epochs
+/// that lack it are skipped).
+pub(super) fn curve(log: &[EpochLog], key: &str) -> Curve {
+    let value = |e: &EpochLog| match key {
+        "loss" => Some(e.loss),
+        "lr" => Some(e.lr),
+        "seconds" => Some(e.seconds),
+        "images_per_s" => Some(e.images_per_s),
+        _ => e.diagnostics.get(key).copied(),
+    };
+    log.iter().filter_map(|e| Some((e.epoch as f64, value(e)?))).collect()
 }
 
 fn panels(data: &ReportData) -> Vec<Panel<'_>> {
@@ -52,8 +58,8 @@ fn panels(data: &ReportData) -> Vec<Panel<'_>> {
     // One panel per diagnostic, every representation that logs it a line, so
     // variants of a method can be compared at a glance.
     let mut keys: Vec<String> = Vec::new();
-    for e in data.train_logs.iter().flat_map(|t| t.log.as_array().into_iter().flatten()) {
-        for k in e.get("diagnostics").and_then(|d| d.as_object()).into_iter().flat_map(|d| d.keys()) {
+    for e in data.train_logs.iter().flat_map(|t| &t.log) {
+        for k in e.diagnostics.keys() {
             if !keys.contains(k) {
                 keys.push(k.clone());
             }

@@ -196,8 +196,8 @@ impl Fitted for FittedLearned {
         v.push(("info/classes".into(), Tensor::from_slice(&[self.info.num_classes])));
         v
     }
-    fn train_log(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.logs).ok()
+    fn train_log(&self) -> Option<Vec<crate::train::trainer::EpochLog>> {
+        Some(self.logs.clone())
     }
     fn embed_blocks(&self, images: &Tensor, device: Device) -> Result<Option<Vec<Tensor>>> {
         let dev = self.vs.device();

@@ -188,7 +188,7 @@ pub trait Fitted: Send {
         None
     }
     /// Per-epoch training log, for learned representations.
-    fn train_log(&self) -> Option<serde_json::Value> {
+    fn train_log(&self) -> Option<Vec<crate::train::trainer::EpochLog>> {
         None
     }
     /// Per-block features (pooled, f32 N×d_i each), for networks; None otherwise.

@@ -218,9 +218,14 @@ fn run_rep(
             }
         }
     }
-    if let Some(log) = stages::train_log(ctx, r) {
-        let (seed, params) = (p.point.suite.seed, p.point.params());
-        out.train_logs.push(TrainLogRecord { representation: r.name.clone(), seed, params, log });
+    match stages::train_log(ctx, r) {
+        Ok(Some(log)) => {
+            let (seed, params) = (p.point.suite.seed, p.point.params());
+            out.train_logs.push(TrainLogRecord { representation: r.name.clone(), seed, params, log });
+        }
+        Ok(None) => {}
+        // The results stand without their training curves; say so on stderr.
+        Err(err) => progress.error(&format!("warning: {label}: training log not read: {err}")),
     }
     for (i, e) in r.evals.iter().enumerate() {
         let result = match (cached[i].take(), &loaded) {

@@ -63,5 +63,5 @@ pub struct TrainLogRecord {
     pub representation: String,
     pub seed: u64,
     pub params: String,
-    pub log: serde_json::Value,
+    pub log: Vec<crate::train::trainer::EpochLog>,
 }

@@ -10,6 +10,7 @@ use crate::eval::{EvalContext, EvalOutput, Features, Input, ModelInputs, Scope};
 use crate::files::{read_json, write_json};
 use crate::represent::{FitContext, Fitted, Part};
 use crate::runtime::seeding;
+use crate::train::trainer::EpochLog;
 use std::time::Instant;
 use tch::{Device, Tensor};
 
@@ -320,11 +321,15 @@ pub fn cross(
     Ok((out, secs, false))
 }
 
-/// The training log stored with a fitted representation, if it has one.
-pub fn train_log(ctx: &StageCtx, r: &RepPlan) -> Option<serde_json::Value> {
-    let e = ctx.store.get(&r.fit_key).ok().flatten()?;
+/// The training log stored with a fitted representation, if it has one; a
+/// log that does not read as epochs is an error naming the file.
+pub fn train_log(ctx: &StageCtx, r: &RepPlan) -> Result<Option<Vec<EpochLog>>> {
+    let Some(e) = ctx.store.get(&r.fit_key)? else { return Ok(None) };
     let path = e.file("train_log.json");
-    path.exists().then(|| read_json(&path).ok()).flatten()
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_json(&path).map(Some)
 }
 
 /// Reads a cached evaluation's metrics.
