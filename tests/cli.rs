@@ -413,3 +413,39 @@ fn seeds_on_the_command_line_extend_a_run_without_a_copied_suite() {
     }
     assert!(!dir.join("bad").exists());
 }
+
+#[test]
+fn two_identical_representations_under_other_names_get_identical_numbers_in_every_evaluation() {
+    // Label subsets, minibatch orders and cluster starts are drawn from the
+    // data, the seed and the evaluation, never from the representation's name,
+    // so a representation imported twice pairs with itself exactly.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::make_dataset(dir, 150, 60);
+    let suite = "suite: tiny
+dataset: {path: tiny, format: idx, val_fraction: 0.2, holdout_classes: [2]}
+representations:
+  first: {kind: raw}
+  second: {kind: raw}
+evaluations:
+  labels: {kind: label_efficiency, fractions: [0.1, 0.5]}
+  labels_knn: {kind: label_efficiency, probe: knn, fractions: [0.1]}
+  adam: {kind: linear_probe, solver: adam, epochs: 3, l2_grid: [0.0001]}
+  clusters: {kind: clustering, restarts: 2}
+  outliers: {kind: anomaly}
+matrix:
+  seed: [0, 1]
+";
+    std::fs::write(dir.join("tiny.yaml"), suite).unwrap();
+    repbench(dir, &["run", "tiny.yaml", "--device", "cpu", "-q"]).ok();
+    let (vals, _) = results(dir);
+    let of = |rep: &str| -> Vec<(String, f64)> {
+        vals.iter()
+            .filter_map(|(k, v)| k.strip_prefix(&format!("{rep}/")).map(|rest| (rest.to_string(), *v)))
+            .filter(|(k, _)| !k.contains("seconds"))
+            .collect()
+    };
+    let (a, b) = (of("first"), of("second"));
+    assert!(a.len() >= 10, "{vals:?}");
+    assert_eq!(a, b);
+}

@@ -187,11 +187,12 @@ fn report_from_fixture_has_every_section_figure_and_test() {
 fn a_collapsed_fit_is_warned_about_before_the_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let mut data = fixture(0.0);
-    data.train_logs[0].log = json!([
+    data.train_logs[0].log = serde_json::from_value(json!([
         {"epoch": 1, "loss": 7.0, "lr": 0.03, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.74, "teacher_logit_spread": 2.0}},
         {"epoch": 2, "loss": 3.0, "lr": 0.02, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 0.12, "teacher_logit_spread": 2.7}},
         {"epoch": 3, "loss": 7.6, "lr": 0.01, "seconds": 1.0, "images_per_s": 10.0, "diagnostics": {"teacher_entropy": 1.0, "teacher_logit_spread": 0.0}}
-    ]);
+    ]))
+    .unwrap();
     let md = std::fs::read_to_string(report::write_run(&tmp.path().join("run"), &data).unwrap()).unwrap();
     let warning = md.find("**simclr** (seed 0): the teacher ended uniform").expect("no collapse warning");
     assert!(warning < md.find("## linear (linear_probe)").unwrap(), "the warning comes after the tables: {md}");

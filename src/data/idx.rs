@@ -147,6 +147,7 @@ pub fn load_dir(name: &str, dir: &Path) -> Result<super::Dataset> {
     let train = read_pair(&tri, &trl)?;
     let test = read_pair(&tei, &tel)?;
     super::check_same_shape(name, &train, &test)?;
+    super::check_test_labels(&train, &test, &tel)?;
     let num_classes = super::count_classes(&[&train, &test]);
     let class_names = super::default_class_names(num_classes);
     Ok(super::Dataset {
@@ -192,6 +193,21 @@ mod tests {
 
     fn err(r: Result<ImageSet>) -> String {
         r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_test_label_no_training_image_carries_is_refused_with_file_label_and_count() {
+        let d = tempfile::tempdir().unwrap();
+        let img = |n: u32| idx(&[n, 1, 1], &vec![0; n as usize]);
+        std::fs::write(d.path().join("train-images-idx3-ubyte"), img(4)).unwrap();
+        std::fs::write(d.path().join("train-labels-idx1-ubyte"), idx(&[4], &[0, 1, 2, 1])).unwrap();
+        std::fs::write(d.path().join("t10k-images-idx3-ubyte"), img(5)).unwrap();
+        std::fs::write(d.path().join("t10k-labels-idx1-ubyte"), idx(&[5], &[0, 7, 1, 7, 7])).unwrap();
+        let e = load_dir("tiny", d.path()).unwrap_err().to_string();
+        assert!(e.contains("t10k-labels-idx1-ubyte") && e.contains("label 7 is carried by 3 test images"), "{e}");
+        assert!(e.contains("training labels: 0..=2"), "{e}");
+        std::fs::write(d.path().join("t10k-labels-idx1-ubyte"), idx(&[5], &[0, 2, 1, 2, 2])).unwrap();
+        assert_eq!(load_dir("tiny", d.path()).unwrap().num_classes, 3);
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod named;
 pub mod split;
 
 use crate::error::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 /// A set of images with integer labels, all of the same shape.
@@ -95,6 +95,28 @@ pub fn default_class_names(k: usize) -> Vec<String> {
 /// Number of classes = 1 + the largest label seen (labels are 0-based).
 pub fn count_classes(sets: &[&ImageSet]) -> usize {
     sets.iter().flat_map(|s| s.labels.iter()).copied().max().map(|m| m as usize + 1).unwrap_or(0)
+}
+
+/// Refuses test labels that no training image carries: a class the
+/// classifiers never see can only be scored wrong, so an accuracy over such
+/// a test set measures the labelling, not the representation. The error
+/// names the file, the label and how many images carry it.
+pub fn check_test_labels(train: &ImageSet, test: &ImageSet, test_labels_file: &Path) -> Result<()> {
+    let known: std::collections::BTreeSet<i64> = train.labels.iter().copied().collect();
+    let mut unknown: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for l in test.labels.iter().filter(|l| !known.contains(l)) {
+        *unknown.entry(*l).or_default() += 1;
+    }
+    let Some((&label, &count)) = unknown.iter().next() else { return Ok(()) };
+    let more = if unknown.len() > 1 { format!(" ({} such labels in all)", unknown.len()) } else { String::new() };
+    let (lo, hi) = (known.first().copied().unwrap_or(0), known.last().copied().unwrap_or(0));
+    Err(crate::error::Error::data(
+        test_labels_file,
+        format!(
+            "label {label} is carried by {count} test image{} but by no training image (training labels: {lo}..={hi}){more}",
+            if count == 1 { "" } else { "s" }
+        ),
+    ))
 }
 
 /// Checks that train and test agree on the image shape.

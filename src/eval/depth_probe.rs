@@ -38,7 +38,7 @@ impl Validate for DepthProbeParams {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 impl Evaluation for DepthProbeParams {
     /// Its own version plus those of the probe, the CKA and the encoders' block
@@ -122,7 +122,7 @@ impl DepthProbeParams {
             "test_images": img.test.1.size()[0],
             "test_correct_metric": "selected_block_top1",
         });
-        super::figure_data::put(&mut details, &super::figure_data::BlockCkaData { layer_cka })?;
+        super::figure_data::put(&mut details, &super::figure_data::BlockCkaData { layer_cka, estimator: Some(super::similarity::CkaEstimator::Debiased) })?;
         Ok(EvalOutput { metrics, details })
     }
 }

@@ -44,7 +44,7 @@ impl Validate for EmbeddingMapParams {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 impl Evaluation for EmbeddingMapParams {
     fn version(&self) -> u32 {

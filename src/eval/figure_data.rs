@@ -54,6 +54,9 @@ impl FigureData for ConfusionData {
 pub struct BlockCkaData {
     #[serde(deserialize_with = "present")]
     pub layer_cka: Option<Vec<Vec<f64>>>,
+    /// The CKA estimator; absent in cells stored before the debiased default (biased).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<crate::eval::similarity::CkaEstimator>,
 }
 
 impl FigureData for BlockCkaData {

@@ -117,7 +117,7 @@ impl Probe {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 impl Evaluation for LinearProbeParams {
     fn version(&self) -> u32 {

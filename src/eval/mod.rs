@@ -246,6 +246,9 @@ pub struct EvalOutput {
 #[derive(Debug, Clone, Copy)]
 pub struct EvalContext {
     pub device: Device,
+    /// Shared by every representation evaluated on the same data, seed and
+    /// evaluation (`runner::stages::eval_seed`): two representations that
+    /// embed alike get the same numbers, and paired tests pair on the same draws.
     pub seed: u64,
 }
 

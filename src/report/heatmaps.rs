@@ -86,6 +86,17 @@ fn heatmaps(
     Ok(Figure { section: section.into(), title: title.into(), png, svg, caption: caption.into() })
 }
 
+/// Which CKA estimator a similarity evaluation's cells used: the details say
+/// since the debiased default; older cells were biased.
+pub fn cka_estimator(data: &ReportData, eval: &str) -> &'static str {
+    let recorded = data.index().artifacts(eval).first().and_then(|a| a.details.get("estimator")?.as_str());
+    match recorded {
+        Some("debiased") => "debiased",
+        Some(_) => "biased",
+        None => "biased (recorded before repbench's debiased default)",
+    }
+}
+
 /// CKA between representations (mean over seeds), and between the blocks of
 /// each encoder (from `depth_probe`, first seed).
 ///
@@ -123,15 +134,18 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             })
             .collect();
         if !panels.is_empty() {
-            out.push(heatmaps(dir, &slug(&ev.name), &ev.name, &format!("{} — linear CKA between representations", ev.name), "Linear CKA on the same test images (mean over seeds): 1 = the same representation up to rotation and scale.", &panels, true)?);
+            out.push(heatmaps(dir, &slug(&ev.name), &ev.name, &format!("{} — linear CKA between representations", ev.name), &format!("Linear CKA, {} estimator, on the same test images (mean over seeds): 1 = the same representation up to rotation and scale; ≈ 0 for unrelated features (debiased).", cka_estimator(data, &ev.name)), &panels, true)?);
         }
     }
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::BlockCka)) {
         let mut panels: Vec<Panel> = Vec::new();
+        let mut estimator = None;
         for rep in reps {
             let Some(a) = index.artifacts(&ev.name).iter().find(|a| &a.representation == rep) else { continue };
+            let data = read_figure_data::<BlockCkaData>(a)?;
+            estimator = estimator.or(Some(data.estimator));
             // `null`: the evaluation was told not to compute it (cka_samples: 0).
-            let Some(m) = read_figure_data::<BlockCkaData>(a)?.layer_cka else { continue };
+            let Some(m) = data.layer_cka else { continue };
             let labels = (1..=m.len()).map(|i| format!("b{i}")).collect();
             panels.push((format!("{rep} (seed {})", a.seed), labels, m));
         }
@@ -141,7 +155,14 @@ pub fn similarity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                 &format!("{}_layer_cka", slug(&ev.name)),
                 &ev.name,
                 &format!("{} — linear CKA between blocks", ev.name),
-                "Block-to-block linear CKA of each encoder on test images (first seed).",
+                &format!(
+                    "Block-to-block linear CKA ({} estimator) of each encoder on test images (first seed).",
+                    match estimator.flatten() {
+                        Some(crate::eval::similarity::CkaEstimator::Debiased) => "debiased",
+                        Some(crate::eval::similarity::CkaEstimator::Biased) => "biased",
+                        None => "biased, recorded before repbench's debiased default,",
+                    }
+                ),
                 &panels,
                 true,
             )?);

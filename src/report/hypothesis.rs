@@ -15,12 +15,16 @@ pub struct Difference {
     pub test: String,
     /// Why there is no test, or a caution (n = 2).
     pub note: Option<String>,
+    /// The standard error of `diff` and its degrees of freedom, where a t
+    /// test was made: what equivalence, non-inferiority and power work from.
+    pub se: Option<f64>,
+    pub df: Option<f64>,
 }
 
 impl Difference {
     /// No difference measured (a representation against itself).
     pub fn none() -> Difference {
-        Difference { diff: 0.0, ci: None, p: None, test: String::new(), note: None }
+        Difference { diff: 0.0, ci: None, p: None, test: String::new(), note: None, se: None, df: None }
     }
 }
 
@@ -51,19 +55,26 @@ pub fn paired_t(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
 /// Two-sided Welch t-test of mean(a) ≠ mean(b): (t, df, p). None with n < 2 on
 /// either side or no spread on both (a test of a constant is no test).
 pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    let (se, df) = welch_se(a, b)?;
+    let t = (super::stats::mean_std(a).0 - super::stats::mean_std(b).0) / se;
+    Some((t, df, two_sided_p(t, df)?))
+}
+
+/// The standard error of mean(a) − mean(b) without pooling, and its
+/// Welch–Satterthwaite degrees of freedom. None as for `welch`.
+fn welch_se(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     if a.len() < 2 || b.len() < 2 {
         return None;
     }
-    let (ma, sa) = super::stats::mean_std(a);
-    let (mb, sb) = super::stats::mean_std(b);
+    let (_, sa) = super::stats::mean_std(a);
+    let (_, sb) = super::stats::mean_std(b);
     let (va, vb) = (sa * sa / a.len() as f64, sb * sb / b.len() as f64);
     let se2 = va + vb;
     if se2 == 0.0 {
         return None;
     }
-    let t = (ma - mb) / se2.sqrt();
     let df = se2 * se2 / (va * va / (a.len() as f64 - 1.0) + vb * vb / (b.len() as f64 - 1.0));
-    Some((t, df, two_sided_p(t, df)?))
+    Some((se2.sqrt(), df))
 }
 
 /// a − b over seeds: paired by seed when both have the same seeds, else Welch.
@@ -79,7 +90,8 @@ pub fn difference(a: &[(u64, f64)], b: &[(u64, f64)]) -> Difference {
     sb.sort_by_key(|x| x.0);
     let paired = sa.len() == sb.len() && sa.iter().zip(&sb).all(|(x, y)| x.0 == y.0);
     let n = a.len().min(b.len());
-    let none = |why: String| Difference { diff, ci: None, p: None, test: String::new(), note: Some(why) };
+    let none =
+        |why: String| Difference { diff, ci: None, p: None, test: String::new(), note: Some(why), se: None, df: None };
     if n < 2 {
         return none(format!("no test: {} seed{}", n, if n == 1 { "" } else { "s" }));
     }
@@ -95,7 +107,8 @@ pub fn difference(a: &[(u64, f64)], b: &[(u64, f64)]) -> Difference {
             });
         }
         let df = (n - 1) as f64;
-        let half = t_quantile(df).map(|q| q * s / (n as f64).sqrt());
+        let se = s / (n as f64).sqrt();
+        let half = t_quantile(df).map(|q| q * se);
         let p = paired_t(&vals(&sa), &vals(&sb)).map(|r| r.2);
         return Difference {
             diff,
@@ -103,20 +116,25 @@ pub fn difference(a: &[(u64, f64)], b: &[(u64, f64)]) -> Difference {
             p,
             test: format!("paired t, {n} seeds"),
             note: caution,
+            se: Some(se),
+            df: Some(df),
         };
     }
     let (va, vb) = (vals(a), vals(b));
-    match welch(&va, &vb) {
+    // The interval from the standard error itself: a difference of exactly 0
+    // (t = 0) has a finite interval, not 0/0.
+    match welch_se(&va, &vb) {
         None => none("no test: no spread on either side".into()),
-        Some((t, df, p)) => {
-            let se = diff / t;
-            let half = t_quantile(df).map(|q| q * se.abs());
+        Some((se, df)) => {
+            let half = t_quantile(df).map(|q| q * se);
             Difference {
                 diff,
                 ci: half.map(|h| (diff - h, diff + h)),
-                p: Some(p),
+                p: two_sided_p(diff / se, df),
                 test: format!("Welch t, {} and {} seeds", va.len(), vb.len()),
                 note: caution,
+                se: Some(se),
+                df: Some(df),
             }
         }
     }
@@ -174,12 +192,17 @@ pub fn per_example(a: &[bool], b: &[bool], resamples: usize, seed: u64) -> Optio
         (d.iter().filter(|&&v| v == 1).count() as u64, d.iter().filter(|&&v| v == -1).count() as u64);
     let ci = bootstrap_mean_ci_small(&d, resamples, seed);
     let p = mcnemar_exact(only_a, only_b);
+    // The standard error of the mean per-image difference, for equivalence and power.
+    let sd = super::stats::mean_std(&d.iter().map(|&v| v as f64).collect::<Vec<_>>()).1;
+    let se = (p.is_some() && n >= 2).then(|| sd / (n as f64).sqrt());
     Some(Difference {
         diff,
         ci: Some(ci),
         p,
         test: format!("McNemar exact on {n} test images ({only_a} vs {only_b} discordant), paired bootstrap CI"),
         note: p.is_none().then(|| "no test: right on exactly the same test images".to_string()),
+        se,
+        df: se.map(|_| (n - 1) as f64),
     })
 }
 
@@ -231,9 +254,12 @@ pub fn per_example_values(a: &[Option<f64>], b: &[Option<f64>], resamples: usize
     let (diff, sd) = super::stats::mean_std(&d);
     let p = (sd > 0.0).then(|| two_sided_p(diff / (sd / (n as f64).sqrt()), (n - 1) as f64)).flatten();
     let skipped = a.len() - n;
+    let se = p.map(|_| sd / (n as f64).sqrt());
     Some(Difference {
         diff,
         ci: Some(bootstrap_mean_ci(&d, resamples, seed)),
+        se,
+        df: se.map(|_| (n - 1) as f64),
         p,
         test: format!("paired t over {n} test images, paired bootstrap CI"),
         note: match (p, skipped) {

@@ -7,6 +7,7 @@ pub mod collapse;
 pub mod compare;
 pub mod figure;
 pub mod figures;
+pub mod equivalence;
 pub mod heatmaps;
 pub mod html;
 pub mod hypothesis;

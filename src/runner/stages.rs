@@ -245,6 +245,16 @@ fn features_from(mut tensors: Vec<(String, Tensor)>) -> Result<Features> {
     })
 }
 
+/// The seed of an evaluation's draws (label subsets, few-shot draws, probe
+/// minibatch orders, cluster initialisations): from the evaluation data's key
+/// (dataset fingerprint, split and split seed), the suite's seed and the
+/// evaluation, never from the representation, so every representation of a
+/// cell sees the same draws and comparisons pair on them. Evaluations label
+/// each purpose under it (`label_fraction/0.01`, `val`, `block3`).
+pub fn eval_seed(p: &PointPlan, e: &EvalPlan) -> u64 {
+    seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", p.data.key, e.name))
+}
+
 /// Runs one evaluation and stores its metrics; the flag says whether another
 /// process sharing the cache stored it first (while this one waited for the lock).
 pub fn evaluate(
@@ -255,10 +265,7 @@ pub fn evaluate(
     f: &Features,
     model: Option<&ModelInputs>,
 ) -> Result<(EvalOutput, f64, bool)> {
-    let ectx = EvalContext {
-        device: ctx.device,
-        seed: seeding::derive(p.point.suite.seed, &format!("eval/{}/{}", r.name, e.name)),
-    };
+    let ectx = EvalContext { device: ctx.device, seed: eval_seed(p, e) };
     let (_lock, hit) = ctx.lock_then_cached(&e.key)?;
     if let Some(h) = hit {
         return Ok((read_eval(&h)?, h.meta.seconds, true));
@@ -307,8 +314,7 @@ pub fn cross(
     if let Some(h) = hit {
         return Ok((read_eval(&h)?, h.meta.seconds, true));
     }
-    let ectx =
-        EvalContext { device: ctx.device, seed: seeding::derive(p.point.suite.seed, &format!("eval/*/{}", e.name)) };
+    let ectx = EvalContext { device: ctx.device, seed: eval_seed(p, e) };
     let t = Instant::now();
     let out = e.spec.evaluate(&Input::Cross(test), &ectx)?;
     let secs = t.elapsed().as_secs_f64();

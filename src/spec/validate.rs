@@ -84,11 +84,16 @@ pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
         c.name(&p, name);
         e.validate(&p, &mut c);
         if let crate::eval::EvaluationSpec::Anomaly(a) = e {
-            if !d.holdout_classes.contains(&a.class) {
-                c.push(
+            match a.class {
+                Some(class) if !d.holdout_classes.contains(&class) => c.push(
                     &format!("{p}.class"),
-                    format!("class {} must be held out of fitting: add it to dataset.holdout_classes", a.class),
-                );
+                    format!("class {class} must be held out of fitting: add it to dataset.holdout_classes"),
+                ),
+                None if d.holdout_classes.is_empty() && !s.matrix.contains_key("dataset.holdout_classes") => c.push(
+                    &p,
+                    "anomaly detection needs classes held out of fitting: list them in dataset.holdout_classes",
+                ),
+                _ => {}
             }
         }
     }

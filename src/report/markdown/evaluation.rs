@@ -36,14 +36,30 @@ fn fmt_vs(v: Option<&VsBest>) -> String {
     format!("Δ {:+.4}{ci}{test}{note}", v.diff)
 }
 
+/// A pair's 95 % interval: over seeds with several, else the half-sample
+/// subsampling interval the one cell stored (debiased estimator).
+fn cka_interval(data: &ReportData, s: &SummaryRow, a: &str, b: &str) -> Option<(f64, f64)> {
+    if s.n >= 2 {
+        return Some((s.ci95_low, s.ci95_high));
+    }
+    let index = data.index();
+    let cell = index.artifacts(&s.evaluation).iter().find(|c| c.params == s.params)?;
+    let names: Vec<&str> = cell.details.get("representations")?.as_array()?.iter().filter_map(|v| v.as_str()).collect();
+    let (i, j) = (names.iter().position(|n| *n == a)?, names.iter().position(|n| *n == b)?);
+    let pair = cell.details.get("cka_ci95")?.get(i)?.get(j)?.as_array()?;
+    Some((pair.first()?.as_f64()?, pair.get(1)?.as_f64()?))
+}
+
 fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
     let reps = &data.manifest.representations;
     let index = data.index();
     let in_eval = index.summaries(eval);
+    let estimator = crate::report::heatmaps::cka_estimator(data, eval);
     for params in crate::report::stats::params_groups(in_eval.iter().copied()) {
         if !params.is_empty() {
             let _ = writeln!(o, "**{params}**\n");
         }
+        let mut intervals = false;
         let _ = writeln!(o, "| linear CKA (mean over seeds) | {} |", reps.join(" | "));
         let _ = writeln!(o, "|---|{}", "---|".repeat(reps.len()));
         for a in reps {
@@ -51,16 +67,28 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
                 .iter()
                 .map(|b| {
                     let metric = format!("cka:{b}");
-                    index
-                        .summary(&SeriesKey { evaluation: eval, params, metric: &metric, representation: a })
-                        .map(|s| format!("{:.3}", s.mean))
-                        .unwrap_or_else(|| "—".into())
+                    let key = SeriesKey { evaluation: eval, params, metric: &metric, representation: a };
+                    let Some(s) = index.summary(&key) else { return "—".into() };
+                    match cka_interval(data, s, a, b).filter(|_| a != b) {
+                        Some((lo, hi)) => {
+                            intervals = true;
+                            format!("{:.3} [{lo:.3}, {hi:.3}]", s.mean)
+                        }
+                        None => format!("{:.3}", s.mean),
+                    }
                 })
                 .collect();
             let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
         }
+        let n = in_eval.iter().find(|s| s.params == params).map_or(0, |s| s.n);
+        let how = match (intervals, n >= 2) {
+            (false, _) => String::new(),
+            (true, true) => format!(" Brackets: 95 % t-interval over the {n} seeds."),
+            (true, false) => " Brackets: 95 % half-sample subsampling interval over the test images (one seed: it does not cover training-to-training variation).".into(),
+        };
+        let _ = writeln!(o, "\nEstimator: {estimator}.{how}\n");
         let keys = in_eval.iter().find(|s| s.params == params).map_or("", |s| s.cell_keys.as_str());
-        let _ = writeln!(o, "\nCell keys (one per seed): `{keys}`\n");
+        let _ = writeln!(o, "Cell keys (one per seed): `{keys}`\n");
     }
 }
 
