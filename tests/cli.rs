@@ -429,7 +429,7 @@ representations:
   second: {kind: raw}
 evaluations:
   labels: {kind: label_efficiency, fractions: [0.1, 0.5]}
-  labels_knn: {kind: label_efficiency, probe: knn, fractions: [0.1]}
+  labels_knn: {kind: label_efficiency, probe: knn, fractions: [0.5], knn: {k: [3]}}
   adam: {kind: linear_probe, solver: adam, epochs: 3, l2_grid: [0.0001]}
   clusters: {kind: clustering, restarts: 2}
   outliers: {kind: anomaly}
@@ -437,7 +437,10 @@ matrix:
   seed: [0, 1]
 ";
     std::fs::write(dir.join("tiny.yaml"), suite).unwrap();
-    repbench(dir, &["run", "tiny.yaml", "--device", "cpu", "-q"]).ok();
+    // --force: each representation computes its own cells (their keys are
+    // equal, so without it the second would read the first's from the cache).
+    let out = repbench(dir, &["run", "tiny.yaml", "--device", "cpu", "--force"]).ok();
+    assert!(out.stderr.contains("(20 computed, 0 cached"), "{}", out.stderr);
     let (vals, _) = results(dir);
     let of = |rep: &str| -> Vec<(String, f64)> {
         vals.iter()

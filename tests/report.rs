@@ -18,6 +18,8 @@ fn manifest(suite: &str) -> Manifest {
             proportion: spec.headline().proportion,
             figures,
             choices: vec![],
+            baseline: None,
+            margin: None,
         }
     };
     Manifest {
@@ -147,15 +149,20 @@ fn report_from_fixture_has_every_section_figure_and_test() {
     ] {
         assert!(md.contains(s), "report.md lacks {s}");
     }
-    // hog is best everywhere; simclr is 0.08 below it in every seed — the seed
-    // noise is shared (paired), so the difference has no spread: said, not tested.
-    assert!(md.contains("| hog | — | **top1** | 0.8800 ± 0.0040 | [0.8701, 0.8899] | 3 | **best** |"), "{md}");
+    // hog has the best mean everywhere; simclr is 0.08 below it in every seed —
+    // the seed noise is shared (paired), so the difference has no spread: said,
+    // not tested, and so hog is not called the leader (all pairs, no baseline).
+    assert!(md.contains("| hog | — | **top1** | 0.8800 ± 0.0040 | [0.8701, 0.8899] | 3 | **best mean** |"), "{md}");
     assert!(
         md.lines().any(|l| l.starts_with("| simclr | — | **top1** |")
-            && l.contains("Δ -0.0800; no test: the same difference in all 3 seeds")),
+            && l.contains("Δ -0.0800: **not tested** — the same difference in all 3 seeds")),
         "{md}"
     );
-    assert!(md.contains("## Findings") && md.contains("**hog** leads `linear`"), "{md}");
+    assert!(
+        md.contains("## Findings")
+            && md.contains("`linear`: the data cannot separate **hog**, **raw**, **simclr** at the top"),
+        "{md}"
+    );
     assert!(!md.contains("## Warnings: training collapse"), "a teacher at 0.9 is not a collapse: {md}");
     assert!(md.contains("| hog | 1 | 1 | 1.00 |"), "rank table (the map is descriptive, not ranked): {md}");
     for f in [
@@ -253,7 +260,7 @@ fn findings_give_a_ratio_headline_as_a_plain_difference() {
     let md = std::fs::read_to_string(&md_path).unwrap();
     let line = md.lines().find(|l| l.contains("**dino** leads `attention`")).unwrap_or_else(|| panic!("{md}"));
     // Paired over 3 seeds: differences 0.30, 0.34, 0.28 → mean 0.307.
-    assert!(line.contains("is 0.307 lower, CI [-"), "{line}");
+    assert!(line.contains("against dino: Δ -0.307, CI [-") && line.contains("**worse**"), "{line}");
     assert!(!line.contains("points"), "{line}");
 }
 

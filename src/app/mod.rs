@@ -111,7 +111,14 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         environment: crate::runtime::environment::collect(),
         datasets: plan.datasets.iter().map(data_records::dataset_record).collect(),
         representations: suite.representations.keys().cloned().collect(),
-        evaluations: suite.evaluations.iter().map(|(n, e)| EvaluationRecord::of(n, e)).collect(),
+        evaluations: suite
+            .evaluations
+            .iter()
+            .map(|(n, e)| {
+                let (baseline, margin) = suite.comparison_design(n);
+                EvaluationRecord { baseline, margin, ..EvaluationRecord::of(n, e) }
+            })
+            .collect(),
         cells: plan.cell_count(),
         computed_cells: outcome.computed_cells,
         cached_cells: outcome.cached_cells,

@@ -95,7 +95,8 @@ impl AnomalyParams {
                 vec![c as i64]
             }
             None => {
-                let unseen: std::collections::BTreeSet<i64> = labels.iter().copied().filter(|y| !seen.contains(y)).collect();
+                let unseen: std::collections::BTreeSet<i64> =
+                    labels.iter().copied().filter(|y| !seen.contains(y)).collect();
                 unseen.into_iter().collect()
             }
         };
@@ -229,7 +230,8 @@ mod tests {
             num_classes: 4,
         };
         let out = AnomalyParams { class: None, k: 5 }.run(&f).unwrap();
-        let per: Vec<f64> = out.details["per_class"].as_array().unwrap().iter().map(|p| p["auroc"].as_f64().unwrap()).collect();
+        let per: Vec<f64> =
+            out.details["per_class"].as_array().unwrap().iter().map(|p| p["auroc"].as_f64().unwrap()).collect();
         assert_eq!(out.details["classes"], serde_json::json!([2, 3]));
         assert!(per[0] > 0.95 && per[1] < 0.8, "{per:?}");
         assert!((out.metrics[0].1 - (per[0] + per[1]) / 2.0).abs() < 1e-12);

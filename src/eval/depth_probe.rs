@@ -122,7 +122,10 @@ impl DepthProbeParams {
             "test_images": img.test.1.size()[0],
             "test_correct_metric": "selected_block_top1",
         });
-        super::figure_data::put(&mut details, &super::figure_data::BlockCkaData { layer_cka, estimator: Some(super::similarity::CkaEstimator::Debiased) })?;
+        super::figure_data::put(
+            &mut details,
+            &super::figure_data::BlockCkaData { layer_cka, estimator: Some(super::similarity::CkaEstimator::Debiased) },
+        )?;
         Ok(EvalOutput { metrics, details })
     }
 }

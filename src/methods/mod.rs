@@ -76,7 +76,7 @@ pub trait Method: std::fmt::Debug + Send + Sync {
 /// Version of the machinery every learned method shares: the training loop and
 /// its optimisers and schedules (`train/`), the encoders (`nn/`), the
 /// augmentations and the input normalizer. It enters every learned fit key.
-pub const SHARED_VERSION: u32 = 1;
+pub const SHARED_VERSION: u32 = 2;
 
 /// The accessors every `Method` impl shares: `version` (the file's `VERSION`),
 /// `encoder` and `train` (the params' fields of those names).

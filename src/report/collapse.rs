@@ -66,7 +66,9 @@ mod tests {
         let log = entropy
             .iter()
             .enumerate()
-            .map(|(i, h)| epoch(i + 1, json!({"teacher_entropy": h, "teacher_student_kl": kl, "teacher_logit_spread": 1.0})))
+            .map(|(i, h)| {
+                epoch(i + 1, json!({"teacher_entropy": h, "teacher_student_kl": kl, "teacher_logit_spread": 1.0}))
+            })
             .collect();
         TrainLogRecord { representation: "dino".into(), seed: 3, params: String::new(), log }
     }

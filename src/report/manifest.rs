@@ -42,6 +42,13 @@ pub struct EvaluationRecord {
     /// the kind's declaration when an older manifest lacks them.
     #[serde(default)]
     pub choices: Vec<String>,
+    /// The representation the suite compares every other with (`baseline:`);
+    /// None: all pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// The suite's equivalence / non-inferiority margin on the headline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
 }
 
 impl EvaluationRecord {
@@ -56,6 +63,8 @@ impl EvaluationRecord {
             proportion: h.proportion,
             figures: Some(spec.as_dyn().figures().to_vec()),
             choices: spec.as_dyn().choices().iter().map(|c| c.to_string()).collect(),
+            baseline: None,
+            margin: None,
         }
     }
 

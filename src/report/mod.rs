@@ -5,9 +5,10 @@
 //! so `repbench report` never trains anything.
 pub mod collapse;
 pub mod compare;
+pub mod comparisons;
+pub mod equivalence;
 pub mod figure;
 pub mod figures;
-pub mod equivalence;
 pub mod heatmaps;
 pub mod html;
 pub mod hypothesis;
@@ -73,7 +74,11 @@ impl ReportData {
             .evaluations
             .iter()
             .filter(|e| e.ranks)
-            .map(|e| significance::RankedHeadline::new(e.name.clone(), e.headline.clone(), e.higher_is_better))
+            .map(|e| significance::RankedHeadline {
+                baseline: e.baseline.clone(),
+                margin: e.margin,
+                ..significance::RankedHeadline::new(e.name.clone(), e.headline.clone(), e.higher_is_better)
+            })
             .collect()
     }
 }
@@ -94,7 +99,7 @@ pub fn write_run(dir: &Path, data: &ReportData) -> Result<PathBuf> {
 pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     table::write_summary(dir, &data.summary)?;
     let headlines = data.ranked_headlines();
-    let vs_best = significance::versus_best(&data.rows, &data.summary, &headlines, &data.artifacts);
+    let families = comparisons::compare(&data.rows, &data.summary, &headlines, &data.artifacts);
     let ranks = significance::rank_table(&data.summary, &headlines, &data.manifest.representations);
     let charts = plot::summary_chart(dir, &data.summary, &data.manifest)?;
     let mut figures = Vec::new();
@@ -105,7 +110,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
     figures.extend(training_curves::training_curves(dir, data)?);
-    let md = markdown::render(data, &vs_best, &ranks, &charts, &figures);
+    let md = markdown::render(data, &families, &ranks, &charts, &figures);
     let path = dir.join("report.md");
     write_atomic(&path, md.as_bytes())?;
     let page = html::render(dir, &md, &data.manifest)?;

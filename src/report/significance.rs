@@ -1,80 +1,39 @@
-//! Is a difference larger than seed noise? Per evaluation (and matrix params),
-//! each representation's headline metric against the best one's: the
-//! difference with its 95 % CI, a paired t-test over seeds (cells of one seed
-//! share their split) or Welch's where seeds do not pair, and Holm–Bonferroni
-//! over the evaluation's family of comparisons. Degenerate cases (one seed, no
-//! spread) get a reason, not a p-value. With one seed, the per-example test
-//! on the shared test images is what a comparison uses: McNemar's exact test
-//! for stored correctness, a paired t over the images for a stored per-image
+//! The pieces every comparison of two series uses (report::comparisons
+//! designs the families): the ranked headlines, and with one seed the
+//! per-example test on the shared test images — McNemar's exact test for
+//! stored correctness, a paired t over the images for a stored per-image
 //! score, each with a paired bootstrap CI. Such an interval is over test images
 //! for the trained networks at hand, not over training runs. And a rank table
 //! over the evaluations every ranked representation has.
-use super::hypothesis::{decode_bits, difference, holm, per_example, per_example_values, Difference};
+use super::hypothesis::{decode_bits, per_example, per_example_values, Difference};
 use super::index::{ResultsIndex, SeriesKey};
 use super::stats::SummaryRow;
-use crate::runner::{Artifact, ResultRow};
-use rayon::prelude::*;
+use crate::runner::Artifact;
 use serde::{Deserialize, Serialize};
 
-/// A ranked headline: (evaluation, metric, higher is better).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A ranked headline: (evaluation, metric, higher is better) and how its
+/// comparisons are designed (a baseline, an equivalence margin).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RankedHeadline {
     pub evaluation: String,
     /// The evaluation's headline metric.
     pub metric: String,
     pub higher_is_better: bool,
+    /// The representation every other is compared with; None: all pairs.
+    pub baseline: Option<String>,
+    /// Equivalence / non-inferiority margin on the headline (absolute).
+    pub margin: Option<f64>,
 }
 
 impl RankedHeadline {
     pub fn new(evaluation: impl Into<String>, metric: impl Into<String>, higher_is_better: bool) -> RankedHeadline {
-        RankedHeadline { evaluation: evaluation.into(), metric: metric.into(), higher_is_better }
-    }
-}
-
-/// One representation's comparison with the best in its group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VsBest {
-    pub evaluation: String,
-    pub params: String,
-    pub metric: String,
-    pub representation: String,
-    pub best: String,
-    pub is_best: bool,
-    /// mean(this) − mean(best).
-    pub diff: f64,
-    /// 95 % CI of the difference (paired or Welch).
-    pub ci: Option<(f64, f64)>,
-    /// The raw two-sided p-value and the Holm-adjusted one (family: the
-    /// evaluation's comparisons against its best, per params group).
-    pub p_value: Option<f64>,
-    pub p_holm: Option<f64>,
-    /// `paired t, 3 seeds` or `Welch t, …`.
-    pub test: String,
-    /// Why there is no test, or a caution.
-    pub note: Option<String>,
-    /// How many comparisons the Holm family holds.
-    pub family: usize,
-}
-
-impl VsBest {
-    /// The series this comparison is about.
-    pub fn key(&self) -> SeriesKey<'_> {
-        SeriesKey {
-            evaluation: &self.evaluation,
-            params: &self.params,
-            metric: &self.metric,
-            representation: &self.representation,
+        RankedHeadline {
+            evaluation: evaluation.into(),
+            metric: metric.into(),
+            higher_is_better,
+            baseline: None,
+            margin: None,
         }
-    }
-
-    /// The comparison of a series, if one was made.
-    pub fn of<'v>(all: &'v [VsBest], key: &SeriesKey) -> Option<&'v VsBest> {
-        all.iter().find(|v| v.key() == *key)
-    }
-
-    /// Worse than the best at Holm-adjusted p < 0.05.
-    pub fn resolved(&self) -> bool {
-        self.p_holm.is_some_and(|p| p < 0.05)
     }
 }
 
@@ -131,7 +90,7 @@ pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 /// With one seed there is nothing to pair over seeds, but the two
 /// representations were scored on the same test images: the per-example
 /// comparison of their stored cells (`per_example_difference`).
-fn one_seed(
+pub(crate) fn one_seed(
     index: &ResultsIndex,
     mine: (&SeriesKey, &[(u64, f64)]),
     best: (&SeriesKey, &[(u64, f64)]),
@@ -148,77 +107,6 @@ fn one_seed(
     let (ca, cb) = (index.artifact(&ka.cell(*sa))?, index.artifact(&kb.cell(*sb))?);
     let stored = is_headline_of_stored(index.artifacts(ka.evaluation), ka.metric);
     per_example_difference(ca, cb, ka.metric, stored, seed)
-}
-
-/// The comparisons against the best mean (in the metric's direction), per
-/// (evaluation, params) group of the ranked headlines.
-pub fn versus_best(
-    rows: &[ResultRow],
-    summary: &[SummaryRow],
-    headlines: &[RankedHeadline],
-    artifacts: &[Artifact],
-) -> Vec<VsBest> {
-    let index = ResultsIndex::new(rows, summary, artifacts);
-    let mut out = Vec::new();
-    for RankedHeadline { evaluation: eval, metric, higher_is_better: higher } in headlines {
-        for (params, members) in index.groups(eval, metric) {
-            let better = |a: &&&SummaryRow, b: &&&SummaryRow| {
-                if *higher {
-                    a.mean.total_cmp(&b.mean)
-                } else {
-                    b.mean.total_cmp(&a.mean)
-                }
-            };
-            let Some(best) = members.iter().max_by(better) else { continue };
-            let best_key = SeriesKey::of_summary(best);
-            let best_vals = index.values(&best_key);
-            let start = out.len();
-            // Each comparison draws from its own seeded generator, so computing
-            // them in parallel gives the same intervals; the leader is not
-            // compared with itself.
-            let diffs: Vec<Option<Difference>> = members
-                .par_iter()
-                .map(|m| {
-                    if m.representation == best.representation {
-                        return None;
-                    }
-                    let key = SeriesKey::of_summary(m);
-                    let mine = index.values(&key);
-                    Some(
-                        one_seed(&index, (&key, mine), (&best_key, best_vals))
-                            .unwrap_or_else(|| difference(mine, best_vals)),
-                    )
-                })
-                .collect();
-            for (m, d) in members.iter().zip(diffs) {
-                let is_best = d.is_none();
-                let d = d.unwrap_or_else(Difference::none);
-                out.push(VsBest {
-                    evaluation: eval.clone(),
-                    params: params.to_string(),
-                    metric: metric.clone(),
-                    representation: m.representation.clone(),
-                    best: best.representation.clone(),
-                    is_best,
-                    diff: if is_best { 0.0 } else { d.diff },
-                    ci: if is_best { None } else { d.ci },
-                    p_value: if is_best { None } else { d.p },
-                    p_holm: None,
-                    test: if is_best { String::new() } else { d.test },
-                    note: if is_best { None } else { d.note },
-                    family: 0,
-                });
-            }
-            let family = &mut out[start..];
-            let adjusted = holm(&family.iter().map(|v| v.p_value).collect::<Vec<_>>());
-            let m = adjusted.iter().flatten().count();
-            for (v, p) in family.iter_mut().zip(adjusted) {
-                v.p_holm = p;
-                v.family = m;
-            }
-        }
-    }
-    out
 }
 
 /// Ranks (1 = best; ties share the average rank) of each representation per
@@ -239,7 +127,7 @@ pub fn rank_table(summary: &[SummaryRow], headlines: &[RankedHeadline], represen
     let index = ResultsIndex::new(&[], summary, &[]);
     let mut columns = Vec::new();
     let mut ranks: Vec<Vec<Option<f64>>> = vec![Vec::new(); representations.len()];
-    for RankedHeadline { evaluation: eval, metric, higher_is_better: higher } in headlines {
+    for RankedHeadline { evaluation: eval, metric, higher_is_better: higher, .. } in headlines {
         for (params, members) in index.groups(eval, metric) {
             if members.len() < 2 {
                 continue;
@@ -297,7 +185,7 @@ mod tests {
     fn one_seed_scores_per_image_are_compared_on_the_shared_images() {
         // Two ViTs, one seed, `attention_foreground` stored per image: the
         // comparison with the best is paired over images, not "no test: 1 seed".
-        let result = |rep: &str, v: f64| ResultRow {
+        let result = |rep: &str, v: f64| crate::runner::ResultRow {
             suite: "s".into(),
             representation: rep.into(),
             kind: String::new(),
@@ -330,16 +218,16 @@ mod tests {
             artifact("sup", serde_json::json!([1.1, 1.2, 1.3, 1.3])),
         ];
         let h: Vec<RankedHeadline> = vec![RankedHeadline::new("attention", "attention_foreground", true)];
-        let v = versus_best(&rows, &summary, &h, &artifacts);
-        let sup = v.iter().find(|x| x.representation == "sup").unwrap();
-        assert_eq!(sup.best, "dino");
+        let families = crate::report::comparisons::compare(&rows, &summary, &h, &artifacts);
+        let sup = families[0].row_of("sup").unwrap();
+        assert_eq!(sup.against, "dino");
         // Paired on images 0, 1, 3: differences −0.3, −0.4, −0.2, mean −0.3.
         assert!((sup.diff + 0.3).abs() < 1e-12, "{sup:?}");
         assert!(sup.test.starts_with("paired t over 3 test images"), "{sup:?}");
-        assert!(sup.p_value.is_some() && sup.ci.is_some());
+        assert!(sup.p_value.is_some() && sup.ci.is_some() && sup.one_run);
         // Without stored scores the same rows get no test (one seed).
-        let bare = versus_best(&rows, &summary, &h, &[]);
-        let sup = bare.iter().find(|x| x.representation == "sup").unwrap();
+        let bare = crate::report::comparisons::compare(&rows, &summary, &h, &[]);
+        let sup = bare[0].row_of("sup").unwrap();
         assert_eq!((sup.p_value, sup.note.as_deref()), (None, Some("no test: 1 seed")));
     }
 

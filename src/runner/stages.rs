@@ -135,7 +135,10 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
     let fctx = FitContext {
         device: ctx.device,
-        seed: seeding::derive(p.point.suite.seed, &format!("fit/{}", r.name)),
+        // Not from the name: the fit key holds the spec and the seed but not
+        // the name, so a name-derived seed would make a cached fit depend on
+        // which identically-specified representation ran first.
+        seed: seeding::derive(p.point.suite.seed, "fit"),
         labels: Some(&labels),
         val: Some((&val, &val_labels)),
         num_classes: data.num_classes as i64,

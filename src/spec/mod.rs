@@ -95,9 +95,38 @@ pub struct Suite {
     /// Dotted path → list of values; the cells are their cartesian product.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub matrix: IndexMap<String, Vec<serde_yaml::Value>>,
+    /// The representation every other is compared with (paired, Holm over
+    /// k − 1). Without one, all pairs are compared (Holm over k(k − 1)/2).
+    /// Declared before the data are seen: that is what makes the design valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Equivalence margin on each headline (absolute, in the metric's units):
+    /// every comparison also gets TOST within ±margin and non-inferiority at −margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    /// Per-evaluation overrides of `baseline` and `margin`, by evaluation name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub comparisons: IndexMap<String, ComparisonSpec>,
+}
+
+/// `comparisons: {<evaluation>: {baseline, margin}}`: one evaluation's design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonSpec {
+    #[serde(default)]
+    pub baseline: Option<String>,
+    #[serde(default)]
+    pub margin: Option<f64>,
 }
 
 impl Suite {
+    /// The baseline and margin an evaluation's comparisons use: its override,
+    /// else the suite's.
+    pub fn comparison_design(&self, evaluation: &str) -> (Option<String>, Option<f64>) {
+        let o = self.comparisons.get(evaluation);
+        (o.and_then(|c| c.baseline.clone()).or_else(|| self.baseline.clone()), o.and_then(|c| c.margin).or(self.margin))
+    }
+
     /// The settings `runtime::setup` applies to the process.
     pub fn run_settings(&self) -> crate::runtime::RunSettings {
         crate::runtime::RunSettings { threads: self.threads, deterministic: self.deterministic, device: self.device }

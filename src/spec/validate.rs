@@ -56,6 +56,21 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
     }
 }
 
+/// A baseline must name a representation; a margin must be a positive number.
+fn check_comparison(prefix: &str, baseline: Option<&str>, margin: Option<f64>, s: &Suite, c: &mut Checker) {
+    if let Some(b) = baseline {
+        if !s.representations.contains_key(b) {
+            let names = s.representations.keys().cloned().collect::<Vec<_>>().join(", ");
+            c.push(&format!("{prefix}baseline"), format!("`{b}` names no representation (representations: {names})"));
+        }
+    }
+    if let Some(m) = margin {
+        if !(m.is_finite() && m > 0.0) {
+            c.push(&format!("{prefix}margin"), format!("must be a positive number in the headline's units, got {m}"));
+        }
+    }
+}
+
 /// Checks the whole suite; all problems are reported together.
 pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
     let mut c = Checker { base_dir: Some(file.parent().unwrap_or(Path::new(".")).to_path_buf()), ..Default::default() };
@@ -99,6 +114,20 @@ pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
     }
     for (k, v) in &s.matrix {
         c.non_empty(&format!("matrix.{k}"), v);
+    }
+    check_comparison("", s.baseline.as_deref(), s.margin, s, &mut c);
+    for (name, o) in &s.comparisons {
+        let p = format!("comparisons.{name}.");
+        if !s.evaluations.contains_key(name) {
+            c.push(
+                &format!("comparisons.{name}"),
+                format!(
+                    "names no evaluation (evaluations: {})",
+                    s.evaluations.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        check_comparison(&p, o.baseline.as_deref(), o.margin, s, &mut c);
     }
     if c.errors.is_empty() {
         return Ok(());

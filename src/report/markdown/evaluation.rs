@@ -1,11 +1,12 @@
 //! One section of report.md per evaluation: its table (mean ± std, CI, the
-//! comparison against the best) or its CKA matrix, the probe's solver warnings,
+//! comparison with the baseline or the best mean) and the table of every
+//! comparison of its family, or its CKA matrix; the probe's solver warnings,
 //! then the figures it declares.
 use super::figures_of;
+use crate::report::comparisons::{Comparison, Design, Family, Verdict};
 use crate::report::figure::Figure;
 use crate::report::index::SeriesKey;
 use crate::report::manifest::EvaluationRecord;
-use crate::report::significance::VsBest;
 use crate::report::stats::SummaryRow;
 use crate::report::ReportData;
 use std::fmt::Write;
@@ -18,22 +19,60 @@ fn fmt_ci(s: &SummaryRow) -> String {
     }
 }
 
-/// The comparison with the best: the difference with its 95 % CI, the
-/// Holm-adjusted p (▼ when it resolves), the test; or why there is no test.
-fn fmt_vs(v: Option<&VsBest>) -> String {
-    let Some(v) = v else { return String::new() };
-    if v.is_best {
-        return "**best**".into();
+/// A difference as the report prints it: in points for a proportion.
+pub(super) fn fmt_amount(x: f64, proportion: bool) -> String {
+    if proportion {
+        format!("{:.1} points", x * 100.0)
+    } else {
+        format!("{x:.4}")
     }
-    let ci = v.ci.map(|(lo, hi)| format!(" [{lo:+.4}, {hi:+.4}]")).unwrap_or_default();
-    let test = match (v.p_value, v.p_holm) {
-        (Some(p), Some(h)) => {
-            format!("; p = {p:.3}, Holm p = {h:.3}{} ({})", if v.resolved() { " ▼" } else { " (n.s.)" }, v.test)
-        }
+}
+
+/// A comparison: the difference with its 95 % CI, the Holm-adjusted p and
+/// the test, the verdict, what the design could detect; or why no test.
+pub(super) fn fmt_comparison(c: &Comparison, margin: Option<f64>, proportion: bool) -> String {
+    let ci = c.ci.map(|(lo, hi)| format!(" [{lo:+.4}, {hi:+.4}]")).unwrap_or_default();
+    let test = match (c.p_value, c.p_holm) {
+        (Some(p), Some(h)) => format!("; p = {p:.3}, Holm p = {h:.3} ({})", c.test),
         _ => String::new(),
     };
-    let note = v.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
-    format!("Δ {:+.4}{ci}{test}{note}", v.diff)
+    let m = margin.map(|m| fmt_amount(m, proportion)).unwrap_or_default();
+    let power = c.detectable.map(|d| format!("; detectable ≥ {}", fmt_amount(d, proportion))).unwrap_or_default();
+    let note = match (&c.note, c.verdict) {
+        (Some(n), Verdict::NotTested) => format!(" — {}", n.trim_start_matches("no test: ")),
+        (Some(n), _) => format!("; {n}"),
+        (None, _) => String::new(),
+    };
+    let one_run = if c.one_run { "; one training run each: does not cover training-to-training variation" } else { "" };
+    format!("Δ {:+.4}{ci}{test}: **{}**{note}{power}{one_run}", c.diff, c.verdict.words(&m))
+}
+
+/// The table cell of a representation: its family's comparison, or what it is in the family.
+fn fmt_row(family: Option<&Family>, rep: &str, proportion: bool) -> String {
+    let Some(f) = family else { return String::new() };
+    if f.reference() == Some(rep) {
+        return match (&f.design, &f.leader) {
+            (Design::Baseline(_), _) => "**baseline**".into(),
+            (Design::AllPairs, Some(l)) if l == rep => "**leader** (resolved above every other)".into(),
+            (Design::AllPairs, _) => "**best mean**".into(),
+        };
+    }
+    f.row_of(rep).map(|c| fmt_comparison(c, f.margin, proportion)).unwrap_or_default()
+}
+
+/// Every comparison of an all-pairs family with more than one pair.
+fn pairs_table(o: &mut String, f: &Family, proportion: bool) {
+    if f.design != Design::AllPairs || f.comparisons.len() < 2 {
+        return;
+    }
+    let what = if f.params.is_empty() { String::new() } else { format!(" [{}]", f.params) };
+    let _ = writeln!(o, "All pairs{what} ({} tested, Holm over them):\n", f.tested());
+    let _ = writeln!(o, "| representation | against | comparison |");
+    let _ = writeln!(o, "|---|---|---|");
+    for c in &f.comparisons {
+        let _ = writeln!(o, "| {} | {} | {} |", c.representation, c.against, fmt_comparison(c, f.margin, proportion));
+    }
+    o.push('\n');
 }
 
 /// A pair's 95 % interval: over seeds with several, else the half-sample
@@ -98,7 +137,7 @@ pub(super) fn evaluation_section(
     o: &mut String,
     data: &ReportData,
     ev: &EvaluationRecord,
-    vs_best: &[VsBest],
+    families: &[Family],
     figures: &[Figure],
 ) {
     let index = data.index();
@@ -111,16 +150,28 @@ pub(super) fn evaluation_section(
     if ev.draws(crate::eval::FigureKind::CkaMatrix) {
         similarity_table(o, data, &ev.name);
     } else if !rows.is_empty() {
+        let mine: Vec<&Family> = families.iter().filter(|f| f.evaluation == ev.name).collect();
+        let column = match &ev.baseline {
+            Some(b) => format!("vs baseline {b}"),
+            None => "vs best mean".into(),
+        };
         if ev.ranks {
-            let fam = vs_best.iter().filter(|v| v.evaluation == ev.name && v.p_holm.is_some()).count();
-            let _ = writeln!(o, "Headline **{}** ({} is better). The `vs best` column: the difference from the best mean with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), and the p-value after Holm–Bonferroni over this evaluation's {fam} comparisons against its best (▼: worse at Holm p < 0.05). With one seed, the two are compared on the same test images where the evaluation stored them (McNemar's exact test for accuracy, a paired t over images for a per-image score; paired bootstrap CI). No test where there is nothing to test (one seed and nothing stored per image, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" });
+            let design = match &ev.baseline {
+                Some(b) => format!("every representation against the baseline **{b}** declared in the suite (Holm–Bonferroni over the k − 1 comparisons)"),
+                None => "every pair of representations (Holm–Bonferroni over the k(k − 1)/2 comparisons; a representation leads only when it is resolved above every other)".into(),
+            };
+            let margin = match ev.margin {
+                Some(m) => format!(" With the suite's margin {}: equivalent when TOST places the difference within ±margin, non-inferior when it is above −margin (each Holm-adjusted over the family).", fmt_amount(m, ev.proportion)),
+                None => " No margin is declared, so nothing is called equivalent: \"not resolved\" only says these seeds do not separate the two.".into(),
+            };
+            let _ = writeln!(o, "Headline **{}** ({} is better). Comparisons: {design}; the difference with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), the verdict at Holm p < 0.05, and the smallest difference the design detects with 80 % power.{margin} With one seed, two representations are compared on the same test images where the evaluation stored them (McNemar's exact test for accuracy, a paired t over images for a per-image score; paired bootstrap CI): a test over test images for these training runs. No test where there is nothing to test (one seed and nothing stored per image, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" });
         }
-        let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | vs best | cell keys |");
+        let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | {column} | cell keys |");
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
         for s in rows {
             let headline = s.metric == ev.headline;
             let metric = if headline { format!("**{}**", s.metric) } else { s.metric.clone() };
-            let v = VsBest::of(vs_best, &SeriesKey::of_summary(s));
+            let family = mine.iter().find(|f| f.params == s.params && f.metric == s.metric).copied();
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {:.4} ± {:.4} | {} | {} | {} | `{}` |",
@@ -131,11 +182,14 @@ pub(super) fn evaluation_section(
                 s.std,
                 if ev.is_choice(&s.metric) { "— (a choice)".to_string() } else { fmt_ci(s) },
                 s.n,
-                fmt_vs(v),
+                fmt_row(family, &s.representation, ev.proportion),
                 s.cell_keys
             );
         }
         o.push('\n');
+        for f in &mine {
+            pairs_table(o, f, ev.proportion);
+        }
         solver_warnings(o, rows);
     }
     figures_of(o, figures, &ev.name);

@@ -1,90 +1,139 @@
 //! The findings at the top of report.md: one sentence per ranked evaluation
-//! saying who leads, by how much over the closest, and whether the statistics
-//! resolve it.
-use crate::report::significance::VsBest;
+//! saying what its family of comparisons resolves — against the declared
+//! baseline, or, without one, who leads (resolved above every other) or which
+//! representations the data cannot separate at the top — and, where nothing
+//! is resolved, what difference the seeds could have detected. Nothing the
+//! statistics do not support.
+use super::evaluation::fmt_amount;
+use crate::report::comparisons::{Comparison, Design, Family, Verdict};
 use crate::report::ReportData;
 use std::fmt::Write;
 
-/// A rounded value for the findings, in points when it is a fraction.
-fn pts(x: f64) -> String {
-    let p = x.abs() * 100.0;
-    if p < 0.1 {
-        format!("{p:.2}")
+/// "a difference of 1.2 points [CI] (verdict, Holm p, test)" for one comparison.
+fn clause(c: &Comparison, f: &Family, proportion: bool) -> String {
+    let ci = match c.ci {
+        Some((lo, hi)) if proportion => format!(", CI [{:+.1}, {:+.1}] points", lo * 100.0, hi * 100.0),
+        Some((lo, hi)) => format!(", CI [{lo:+.3}, {hi:+.3}]"),
+        None => String::new(),
+    };
+    let m = f.margin.map(|m| fmt_amount(m, proportion)).unwrap_or_default();
+    let verdict = match (c.verdict, c.p_holm, &c.note) {
+        (Verdict::NotTested, _, Some(n)) => format!("**not tested**: {}", n.trim_start_matches("no test: ")),
+        (v, Some(h), _) => format!("**{}** (Holm p = {h:.3}, {})", v.words(&m), c.test),
+        (v, None, _) => format!("**{}**", v.words(&m)),
+    };
+    let power = match (c.verdict, c.detectable) {
+        (Verdict::NotResolved, Some(d)) => format!("; {} could detect ≥ {}", design_size(c), fmt_amount(d, proportion)),
+        _ => String::new(),
+    };
+    let caution = match &c.note {
+        Some(n) if c.verdict != Verdict::NotTested => format!("; {n}"),
+        _ => String::new(),
+    };
+    let one_run = if c.one_run {
+        "; one training run each, a test over test images that does not cover training-to-training variation"
     } else {
-        format!("{p:.1}")
+        ""
+    };
+    format!("Δ {}{ci}: {verdict}{power}{caution}{one_run}", signed(c.diff, proportion))
+}
+
+fn signed(x: f64, proportion: bool) -> String {
+    if proportion {
+        format!("{:+.1} points", x * 100.0)
+    } else {
+        format!("{x:+.3}")
     }
 }
 
-/// One sentence per ranked evaluation: who leads, by how much over the
-/// runner-up, and whether the statistics resolve it — nothing they do not support.
-pub(super) fn findings(o: &mut String, data: &ReportData, vs_best: &[VsBest]) {
+/// "3 seeds" or "10,000 test images": what the power statement is about.
+fn design_size(c: &Comparison) -> String {
+    let digits: String =
+        c.test.chars().skip_while(|ch| !ch.is_ascii_digit()).take_while(|ch| ch.is_ascii_digit()).collect();
+    match (c.one_run, digits.is_empty()) {
+        (_, true) => "this design".into(),
+        (true, false) => format!("{digits} test images"),
+        (false, false) => format!("{digits} seeds"),
+    }
+}
+
+/// One sentence per ranked evaluation and params group.
+pub(super) fn findings(o: &mut String, data: &ReportData, families: &[Family]) {
     let mut lines = Vec::new();
-    let index = data.index();
     for ev in data.manifest.evaluations.iter().filter(|e| e.ranks) {
-        for params in crate::report::stats::params_groups(index.metric(&ev.name, &ev.headline)) {
-            let fam: Vec<&VsBest> = vs_best
-                .iter()
-                .filter(|v| v.evaluation == ev.name && v.params == params && v.metric == ev.headline)
-                .collect();
-            let Some(best) = fam.iter().find(|v| v.is_best) else { continue };
-            let Some(bs) = index.summary(&best.key()) else { continue };
-            let what = if params.is_empty() { format!("`{}`", ev.name) } else { format!("`{}` [{params}]", ev.name) };
-            let lead = if bs.n >= 2 {
-                format!(
-                    "**{}** leads {what} ({} {:.3}, 95 % CI [{:.3}, {:.3}], {} seeds)",
-                    best.representation, ev.headline, bs.mean, bs.ci95_low, bs.ci95_high, bs.n
-                )
-            } else {
-                format!("**{}** leads {what} ({} {:.3}, 1 seed)", best.representation, ev.headline, bs.mean)
+        for f in families.iter().filter(|f| f.evaluation == ev.name && f.metric == ev.headline) {
+            let what =
+                if f.params.is_empty() { format!("`{}`", ev.name) } else { format!("`{}` [{}]", ev.name, f.params) };
+            let value = |rep: &str| {
+                let mean = f.order.iter().find(|(r, _)| r == rep).map_or(f64::NAN, |(_, m)| *m);
+                let n = data
+                    .summary
+                    .iter()
+                    .find(|s| {
+                        s.evaluation == f.evaluation
+                            && s.params == f.params
+                            && s.metric == f.metric
+                            && s.representation == rep
+                    })
+                    .map_or(0, |s| s.n);
+                format!("{} {mean:.3}, {n} seed{}", ev.headline, if n == 1 { "" } else { "s" })
             };
-            let others: Vec<&&VsBest> = fam.iter().filter(|v| !v.is_best).collect();
-            let Some(runner) = others.iter().min_by(|a, b| a.diff.abs().total_cmp(&b.diff.abs())) else {
-                lines.push(format!("- {lead}."));
-                continue;
-            };
-            let ci = match runner.ci {
-                Some((lo, hi)) if ev.proportion => format!(", CI [{:+.1}, {:+.1}] points", lo * 100.0, hi * 100.0),
-                Some((lo, hi)) => format!(", CI [{lo:+.3}, {hi:+.3}]"),
-                None => String::new(),
-            };
-            let verdict = match (runner.p_holm, &runner.note) {
-                (Some(h), _) if runner.resolved() => {
-                    format!("a resolved difference (Holm p = {h:.3}, {})", runner.test)
+            let note = f.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+            match &f.design {
+                Design::Baseline(b) => {
+                    let parts: Vec<String> = f
+                        .comparisons
+                        .iter()
+                        .map(|c| format!("**{}** {}", c.representation, clause(c, f, ev.proportion)))
+                        .collect();
+                    lines.push(format!(
+                        "- {what} against the baseline **{b}** ({}), Holm over {}: {}.",
+                        value(b),
+                        f.tested(),
+                        parts.join("; ")
+                    ));
                 }
-                (Some(h), _) => format!("**not resolved** (Holm p = {h:.3}, {})", runner.test),
-                (None, Some(n)) => format!("**not tested**: {}", n.trim_start_matches("no test: ")),
-                (None, None) => "not tested".into(),
-            };
-            let all_resolved = others.iter().all(|v| v.resolved());
-            let rest = if others.len() > 1 && all_resolved {
-                format!(" Every other representation is resolved below it (Holm, family of {}).", runner.family)
-            } else {
-                String::new()
-            };
-            let gap = if runner.diff == 0.0 {
-                "ties with it".to_string()
-            } else {
-                let side = if (runner.diff < 0.0) == ev.higher_is_better { "lower" } else { "higher" };
-                if ev.proportion {
-                    format!("is {} points {side}", pts(runner.diff))
-                } else {
-                    format!("is {:.3} {side}", runner.diff.abs())
+                Design::AllPairs => {
+                    let Some((best, _)) = f.order.first() else { continue };
+                    if f.order.len() < 2 {
+                        lines.push(format!("- {what}: only **{best}** ({}).", value(best)));
+                        continue;
+                    }
+                    let Some(closest) = f.order.get(1).and_then(|(r, _)| f.between(r, best)) else { continue };
+                    let pairs = match f.comparisons.len() {
+                        1 => "1 pairwise comparison".to_string(),
+                        n => format!("{n} pairwise comparisons"),
+                    };
+                    let head = match &f.leader {
+                        Some(l) => format!(
+                            "**{l}** leads {what} ({}), resolved above every other representation (Holm over {pairs}){note}",
+                            value(l)
+                        ),
+                        None => {
+                            let top: Vec<String> = f.top.iter().map(|r| format!("**{r}**")).collect();
+                            format!(
+                                "{what}: the data cannot separate {} at the top (best mean {}: {}; Holm over {pairs}){note}",
+                                top.join(", "),
+                                best,
+                                value(best)
+                            )
+                        }
+                    };
+                    lines.push(format!(
+                        "- {head}; the closest, {}, against {best}: {}.",
+                        closest.representation,
+                        clause(closest, f, ev.proportion)
+                    ));
                 }
-            };
-            lines.push(format!("- {lead}; the closest, {}, {gap}{ci}: {verdict}.{rest}", runner.representation));
+            }
         }
     }
     if lines.is_empty() {
         return;
     }
-    let _ = writeln!(
-        o,
-        "## Findings
-"
-    );
+    let _ = writeln!(o, "## Findings\n");
     for l in lines {
         let _ = writeln!(o, "{l}");
     }
-    let _ = writeln!(o, "
-Differences are against the leader of each evaluation, paired by seed (cells of one seed share their split; Welch's t where seeds do not pair), with Holm–Bonferroni over each evaluation's comparisons. \"Not resolved\": the data do not separate the two.\n");
+    let _ = writeln!(o, "\nDifferences are paired by seed (cells of one seed share their split and the evaluation's draws; Welch's t where seeds do not pair), with Holm–Bonferroni over each family: against a baseline declared in the suite, or over all pairs. \"Not resolved\" says the data do not separate two representations, not that they are equal: only a declared `margin:` can make them equivalent.\n");
 }

@@ -1,14 +1,15 @@
 //! report.md: findings, collapse warnings, the rank table, a section per
-//! evaluation (its table with the comparison against the best, then its
+//! evaluation (its table with each comparison's verdict, the pairwise table, then its
 //! figures), training curves, skipped and failed cells, and provenance.
 //! report.html is rendered from this text.
 mod evaluation;
 mod findings;
 mod provenance;
 
+use super::comparisons::Family;
 use super::figure::Figure;
 use super::plot::Charts;
-use super::significance::{RankTable, VsBest};
+use super::significance::RankTable;
 use super::ReportData;
 use std::fmt::Write;
 
@@ -16,18 +17,18 @@ use std::fmt::Write;
 /// training curves, skipped and failed cells, provenance.
 pub fn render(
     data: &ReportData,
-    vs_best: &[VsBest],
+    families: &[Family],
     rank_table: &RankTable,
     charts: &Charts,
     figures: &[Figure],
 ) -> String {
     let mut o = String::new();
     header(&mut o, data, charts);
-    findings::findings(&mut o, data, vs_best);
+    findings::findings(&mut o, data, families);
     collapse_warnings(&mut o, data);
     ranks(&mut o, rank_table);
     for ev in &data.manifest.evaluations {
-        evaluation::evaluation_section(&mut o, data, ev, vs_best, figures);
+        evaluation::evaluation_section(&mut o, data, ev, families, figures);
     }
     if figures.iter().any(|f| f.section == "training") {
         let _ = writeln!(o, "## Training\n");
