@@ -363,7 +363,20 @@ fn merge_pools_runs_that_differ_only_in_seeds_and_refuses_the_rest() {
     for (spec, out) in [("both.yaml", "one"), ("a.yaml", "a"), ("b.yaml", "b"), ("c.yaml", "c")] {
         repbench(dir, &["run", spec, "--device", "cpu", "--out", out]).ok();
     }
-    repbench(dir, &["merge", "a", "b", "--out", "merged"]).ok();
+    // a.yaml's plan is seed 0 alone: b's seed 1 is outside it. Named with
+    // --plan, both.yaml's seeds (0, 1) are the plan the parts belong to.
+    let out = repbench(dir, &["merge", "a", "b", "--out", "merged"]).failed();
+    assert!(
+        out.stderr.contains("seed 1 is not in the seed plan of") && out.stderr.contains("--plan"),
+        "{}",
+        out.stderr
+    );
+    repbench(dir, &["merge", "a", "b", "--out", "merged", "--plan", "both.yaml"]).ok();
+    let manifest = std::fs::read_to_string(dir.join("merged/manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"spec_path\": \"both.yaml\""),
+        "the merged manifest names the plan's suite: {manifest}"
+    );
     // The pooled run is the two-seed run: the same numbers, the same statistics
     // over seeds, the same cell keys.
     assert_eq!(common::results(&dir.join("merged")).0, common::results(&dir.join("one")).0);
@@ -404,8 +417,18 @@ fn seeds_on_the_command_line_extend_a_run_without_a_copied_suite() {
     assert_eq!(seeds("s1"), ["1"]);
     let manifest = std::fs::read_to_string(dir.join("s1/manifest.json")).unwrap();
     assert!(manifest.contains("\"seeds_override\": [\n    1\n  ]"), "{manifest}");
+    // Each part is an interim look at the two-seed plan, tested at the level
+    // O'Brien–Fleming spending releases; the merge of both is the full look.
+    let s0 = std::fs::read_to_string(dir.join("s0/report.md")).unwrap();
+    assert!(s0.contains("**Interim: 1 of 2 planned seeds**"), "{s0}");
     repbench(dir, &["merge", "s0", "s1", "--out", "merged"]).ok();
     assert_eq!(common::results(&dir.join("merged")).0, common::results(&dir.join("one")).0);
+    let merged = std::fs::read_to_string(dir.join("merged/report.md")).unwrap();
+    assert!(!merged.contains("Interim"), "{merged}");
+    // Seeds outside the plan are an unplanned extension, said so.
+    repbench(dir, &["run", "both.yaml", "--device", "cpu", "--out", "s7", "--seeds", "7"]).ok();
+    let s7 = std::fs::read_to_string(dir.join("s7/report.md")).unwrap();
+    assert!(s7.contains("seeds 7 are not in the suite's seed plan (0, 1)"), "{s7}");
     // A list that cannot be meant is refused before anything runs.
     for bad in ["3-1", "1,1", "x"] {
         let out = repbench(dir, &["run", "both.yaml", "--out", "bad", "--seeds", bad]).failed();

@@ -59,6 +59,7 @@ fn manifest(suite: &str) -> Manifest {
         imported_files: vec![],
         split_counts: vec![],
         merged_from: vec![],
+        plan: None,
     }
 }
 

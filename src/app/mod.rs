@@ -76,6 +76,37 @@ pub fn plan_suite_seeds(spec: &Path, cache: Option<&Path>, seeds: Option<&[u64]>
     Ok((plan, store))
 }
 
+/// The suite's seed plan with this run as its latest look. Looks are kept in
+/// the cache under the suite file's hash (`plans/<sha256>.json`), so a run of
+/// `--seeds 0-4` today and of all seeds next week are two looks of one plan.
+/// Seeds outside the plan are no look of it (the report warns).
+fn record_look(
+    loaded: &crate::spec::load::LoadedSuite,
+    store: &Store,
+    started: u64,
+    dir: &Path,
+) -> Result<crate::report::seed_plan::SeedPlan> {
+    use crate::report::seed_plan::{Look, SeedPlan};
+    let planned = loaded.planned_seeds();
+    let seeds = loaded.seeds_override.clone().unwrap_or_else(|| planned.clone());
+    let file = store.root.join("plans").join(format!("{}.json", loaded.sha256));
+    let looks: Vec<Look> = if file.exists() { crate::files::read_json(&file)? } else { Vec::new() };
+    let plan = SeedPlan {
+        suite_path: loaded.path.display().to_string(),
+        spec_sha256: loaded.sha256.clone(),
+        seeds: planned,
+        looks,
+        this_look: None,
+    };
+    if !plan.outside(&seeds).is_empty() {
+        return Ok(plan);
+    }
+    let plan = plan.with_look(Look { seeds, started_unix: started, dir: dir.display().to_string() });
+    std::fs::create_dir_all(file.parent().unwrap_or(&store.root)).map_err(|e| crate::error::Error::io(&file, e))?;
+    crate::files::write_json(&file, &plan.looks)?;
+    Ok(plan)
+}
+
 /// `repbench run`: plan, execute, write the run directory.
 pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let t0 = Instant::now();
@@ -129,6 +160,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         imported_files: data_records::imported_files(&plan),
         split_counts: data_records::split_counts(&plan, &store),
         merged_from: Vec::new(),
+        plan: Some(record_look(&plan.loaded, &store, started, &dir)?),
     };
     let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;

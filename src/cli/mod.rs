@@ -105,12 +105,19 @@ pub struct MergeArgs {
     /// Run directory to write (must not be one of the inputs).
     #[arg(long)]
     out: PathBuf,
+    /// The suite whose seed list is the plan the parts belong to (default:
+    /// the first part's suite); a part with a seed outside it is refused.
+    #[arg(long)]
+    plan: Option<PathBuf>,
 }
 
 impl MergeArgs {
     pub fn run(self) -> Result<ExitCode> {
         let command = std::env::args().collect();
-        println!("{}", repbench::report::merge::merge(&self.run_dirs, &self.out, command)?.display());
+        println!(
+            "{}",
+            repbench::report::merge::merge(&self.run_dirs, &self.out, command, self.plan.as_deref())?.display()
+        );
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -24,7 +24,8 @@ use crate::runner::{Artifact, ResultRow};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Level of every test and of every Holm family.
+/// Level of every Holm family of a report that is one look at its whole
+/// seed plan (an interim look uses less: report::seed_plan).
 pub const LEVEL: f64 = 0.05;
 
 /// What a comparison concludes, in the direction of the metric.
@@ -113,6 +114,8 @@ pub struct Family {
     pub top: Vec<String>,
     /// Why the design is not the one the suite asked for, if it is not.
     pub note: Option<String>,
+    /// The level of the family's tests (0.05, less at an interim look).
+    pub level: f64,
 }
 
 impl Family {
@@ -144,7 +147,12 @@ impl Family {
 /// Fills Holm-adjusted p-values, equivalence, non-inferiority, power and the
 /// verdict of a family's comparisons (each a `Difference` of representation −
 /// against). `sign` is +1 when higher is better.
-fn judge(pairs: Vec<(String, String, Difference, bool)>, sign: f64, margin: Option<f64>) -> Vec<Comparison> {
+fn judge(
+    pairs: Vec<(String, String, Difference, bool)>,
+    sign: f64,
+    margin: Option<f64>,
+    level: f64,
+) -> Vec<Comparison> {
     let p: Vec<Option<f64>> = pairs.iter().map(|(_, _, d, _)| d.p).collect();
     let with_se = |f: &dyn Fn(f64, f64, f64, f64) -> Option<f64>| -> Vec<Option<f64>> {
         pairs
@@ -162,7 +170,7 @@ fn judge(pairs: Vec<(String, String, Difference, bool)>, sign: f64, margin: Opti
         .into_iter()
         .enumerate()
         .map(|(i, (representation, against, d, one_run))| {
-            let below = |p: Option<f64>| p.is_some_and(|p| p < LEVEL);
+            let below = |p: Option<f64>| p.is_some_and(|p| p < level);
             let verdict = if below(p_holm[i]) {
                 if sign * d.diff > 0.0 {
                     Verdict::Better
@@ -251,7 +259,7 @@ pub fn compare(
                     _ => None,
                 })
                 .collect();
-            let mut comparisons = judge(diffs, sign, h.margin);
+            let mut comparisons = judge(diffs, sign, h.margin, h.level);
             for (c, p) in comparisons.iter_mut().zip(power) {
                 c.detectable = p;
             }
@@ -266,6 +274,7 @@ pub fn compare(
                 leader: None,
                 top: Vec::new(),
                 note,
+                level: h.level,
             };
             if family.design == Design::AllPairs {
                 if let Some(best) = order.first() {
@@ -312,7 +321,7 @@ mod tests {
             .into_iter()
             .map(|(i, j)| (names[i].clone(), names[j].clone(), difference(&values[order[i]], &values[order[j]]), false))
             .collect();
-        judge(pairs, 1.0, None).iter().any(|c| c.verdict.resolved())
+        judge(pairs, 1.0, None, LEVEL).iter().any(|c| c.verdict.resolved())
     }
 
     /// The old design: the leader picked by the test means, Holm over the k − 1 others against it.
@@ -364,7 +373,7 @@ mod tests {
     #[test]
     fn verdict_words_follow_the_margin() {
         let one = |d: f64, se: f64, margin: Option<f64>, sign: f64| {
-            judge(vec![("a".into(), "b".into(), diff(d, se), false)], sign, margin)[0].clone()
+            judge(vec![("a".into(), "b".into(), diff(d, se), false)], sign, margin, LEVEL)[0].clone()
         };
         assert_eq!(one(0.05, 0.005, None, 1.0).verdict, Verdict::Better);
         assert_eq!(one(0.05, 0.005, None, -1.0).verdict, Verdict::Worse);

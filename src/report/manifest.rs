@@ -148,6 +148,10 @@ pub struct Manifest {
     /// The runs `repbench merge` pooled into this one (empty for a plain run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedSource>,
+    /// The suite's seed plan and every look at it, this one last (absent in
+    /// runs made before plans were recorded: one look at 0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::seed_plan::SeedPlan>,
 }
 
 /// One run of a merge: where it came from, which seeds it holds and how it ran.

@@ -4,9 +4,13 @@
 //! t, Holm) cover all of them. It refuses what would make the pooled numbers
 //! meaningless: settings that differ in anything but the seed list, different
 //! data, a seed present in two runs (it would be counted twice and shrink the
-//! interval), a run that was interrupted. Runs built from different commits or
+//! interval), a run that was interrupted, a seed outside the seed plan (the
+//! suite `--plan` names, else the first part's). The merged manifest records
+//! the plan's suite and the looks at it; a merge of fewer seeds than planned
+//! is an interim look (report::seed_plan). Runs built from different commits or
 //! on different machines are allowed and listed in the report's provenance.
 use super::manifest::{Manifest, MergedSource};
+use super::seed_plan::{Look, SeedPlan};
 use super::ReportData;
 use crate::error::{Error, Result};
 use crate::spec::{load, Suite};
@@ -14,7 +18,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Merges the run directories `dirs` into `out`; returns the path of report.md.
-pub fn merge(dirs: &[PathBuf], out: &Path, command: Vec<String>) -> Result<PathBuf> {
+/// The seed plan is the suite file `plan` names, else the first part's; a part
+/// with a seed outside it is refused.
+pub fn merge(dirs: &[PathBuf], out: &Path, command: Vec<String>, plan: Option<&Path>) -> Result<PathBuf> {
     if dirs.len() < 2 {
         return Err(Error::usage("merge needs at least two run directories"));
     }
@@ -78,9 +84,91 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: Vec<String>) -> Result<PathB
             seen.push((s, dir));
         }
     }
+    let seed_plan = plan_of(&runs, plan, &settings[0])?;
+    for (dir, run) in &runs {
+        if let Some(s) = seed_plan.outside(&seeds(run).into_iter().collect::<Vec<_>>()).first() {
+            return Err(Error::data(
+                dir.join("results.parquet"),
+                format!(
+                    "seed {s} is not in the seed plan of {} (seeds {:?}); name the suite whose seeds are the plan with --plan",
+                    seed_plan.suite_path, seed_plan.seeds
+                ),
+            ));
+        }
+    }
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("merged").to_string();
-    let data = combine(runs, &name, command);
+    let mut data = combine(runs, &name, command);
+    let merged: Vec<u64> = data.rows.iter().map(|r| r.seed).collect::<BTreeSet<u64>>().into_iter().collect();
+    let look = super::seed_plan::Look {
+        seeds: merged,
+        started_unix: crate::files::unix_now(),
+        dir: out.display().to_string(),
+    };
+    if let Some(text) = plan.map(|p| std::fs::read_to_string(p).map_err(|e| Error::io(p, e))).transpose()? {
+        data.manifest.spec_path = seed_plan.suite_path.clone();
+        data.manifest.spec_sha256 = seed_plan.spec_sha256.clone();
+        data.manifest.spec_text = text;
+    }
+    data.manifest.seeds_override = None;
+    data.manifest.plan = Some(seed_plan.with_look(look));
     super::write_run(out, &data)
+}
+
+/// The seed plan of a merge: the suite file `plan` (whose settings but the
+/// seeds must be the parts'), else the first part's recorded plan, else the
+/// seeds its recorded suite declares. Looks the parts recorded of the same
+/// plan are kept, in time order.
+fn plan_of(runs: &[(PathBuf, ReportData)], plan: Option<&Path>, part_settings: &serde_json::Value) -> Result<SeedPlan> {
+    let mut sp = match plan {
+        Some(path) => {
+            let loaded = load::load_file(path)?;
+            let m = Manifest {
+                spec_path: path.display().to_string(),
+                spec_text: loaded.text.clone(),
+                ..runs[0].1.manifest.clone()
+            };
+            if let Some(field) = first_difference(&settings_without_seeds(path, &m)?, part_settings) {
+                return Err(Error::data(path, format!("the plan's suite differs from the parts' at `{field}`")));
+            }
+            SeedPlan {
+                suite_path: path.display().to_string(),
+                spec_sha256: loaded.sha256.clone(),
+                seeds: loaded.planned_seeds(),
+                looks: Vec::new(),
+                this_look: None,
+            }
+        }
+        None => {
+            let (dir, first) = &runs[0];
+            match &first.manifest.plan {
+                Some(p) => SeedPlan { looks: Vec::new(), this_look: None, ..p.clone() },
+                None => {
+                    let m = &first.manifest;
+                    let suite = load::parse_str(Path::new(&m.spec_path), &m.spec_text).map_err(|e| {
+                        Error::data(dir.join("manifest.json"), format!("its recorded suite does not parse: {e}"))
+                    })?;
+                    SeedPlan {
+                        suite_path: m.spec_path.clone(),
+                        spec_sha256: m.spec_sha256.clone(),
+                        seeds: suite.seed_list(),
+                        looks: Vec::new(),
+                        this_look: None,
+                    }
+                }
+            }
+        }
+    };
+    let mut looks: Vec<Look> = runs
+        .iter()
+        .filter_map(|(_, r)| r.manifest.plan.as_ref())
+        .filter(|p| p.spec_sha256 == sp.spec_sha256)
+        .flat_map(|p| p.looks.clone())
+        .collect();
+    looks.sort_by_key(|l| l.started_unix);
+    for l in looks {
+        sp = sp.with_look(l);
+    }
+    Ok(sp)
 }
 
 /// The seeds a run holds results for.

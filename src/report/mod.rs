@@ -19,6 +19,7 @@ pub mod markdown;
 pub mod merge;
 pub mod paired;
 pub mod plot;
+pub mod seed_plan;
 pub mod significance;
 pub mod stats;
 pub mod table;
@@ -68,6 +69,16 @@ impl ReportData {
         index::ResultsIndex::new(&self.rows, &self.summary, &self.artifacts)
     }
 
+    /// The level of this report's tests: what its seed plan's spending
+    /// releases at this look; 0.05 for one look at the whole plan, for seeds
+    /// outside the plan (warned about) and for runs without a recorded plan.
+    pub fn test_level(&self) -> f64 {
+        match &self.manifest.plan {
+            Some(p) if p.outside(p.current()).is_empty() => p.level(),
+            _ => seed_plan::ALPHA,
+        }
+    }
+
     /// (evaluation, headline metric, higher is better) of the evaluations whose headline ranks.
     pub fn ranked_headlines(&self) -> Vec<significance::RankedHeadline> {
         self.manifest
@@ -77,6 +88,7 @@ impl ReportData {
             .map(|e| significance::RankedHeadline {
                 baseline: e.baseline.clone(),
                 margin: e.margin,
+                level: self.test_level(),
                 ..significance::RankedHeadline::new(e.name.clone(), e.headline.clone(), e.higher_is_better)
             })
             .collect()

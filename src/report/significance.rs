@@ -23,6 +23,8 @@ pub struct RankedHeadline {
     pub baseline: Option<String>,
     /// Equivalence / non-inferiority margin on the headline (absolute).
     pub margin: Option<f64>,
+    /// The family-wise level of the tests (below 0.05 at an interim look of a seed plan).
+    pub level: f64,
 }
 
 impl RankedHeadline {
@@ -33,6 +35,7 @@ impl RankedHeadline {
             higher_is_better,
             baseline: None,
             margin: None,
+            level: super::seed_plan::ALPHA,
         }
     }
 }

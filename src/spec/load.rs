@@ -23,6 +23,12 @@ pub struct LoadedSuite {
 }
 
 impl LoadedSuite {
+    /// The seeds the suite file declares (its `matrix.seed`, else its `seed`):
+    /// the seed plan, whatever `--seeds` runs of it.
+    pub fn planned_seeds(&self) -> Vec<u64> {
+        parse_str(&self.path, &self.text).map(|s| s.seed_list()).unwrap_or_else(|_| self.suite.seed_list())
+    }
+
     /// The suite with `matrix.seed` replaced by `seeds` (an axis added first
     /// when the suite varies no seed); every other setting is the file's.
     pub fn with_seeds(mut self, seeds: Vec<u64>) -> LoadedSuite {

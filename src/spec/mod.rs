@@ -120,6 +120,14 @@ pub struct ComparisonSpec {
 }
 
 impl Suite {
+    /// The seeds of the matrix's `seed` axis, else the one top-level `seed`.
+    pub fn seed_list(&self) -> Vec<u64> {
+        match self.matrix.get("seed") {
+            Some(values) => values.iter().filter_map(|v| v.as_u64()).collect(),
+            None => vec![self.seed],
+        }
+    }
+
     /// The baseline and margin an evaluation's comparisons use: its override,
     /// else the suite's.
     pub fn comparison_design(&self, evaluation: &str) -> (Option<String>, Option<f64>) {

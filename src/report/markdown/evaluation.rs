@@ -19,6 +19,15 @@ fn fmt_ci(s: &SummaryRow) -> String {
     }
 }
 
+/// 0.05 as 0.05; an interim look's level to four places.
+fn fmt_level(level: f64) -> String {
+    if (level - 0.05).abs() < 1e-12 {
+        "0.05".into()
+    } else {
+        format!("{level:.4}")
+    }
+}
+
 /// A difference as the report prints it: in points for a proportion.
 pub(super) fn fmt_amount(x: f64, proportion: bool) -> String {
     if proportion {
@@ -75,18 +84,21 @@ fn pairs_table(o: &mut String, f: &Family, proportion: bool) {
     o.push('\n');
 }
 
-/// A pair's 95 % interval: over seeds with several, else the half-sample
-/// subsampling interval the one cell stored (debiased estimator).
-fn cka_interval(data: &ReportData, s: &SummaryRow, a: &str, b: &str) -> Option<(f64, f64)> {
-    if s.n >= 2 {
-        return Some((s.ci95_low, s.ci95_high));
+/// A pair's 95 % interval and whether it is over test images: over seeds
+/// where the seeds vary the number, else the half-sample subsampling interval
+/// over test images the first cell stored (debiased estimator) — two fixed
+/// representations give the same CKA in every seed, and a zero-width interval
+/// over seeds would hide the sampling of the test images.
+fn cka_interval(data: &ReportData, s: &SummaryRow, a: &str, b: &str) -> Option<(f64, f64, bool)> {
+    if s.n >= 2 && s.std > 0.0 {
+        return Some((s.ci95_low, s.ci95_high, false));
     }
     let index = data.index();
     let cell = index.artifacts(&s.evaluation).iter().find(|c| c.params == s.params)?;
     let names: Vec<&str> = cell.details.get("representations")?.as_array()?.iter().filter_map(|v| v.as_str()).collect();
     let (i, j) = (names.iter().position(|n| *n == a)?, names.iter().position(|n| *n == b)?);
     let pair = cell.details.get("cka_ci95")?.get(i)?.get(j)?.as_array()?;
-    Some((pair.first()?.as_f64()?, pair.get(1)?.as_f64()?))
+    Some((pair.first()?.as_f64()?, pair.get(1)?.as_f64()?, true))
 }
 
 fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
@@ -98,7 +110,7 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
         if !params.is_empty() {
             let _ = writeln!(o, "**{params}**\n");
         }
-        let mut intervals = false;
+        let (mut over_seeds, mut over_images) = (false, false);
         let _ = writeln!(o, "| linear CKA (mean over seeds) | {} |", reps.join(" | "));
         let _ = writeln!(o, "|---|{}", "---|".repeat(reps.len()));
         for a in reps {
@@ -109,9 +121,13 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
                     let key = SeriesKey { evaluation: eval, params, metric: &metric, representation: a };
                     let Some(s) = index.summary(&key) else { return "—".into() };
                     match cka_interval(data, s, a, b).filter(|_| a != b) {
-                        Some((lo, hi)) => {
-                            intervals = true;
+                        Some((lo, hi, false)) => {
+                            over_seeds = true;
                             format!("{:.3} [{lo:.3}, {hi:.3}]", s.mean)
+                        }
+                        Some((lo, hi, true)) => {
+                            over_images = true;
+                            format!("{:.3} [{lo:.3}, {hi:.3}]†", s.mean)
                         }
                         None => format!("{:.3}", s.mean),
                     }
@@ -120,11 +136,13 @@ fn similarity_table(o: &mut String, data: &ReportData, eval: &str) {
             let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
         }
         let n = in_eval.iter().find(|s| s.params == params).map_or(0, |s| s.n);
-        let how = match (intervals, n >= 2) {
-            (false, _) => String::new(),
-            (true, true) => format!(" Brackets: 95 % t-interval over the {n} seeds."),
-            (true, false) => " Brackets: 95 % half-sample subsampling interval over the test images (one seed: it does not cover training-to-training variation).".into(),
-        };
+        let mut how = String::new();
+        if over_seeds {
+            how.push_str(&format!(" Brackets: 95 % t-interval over the {n} seeds."));
+        }
+        if over_images {
+            how.push_str(" †: 95 % half-sample subsampling interval over the test images of the first seed (the number does not vary over seeds, or there is one: it does not cover training-to-training variation)).");
+        }
         let _ = writeln!(o, "\nEstimator: {estimator}.{how}\n");
         let keys = in_eval.iter().find(|s| s.params == params).map_or("", |s| s.cell_keys.as_str());
         let _ = writeln!(o, "Cell keys (one per seed): `{keys}`\n");
@@ -164,7 +182,7 @@ pub(super) fn evaluation_section(
                 Some(m) => format!(" With the suite's margin {}: equivalent when TOST places the difference within ±margin, non-inferior when it is above −margin (each Holm-adjusted over the family).", fmt_amount(m, ev.proportion)),
                 None => " No margin is declared, so nothing is called equivalent: \"not resolved\" only says these seeds do not separate the two.".into(),
             };
-            let _ = writeln!(o, "Headline **{}** ({} is better). Comparisons: {design}; the difference with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), the verdict at Holm p < 0.05, and the smallest difference the design detects with 80 % power.{margin} With one seed, two representations are compared on the same test images where the evaluation stored them (McNemar's exact test for accuracy, a paired t over images for a per-image score; paired bootstrap CI): a test over test images for these training runs. No test where there is nothing to test (one seed and nothing stored per image, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" });
+            let _ = writeln!(o, "Headline **{}** ({} is better). Comparisons: {design}; the difference with its 95 % CI, a two-sided paired t-test over seeds (Welch's where seeds do not pair), the verdict at Holm p < {level}, and the smallest difference the design detects with 80 % power.{margin} With one seed, two representations are compared on the same test images where the evaluation stored them (McNemar's exact test for accuracy, a paired t over images for a per-image score; paired bootstrap CI): a test over test images for these training runs. No test where there is nothing to test (one seed and nothing stored per image, or no spread).\n", ev.headline, if ev.higher_is_better { "higher" } else { "lower" }, level = fmt_level(data.test_level()));
         }
         let _ = writeln!(o, "| representation | params | metric | mean ± std | 95 % CI | n | {column} | cell keys |");
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");

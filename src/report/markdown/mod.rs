@@ -24,6 +24,7 @@ pub fn render(
 ) -> String {
     let mut o = String::new();
     header(&mut o, data, charts);
+    seed_plan(&mut o, data);
     findings::findings(&mut o, data, families);
     collapse_warnings(&mut o, data);
     ranks(&mut o, rank_table);
@@ -38,6 +39,30 @@ pub fn render(
     provenance::data_section(&mut o, data);
     provenance::provenance(&mut o, data);
     o
+}
+
+/// What look of its seed plan this report is, and the level its tests use
+/// (nothing for one look at the whole plan).
+fn seed_plan(o: &mut String, data: &ReportData) {
+    let Some(p) = &data.manifest.plan else { return };
+    let list = |s: &[u64]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ");
+    let outside = p.outside(p.current());
+    let run_seeds: Vec<u64> = data.manifest.seeds_override.clone().unwrap_or_default();
+    let extra = p.outside(&run_seeds);
+    if !extra.is_empty() || !outside.is_empty() {
+        let seeds = if extra.is_empty() { outside } else { extra };
+        let _ = writeln!(o, "**Warning:** seeds {} are not in the suite's seed plan ({}): an unplanned extension, tested at 0.05 without accounting for the looks before it. Declare the seeds in the suite to make them part of the plan.\n", list(&seeds), list(&p.seeds));
+        return;
+    }
+    let earlier: Vec<String> =
+        p.looks[..p.index().min(p.looks.len())].iter().map(|l| l.seeds.len().to_string()).collect();
+    let before =
+        if earlier.is_empty() { String::new() } else { format!("; earlier looks at {} seeds", earlier.join(", ")) };
+    if p.is_interim() {
+        let _ = writeln!(o, "**Interim: {} of {} planned seeds** (look {} of this plan{before}). Every test below is made at level {:.4}, what the O'Brien–Fleming spending function releases at this look, so that all looks together keep the false-positive rate at 0.05 (docs/statistics.md).\n", p.current().len(), p.seeds.len(), p.index() + 1, data.test_level());
+    } else if !earlier.is_empty() {
+        let _ = writeln!(o, "Final look at all {} planned seeds{before}: every test below is made at level {:.4}, what the O'Brien–Fleming spending function leaves for the final look (docs/statistics.md).\n", p.seeds.len(), data.test_level());
+    }
 }
 
 /// Title, description, what ran where, and the summary chart.
