@@ -255,6 +255,9 @@ impl GramSide {
     }
 }
 
+/// Per pair (i, j) of representations, a 95 % interval (None on the diagonal).
+type PairIntervals = Vec<Vec<Option<(f64, f64)>>>;
+
 /// 95 % half-sample subsampling intervals of every pair's debiased CKA (`[lo, hi]`,
 /// None on the diagonal): `resamples` draws of ⌊n/2⌋ images without
 /// replacement, seeded; the quantiles of θ*ₘ − θ̂ scaled by √(m/n).
@@ -263,7 +266,7 @@ fn subsample_intervals(
     point: &[Vec<f64>],
     resamples: usize,
     seed: u64,
-) -> Result<Vec<Vec<Option<(f64, f64)>>>> {
+) -> Result<PairIntervals> {
     use rand::seq::SliceRandom;
     let k = feats.len();
     let n = feats[0].size()[0] as usize;

@@ -135,5 +135,12 @@ pub(super) fn findings(o: &mut String, data: &ReportData, families: &[Family]) {
     for l in lines {
         let _ = writeln!(o, "{l}");
     }
-    let _ = writeln!(o, "\nDifferences are paired by seed (cells of one seed share their split and the evaluation's draws; Welch's t where seeds do not pair), with Holm–Bonferroni over each family: against a baseline declared in the suite, or over all pairs. \"Not resolved\" says the data do not separate two representations, not that they are equal: only a declared `margin:` can make them equivalent.\n");
+    // Runs recorded before seed plans also predate shared evaluation draws
+    // (the same commit): their label subsets were drawn per representation.
+    let shared = data.manifest.plan.is_some();
+    let draws = if shared { " and the evaluation's draws" } else { "" };
+    let _ = writeln!(o, "\nDifferences are paired by seed (cells of one seed share their split{draws}; Welch's t where seeds do not pair), with Holm–Bonferroni over each family: against a baseline declared in the suite, or over all pairs. \"Not resolved\" says the data do not separate two representations, not that they are equal: only a declared `margin:` can make them equivalent.\n");
+    if !shared && data.manifest.evaluations.iter().any(|e| e.kind == "label_efficiency") {
+        let _ = writeln!(o, "**Caution:** this run predates shared evaluation draws: each representation's label subsets were drawn under its own name, so the paired differences of label efficiency include the difference between subsets. Re-run the suite to pair them on the same labels.\n");
+    }
 }
