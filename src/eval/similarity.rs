@@ -261,12 +261,7 @@ type PairIntervals = Vec<Vec<Option<(f64, f64)>>>;
 /// 95 % half-sample subsampling intervals of every pair's debiased CKA (`[lo, hi]`,
 /// None on the diagonal): `resamples` draws of ⌊n/2⌋ images without
 /// replacement, seeded; the quantiles of θ*ₘ − θ̂ scaled by √(m/n).
-fn subsample_intervals(
-    feats: &[Tensor],
-    point: &[Vec<f64>],
-    resamples: usize,
-    seed: u64,
-) -> Result<PairIntervals> {
+fn subsample_intervals(feats: &[Tensor], point: &[Vec<f64>], resamples: usize, seed: u64) -> Result<PairIntervals> {
     use rand::seq::SliceRandom;
     let k = feats.len();
     let n = feats[0].size()[0] as usize;
