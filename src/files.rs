@@ -51,6 +51,13 @@ pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
+/// Writes `v` as compact JSON, atomically: for the large machine-read files
+/// of a run (details, training logs), where indentation doubled the bytes.
+pub fn write_json_compact<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(v).map_err(|e| Error::stage(format!("{}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)

@@ -26,7 +26,7 @@ pub mod table;
 pub mod training_curves;
 
 use crate::error::{Error, Result};
-use crate::files::{read_json, write_atomic, write_json};
+use crate::files::{read_json, write_atomic};
 use crate::runner::{Artifact, ResultRow, TrainLogRecord};
 use manifest::Manifest;
 use std::path::{Path, PathBuf};
@@ -100,8 +100,9 @@ impl ReportData {
 pub fn write_run(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     table::write_results(dir, &data.rows)?;
-    write_json(&dir.join("details.json"), &data.artifacts)?;
-    write_json(&dir.join("train_logs.json"), &data.train_logs)?;
+    // Compact: per-image scores made details.json the largest file of a run.
+    crate::files::write_json_compact(&dir.join("details.json"), &data.artifacts)?;
+    crate::files::write_json_compact(&dir.join("train_logs.json"), &data.train_logs)?;
     let bytes = serde_json::to_vec_pretty(&data.manifest).map_err(|e| Error::stage(e.to_string()))?;
     write_atomic(&dir.join("manifest.json"), &bytes)?;
     render(dir, data)
