@@ -187,21 +187,28 @@ mod tests {
         assert!(knn_scores(&bank, &bank.narrow(0, 0, 1), 1).unwrap()[0] < 1e-3);
     }
 
-    #[test]
-    fn held_out_cluster_is_detected_and_leaks_are_refused() {
-        let c = Tensor::from_slice(&[3.0f32, 0., 0., 3., -3., -3.]).view([3, 2]);
-        let y = Tensor::arange(300, (Kind::Int64, tch::Device::Cpu)).remainder(3);
-        let x = c.index_select(0, &y) + crate::runtime::seeding::randn(&[300, 2], 0) * 0.3;
-        let normal = y.ne(2).nonzero().squeeze_dim(1);
-        let f = Features {
+    /// 100 points per 2-D centre (class = centre index, noise 0.3, drawn
+    /// under `seed`); classes from `held_out` on are kept out of training.
+    fn clusters(centres: &[f32], held_out: i64, seed: u64) -> Features {
+        let k = centres.len() as i64 / 2;
+        let c = Tensor::from_slice(centres).view([k, 2]);
+        let y = Tensor::arange(100 * k, (Kind::Int64, tch::Device::Cpu)).remainder(k);
+        let x = c.index_select(0, &y) + crate::runtime::seeding::randn(&[100 * k, 2], seed) * 0.3;
+        let normal = y.lt(held_out).nonzero().squeeze_dim(1);
+        Features {
             train_x: x.index_select(0, &normal),
             train_y: y.index_select(0, &normal),
             val_x: x.narrow(0, 0, 0),
             val_y: y.narrow(0, 0, 0),
             test_x: x.shallow_clone(),
             test_y: y.shallow_clone(),
-            num_classes: 3,
-        };
+            num_classes: k,
+        }
+    }
+
+    #[test]
+    fn held_out_cluster_is_detected_and_leaks_are_refused() {
+        let f = clusters(&[3.0, 0., 0., 3., -3., -3.], 2, 0);
         let out = AnomalyParams { class: Some(2), k: 5 }.run(&f).unwrap();
         assert!(out.metrics[0].1 > 0.95, "{out:?}");
         assert!(AnomalyParams { class: Some(0), k: 5 }.run(&f).is_err());
@@ -216,19 +223,7 @@ mod tests {
         // Four clusters; classes 2 and 3 held out. Class 2 sits far away (easy),
         // class 3 on top of class 0 (hard): the mean is the average of the two,
         // each scored against classes 0 and 1 only.
-        let c = Tensor::from_slice(&[3.0f32, 0., 0., 3., -3., -3., 3.0, 0.0]).view([4, 2]);
-        let y = Tensor::arange(400, (Kind::Int64, tch::Device::Cpu)).remainder(4);
-        let x = c.index_select(0, &y) + crate::runtime::seeding::randn(&[400, 2], 1) * 0.3;
-        let normal = y.lt(2).nonzero().squeeze_dim(1);
-        let f = Features {
-            train_x: x.index_select(0, &normal),
-            train_y: y.index_select(0, &normal),
-            val_x: x.narrow(0, 0, 0),
-            val_y: y.narrow(0, 0, 0),
-            test_x: x.shallow_clone(),
-            test_y: y.shallow_clone(),
-            num_classes: 4,
-        };
+        let f = clusters(&[3.0, 0., 0., 3., -3., -3., 3.0, 0.0], 2, 1);
         let out = AnomalyParams { class: None, k: 5 }.run(&f).unwrap();
         let per: Vec<f64> =
             out.details["per_class"].as_array().unwrap().iter().map(|p| p["auroc"].as_f64().unwrap()).collect();
