@@ -139,6 +139,21 @@ pub(super) fn provenance(o: &mut String, data: &ReportData) {
             );
         }
     }
+    if let Some(p) = &m.plan {
+        let seeds: Vec<String> = p.seeds.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            o,
+            "- seed plan: seeds {} of `{}` (sha256 `{}`); looks at it, in order (this report: look {}):",
+            seeds.join(", "),
+            p.suite_path,
+            short(&p.spec_sha256),
+            p.index() + 1
+        );
+        for (i, l) in p.looks.iter().enumerate() {
+            let seeds: Vec<String> = l.seeds.iter().map(u64::to_string).collect();
+            let _ = writeln!(o, "  {}. seeds {} → `{}` (unix time {})", i + 1, seeds.join(", "), l.dir, l.started_unix);
+        }
+    }
     let _ = writeln!(
         o,
         "- repbench {} at commit `{}`{}",
