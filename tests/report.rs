@@ -314,3 +314,40 @@ fn old_manifests_get_class_names_only_when_the_record_determines_them() {
     own.split_counts[0].class_names = (0..10).map(|k| format!("c{k}")).collect();
     assert_eq!(reread(&own).class_name(0), "c0");
 }
+
+/// A declared baseline and margin: every other representation against the
+/// baseline (Holm over k − 1), verdict words from the margin.
+#[test]
+fn a_declared_baseline_and_margin_give_many_to_one_verdicts() {
+    let mut m = manifest("baseline");
+    let spec: repbench::eval::EvaluationSpec = serde_json::from_value(json!({ "kind": "linear_probe" })).unwrap();
+    m.evaluations = vec![EvaluationRecord {
+        baseline: Some("raw".into()),
+        margin: Some(0.01),
+        ..EvaluationRecord::of("linear", &spec)
+    }];
+    m.representations = vec!["raw".into(), "hog".into(), "twin".into()];
+    let mut rows = Vec::new();
+    for seed in 0..5u64 {
+        let split = [0.0, 0.01, -0.01, 0.005, -0.005][seed as usize];
+        let wobble = [0.001, -0.001, 0.0005, -0.0005, 0.0][seed as usize];
+        rows.push(row("raw", "linear", "linear_probe", "top1", seed, 0.84 + split));
+        rows.push(row("hog", "linear", "linear_probe", "top1", seed, 0.87 + split + 2.0 * wobble));
+        rows.push(row("twin", "linear", "linear_probe", "top1", seed, 0.84 + split + wobble));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let md = std::fs::read_to_string(
+        report::write_run(&tmp.path().join("run"), &ReportData::new(rows, m, vec![], vec![])).unwrap(),
+    )
+    .unwrap();
+    assert!(md.contains("| vs baseline raw |"), "{md}");
+    assert!(md.lines().any(|l| l.starts_with("| raw | — | **top1** |") && l.contains("**baseline**")), "{md}");
+    let findings = md.lines().find(|l| l.contains("against the baseline **raw**")).unwrap_or_else(|| panic!("{md}"));
+    assert!(findings.contains("Holm over 2"), "{findings}");
+    assert!(findings.contains("**hog** Δ +3.0 points") && findings.contains("**better**"), "{findings}");
+    assert!(
+        findings.contains("**twin** Δ +0.0 points") && findings.contains("**equivalent (±1.0 points)**"),
+        "{findings}"
+    );
+    assert!(!md.contains("All pairs"), "a baseline design has no pairwise table: {md}");
+}

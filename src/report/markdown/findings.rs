@@ -38,11 +38,12 @@ fn clause(c: &Comparison, f: &Family, proportion: bool) -> String {
     format!("Δ {}{ci}: {verdict}{power}{caution}{one_run}", signed(c.diff, proportion))
 }
 
+/// A signed difference, rounded first so that a tiny negative is not "-0.0".
 fn signed(x: f64, proportion: bool) -> String {
     if proportion {
-        format!("{:+.1} points", x * 100.0)
+        format!("{:+.1} points", (x * 1000.0).round() / 10.0 + 0.0)
     } else {
-        format!("{x:+.3}")
+        format!("{:+.3}", (x * 1000.0).round() / 1000.0 + 0.0)
     }
 }
 
