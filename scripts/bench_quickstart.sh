@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/repbench}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; kill "${busy:-0}" 2>/dev/null || true' EXIT
+# `kill 0` would signal this whole process group: only kill a loop that runs.
+trap 'rm -rf "$tmp"; if [ "${busy:-0}" != 0 ]; then kill "$busy" 2>/dev/null || true; fi' EXIT
 run() { # label, cache, out, suite
   /usr/bin/time -f "$1: %e s wall, %U s user" "$BIN" run "$4" --cache "$2" --out "$3" -q 2>&1 | tail -n 1
 }
