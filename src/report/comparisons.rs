@@ -218,6 +218,62 @@ fn design_pairs(design: &Design, order: &[&str]) -> Vec<(usize, usize)> {
     }
 }
 
+/// What a report's comparisons depend on, hashed: every result's identity and
+/// value (not its timings or cached flag), the stored cells' details, the
+/// headlines' designs and levels, and this code's version. A re-run that
+/// changed none of them reuses the stored families (`comparisons.json`).
+fn inputs_hash(rows: &[ResultRow], headlines: &[RankedHeadline], artifacts: &[Artifact]) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let ids: Vec<(&str, &str, &str, &str, u64, f64)> = rows
+        .iter()
+        .map(|r| {
+            (r.representation.as_str(), r.evaluation.as_str(), r.params.as_str(), r.metric.as_str(), r.seed, r.value)
+        })
+        .collect();
+    let mut h = Sha256::new();
+    h.update(format!("comparisons v{VERSION}\n{headlines:?}\n").as_bytes());
+    h.update(serde_json::to_vec(&ids).ok()?);
+    h.update(serde_json::to_vec(artifacts).ok()?);
+    Some(hex::encode(h.finalize()))
+}
+
+/// Version of the comparisons' arithmetic, part of `comparisons.json`'s inputs hash.
+const VERSION: u32 = 1;
+
+/// `comparisons.json` of a run directory: the families with the hash of their inputs.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    inputs: String,
+    families: Vec<Family>,
+}
+
+/// The families of a report, read from `dir/comparisons.json` when their
+/// inputs have not changed (a cached re-run: the paired bootstraps over test
+/// images are most of a report's rebuild), else computed and stored there.
+pub fn compare_in(
+    dir: &std::path::Path,
+    rows: &[ResultRow],
+    summary: &[SummaryRow],
+    headlines: &[RankedHeadline],
+    artifacts: &[Artifact],
+) -> crate::error::Result<Vec<Family>> {
+    let path = dir.join("comparisons.json");
+    let hash = inputs_hash(rows, headlines, artifacts);
+    if let (Some(h), Ok(bytes)) = (&hash, std::fs::read(&path)) {
+        // An unreadable or stale file is recomputed, never trusted.
+        if let Ok(stored) = serde_json::from_slice::<Stored>(&bytes) {
+            if &stored.inputs == h {
+                return Ok(stored.families);
+            }
+        }
+    }
+    let families = compare(rows, summary, headlines, artifacts);
+    if let Some(inputs) = hash {
+        crate::files::write_json_compact(&path, &Stored { inputs, families: families.clone() })?;
+    }
+    Ok(families)
+}
+
 /// The families of every ranked headline and params group.
 pub fn compare(
     rows: &[ResultRow],

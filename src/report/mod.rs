@@ -112,7 +112,7 @@ pub fn write_run(dir: &Path, data: &ReportData) -> Result<PathBuf> {
 pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     table::write_summary(dir, &data.summary)?;
     let headlines = data.ranked_headlines();
-    let families = comparisons::compare(&data.rows, &data.summary, &headlines, &data.artifacts);
+    let families = comparisons::compare_in(dir, &data.rows, &data.summary, &headlines, &data.artifacts)?;
     let ranks = significance::rank_table(&data.summary, &headlines, &data.manifest.representations);
     let charts = plot::summary_chart(dir, &data.summary, &data.manifest)?;
     let mut figures = Vec::new();
