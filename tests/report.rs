@@ -351,3 +351,29 @@ fn a_declared_baseline_and_margin_give_many_to_one_verdicts() {
     );
     assert!(!md.contains("All pairs"), "a baseline design has no pairwise table: {md}");
 }
+
+/// A rebuild with unchanged inputs reuses the stored comparisons (a cached
+/// re-run does not redo the bootstraps); a changed value recomputes them.
+#[test]
+fn comparisons_are_reused_only_while_their_inputs_are_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let data = fixture(0.01);
+    let md = std::fs::read_to_string(report::write_run(&dir, &data).unwrap()).unwrap();
+    let stored = dir.join("comparisons.json");
+    let text = std::fs::read_to_string(&stored).unwrap();
+    assert!(text.contains("\"inputs\""), "{text}");
+    // Mark the stored families: a rebuild with the same inputs shows the mark.
+    assert!(text.contains("(no spread)"), "{text}");
+    std::fs::write(&stored, text.replace("(no spread)", "(STORED)")).unwrap();
+    report::rebuild(&dir).unwrap();
+    let again = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(again.contains("STORED"), "the stored comparisons were not reused");
+    // Another value: recomputed, and the same report as a fresh one.
+    let changed = fixture(0.02);
+    let fresh = std::fs::read_to_string(report::write_run(&tmp.path().join("fresh"), &changed).unwrap()).unwrap();
+    let md2 = std::fs::read_to_string(report::write_run(&dir, &changed).unwrap()).unwrap();
+    assert!(!md2.contains("STORED"));
+    assert_eq!(md2.replace("fresh", "run"), fresh.replace("fresh", "run"));
+    assert_ne!(md, md2);
+}
