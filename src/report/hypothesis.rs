@@ -293,6 +293,18 @@ mod tests {
     }
 
     #[test]
+    fn welch_interval_is_finite_when_the_means_are_equal() {
+        // Seeds that do not pair, equal means: t = 0, and the interval came
+        // from diff / t = 0/0 before it was built from the standard error.
+        let d = difference(&[(0, 0.80), (1, 0.82)], &[(2, 0.79), (3, 0.81), (4, 0.83)]);
+        assert!(d.test.starts_with("Welch"), "{d:?}");
+        assert!(d.diff.abs() < 1e-12, "{d:?}");
+        let (lo, hi) = d.ci.unwrap();
+        assert!(lo.is_finite() && hi.is_finite() && lo < 0.0 && hi > 0.0, "{d:?}");
+        assert!((d.p.unwrap() - 1.0).abs() < 1e-9, "{d:?}");
+    }
+
+    #[test]
     fn welch_matches_scipy() {
         // scipy 1.17: ttest_ind([0.81, 0.83, 0.82], [0.78, 0.80, 0.77, 0.79], equal_var=False)
         // → statistic 4.041451884327378, pvalue 0.01007694334798887, df 4.9591836734693935.
