@@ -348,13 +348,14 @@ pub fn compare(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use statrs::distribution::{ContinuousCDF, StudentsT};
 
-    /// A standard normal draw (Box–Muller) from the seeded generator.
-    fn normal(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    /// A standard normal draw (Box–Muller) from the seeded generator (the
+    /// null simulations here and in report::seed_plan).
+    pub(crate) fn normal(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
         let (u, v): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }

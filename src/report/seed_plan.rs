@@ -121,13 +121,9 @@ impl SeedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::comparisons::tests::normal;
     use crate::report::hypothesis::paired_t;
-    use rand::{Rng, SeedableRng};
-
-    fn normal(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
-        let (u, v): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
+    use rand::SeedableRng;
 
     /// The rate of "some look rejects" for two representations with equal true
     /// means, looked at after 3, 5 and 10 of 10 seeds, at the given levels.
