@@ -29,7 +29,7 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
                 };
                 let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
                 if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
-                    let Ok(full) = plan.datasets[src].source.load() else { continue };
+                    let Ok(full) = plan.datasets[src].load(store, false) else { continue };
                     let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes) else { continue };
                     loaded.push((src, classes.clone(), ds));
                 }

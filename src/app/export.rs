@@ -91,7 +91,7 @@ fn embeddings(plan: &SuitePlan, store: &Store, p: &PointPlan, r: &RepPlan, base:
     let s = store.get(&p.data.key)?.ok_or_else(|| not_cached("data split", r))?;
     let splits: crate::data::split::Splits = read_json(&s.file("splits.json"))?;
     let feats = NamedTensors::from(Tensor::read_safetensors(e.file("embeddings.safetensors"))?);
-    let full = plan.datasets[p.data.source_index].source.load()?;
+    let full = plan.datasets[p.data.source_index].load(store, true)?;
     let ds = full.prepared(p.data.spec.class_names.as_deref(), &p.data.spec.classes)?;
     let mut arrays: Vec<(String, Tensor)> = Vec::new();
     for (name, idx, set) in

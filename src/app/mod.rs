@@ -112,7 +112,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let t0 = Instant::now();
     let started = crate::files::unix_now();
     let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
-    check_class_names(&plan)?;
+    check_class_names(&plan, &store)?;
     let suite = &plan.loaded.suite;
     let (device, device_note) = crate::runtime::setup(&suite.run_settings(), opts.device, None)?;
     let dir = run_dir(opts, &suite.suite);
@@ -178,14 +178,14 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
 /// Checks every `dataset.class_names` against the classes its data holds before
 /// anything runs: names are not part of any key, so a fully cached run would
 /// otherwise never read the data and never notice a wrong list.
-fn check_class_names(plan: &SuitePlan) -> Result<()> {
+fn check_class_names(plan: &SuitePlan, store: &Store) -> Result<()> {
     let mut checked = Vec::new();
     for p in &plan.points {
         let Some(names) = &p.data.spec.class_names else { continue };
         if checked.contains(&(p.data.source_index, names)) {
             continue;
         }
-        plan.datasets[p.data.source_index].source.load()?.prepared(Some(names), &[])?;
+        plan.datasets[p.data.source_index].load(store, true)?.prepared(Some(names), &[])?;
         checked.push((p.data.source_index, names));
     }
     Ok(())

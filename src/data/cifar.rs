@@ -2,7 +2,8 @@
 //!
 //! CIFAR-10: records of 1 label byte + 3072 image bytes (3×32×32, channel-major),
 //! files `data_batch_{1..5}.bin` and `test_batch.bin`. CIFAR-100: 2 label bytes
-//! (coarse, fine; we use fine) + 3072, files `train.bin` and `test.bin`.
+//! (coarse, fine) + 3072, files `train.bin` and `test.bin`: format `cifar100`
+//! reads the 100 fine labels, `cifar100-coarse` the 20 superclasses.
 use super::{Dataset, ImageSet};
 use crate::error::{Error, IoContext, Result};
 use std::path::{Path, PathBuf};
@@ -13,20 +14,32 @@ const IMAGE_BYTES: usize = 3 * 32 * 32;
 pub enum Variant {
     Cifar10,
     Cifar100,
+    Cifar100Coarse,
 }
 
 impl Variant {
     fn label_bytes(self) -> usize {
         match self {
             Variant::Cifar10 => 1,
-            Variant::Cifar100 => 2,
+            Variant::Cifar100 | Variant::Cifar100Coarse => 2,
+        }
+    }
+    /// Which of the label bytes is the label.
+    fn label_index(self) -> usize {
+        match self {
+            Variant::Cifar10 | Variant::Cifar100Coarse => 0,
+            Variant::Cifar100 => 1,
+        }
+    }
+    fn classes(self) -> usize {
+        match self {
+            Variant::Cifar10 => 10,
+            Variant::Cifar100 => 100,
+            Variant::Cifar100Coarse => 20,
         }
     }
     fn max_label(self) -> u8 {
-        match self {
-            Variant::Cifar10 => 9,
-            Variant::Cifar100 => 99,
-        }
+        (self.classes() - 1) as u8
     }
 }
 
@@ -54,9 +67,10 @@ pub fn parse_batch(path: &Path, bytes: &[u8], variant: Variant, set: &mut ImageS
         ));
     }
     let n = bytes.len() / rec;
-    set.images.reserve(n * IMAGE_BYTES);
+    let images = set.images.owned_mut();
+    images.reserve(n * IMAGE_BYTES);
     for (i, r) in bytes.chunks_exact(rec).enumerate() {
-        let label = r[variant.label_bytes() - 1];
+        let label = r[variant.label_index()];
         if label > variant.max_label() {
             return Err(Error::data(
                 path,
@@ -64,13 +78,13 @@ pub fn parse_batch(path: &Path, bytes: &[u8], variant: Variant, set: &mut ImageS
             ));
         }
         set.labels.push(label as i64);
-        set.images.extend_from_slice(&r[variant.label_bytes()..]);
+        images.extend_from_slice(&r[variant.label_bytes()..]);
     }
     Ok(())
 }
 
 fn empty() -> ImageSet {
-    ImageSet { images: Vec::new(), labels: Vec::new(), channels: 3, height: 32, width: 32, subset_of: None }
+    ImageSet { images: Vec::new().into(), labels: Vec::new(), channels: 3, height: 32, width: 32, subset_of: None }
 }
 
 /// Loads a CIFAR folder (the `cifar-10-batches-bin` or `cifar-100-binary` layout).
@@ -79,7 +93,7 @@ pub fn load_dir(name: &str, dir: &Path, variant: Variant) -> Result<Dataset> {
         Variant::Cifar10 => {
             ((1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect(), vec![dir.join("test_batch.bin")])
         }
-        Variant::Cifar100 => (vec![dir.join("train.bin")], vec![dir.join("test.bin")]),
+        Variant::Cifar100 | Variant::Cifar100Coarse => (vec![dir.join("train.bin")], vec![dir.join("test.bin")]),
     };
     let mut train = empty();
     for f in &train_files {
@@ -89,13 +103,10 @@ pub fn load_dir(name: &str, dir: &Path, variant: Variant) -> Result<Dataset> {
     for f in &test_files {
         read_batch(f, variant, &mut test)?;
     }
-    let num_classes = match variant {
-        Variant::Cifar10 => 10,
-        Variant::Cifar100 => 100,
-    };
+    let num_classes = variant.classes();
     let files = train_files.into_iter().chain(test_files).collect();
     let class_names = class_names(dir, variant, num_classes)?;
-    Ok(Dataset { name: name.to_string(), train, test, num_classes, class_names, files })
+    Ok(Dataset { name: name.to_string(), train, test, num_classes, class_names, files, official_val: None })
 }
 
 /// CIFAR-10's classes, in label order (the dataset's `batches.meta.txt`).
@@ -109,6 +120,7 @@ fn class_names(dir: &Path, variant: Variant, k: usize) -> Result<Vec<String>> {
     let meta = dir.join(match variant {
         Variant::Cifar10 => "batches.meta.txt",
         Variant::Cifar100 => "fine_label_names.txt",
+        Variant::Cifar100Coarse => "coarse_label_names.txt",
     });
     if meta.is_file() {
         let text = std::fs::read_to_string(&meta).map_err(|e| crate::error::Error::data(&meta, e.to_string()))?;
@@ -123,7 +135,7 @@ fn class_names(dir: &Path, variant: Variant, k: usize) -> Result<Vec<String>> {
     }
     Ok(match variant {
         Variant::Cifar10 => CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
-        Variant::Cifar100 => super::default_class_names(k),
+        Variant::Cifar100 | Variant::Cifar100Coarse => super::default_class_names(k),
     })
 }
 
@@ -148,6 +160,11 @@ mod tests {
         let mut set = empty();
         parse_batch(Path::new("t.bin"), &record(&[1, 42], 0), Variant::Cifar100, &mut set).unwrap();
         assert_eq!(set.labels, vec![42], "the fine label is used");
+        let mut set = empty();
+        parse_batch(Path::new("t.bin"), &record(&[19, 42], 0), Variant::Cifar100Coarse, &mut set).unwrap();
+        assert_eq!(set.labels, vec![19], "the coarse label is used");
+        let e = parse_batch(Path::new("t.bin"), &record(&[20, 42], 0), Variant::Cifar100Coarse, &mut set);
+        assert!(e.unwrap_err().to_string().contains("label 20 is out of range"));
     }
 
     #[test]

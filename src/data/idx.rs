@@ -113,7 +113,7 @@ pub fn read_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
     let mut ib = ib;
     ib.drain(..ioff);
     Ok(ImageSet {
-        images: ib,
+        images: ib.into(),
         labels: lb[loff..].iter().map(|&b| b as i64).collect(),
         channels: 1,
         height: idims[1],
@@ -157,6 +157,7 @@ pub fn load_dir(name: &str, dir: &Path) -> Result<super::Dataset> {
         num_classes,
         class_names,
         files: vec![tri, trl, tei, tel],
+        official_val: None,
     })
 }
 
@@ -221,7 +222,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&img).unwrap();
         let s2 = pair(d.path(), &gz.finish().unwrap(), &idx(&[2], &[3, 9])).unwrap();
-        assert_eq!(s.images, s2.images);
+        assert_eq!(*s.images, *s2.images);
     }
 
     #[test]

@@ -4,20 +4,91 @@
 //! Images are kept as `u8` in N×C×H×W order, as they are stored on disk; each
 //! representation converts them to floats itself.
 pub mod cifar;
+pub mod csv_manifest;
+pub mod decode;
 pub mod fingerprint;
 pub mod folder;
 pub mod idx;
+pub mod image_store;
+pub mod listing;
 pub mod named;
+pub mod parquet;
+pub mod prep;
 pub mod split;
+pub mod webdataset;
 
 use crate::error::Result;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tch::Tensor;
+
+/// Image bytes, N×C×H×W: in memory (parsed from IDX or CIFAR files) or
+/// mapped from the decoded image store, whose pages the kernel reads on
+/// demand and may drop again (file-backed, not the process's anonymous memory).
+#[derive(Clone)]
+pub enum Pixels {
+    Owned(Vec<u8>),
+    Mapped(Arc<memmap2::Mmap>),
+}
+
+impl Pixels {
+    /// Maps a file read-only. The store's files are never written after the
+    /// entry is in place (entries are replaced by renaming a new folder over
+    /// them), so the map cannot change under the reader.
+    pub fn map(path: &Path) -> Result<Pixels> {
+        let f = std::fs::File::open(path).map_err(|e| crate::error::Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| crate::error::Error::io(path, e))?.len();
+        if len == 0 {
+            return Ok(Pixels::Owned(Vec::new()));
+        }
+        // SAFETY: see above; the file is read-only to repbench once in the cache.
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| crate::error::Error::io(path, e))?;
+        Ok(Pixels::Mapped(Arc::new(map)))
+    }
+
+    /// The bytes as a vector to append to (a mapped set is copied first).
+    pub fn owned_mut(&mut self) -> &mut Vec<u8> {
+        if let Pixels::Mapped(m) = self {
+            *self = Pixels::Owned(m.to_vec());
+        }
+        match self {
+            Pixels::Owned(v) => v,
+            Pixels::Mapped(_) => unreachable!("converted above"),
+        }
+    }
+
+    pub fn is_mapped(&self) -> bool {
+        matches!(self, Pixels::Mapped(_))
+    }
+}
+
+impl std::ops::Deref for Pixels {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Pixels::Owned(v) => v,
+            Pixels::Mapped(m) => m,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Pixels {
+    fn from(v: Vec<u8>) -> Pixels {
+        Pixels::Owned(v)
+    }
+}
+
+impl std::fmt::Debug for Pixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.is_mapped() { "mapped" } else { "owned" };
+        write!(f, "Pixels({kind}, {} bytes)", self.len())
+    }
+}
 
 /// A set of images with integer labels, all of the same shape.
 #[derive(Debug, Clone)]
 pub struct ImageSet {
-    pub images: Vec<u8>,
+    pub images: Pixels,
     pub labels: Vec<i64>,
     pub channels: usize,
     pub height: usize,
@@ -85,6 +156,10 @@ pub struct Dataset {
     pub class_names: Vec<String>,
     /// Every file the data was read from (what the fingerprint covers).
     pub files: Vec<PathBuf>,
+    /// Rows of `train` that are the data's own validation part (a folder's
+    /// `val/`, a parquet `validation` split, a manifest's `val` rows): when
+    /// present they are the validation split and nothing is carved from train.
+    pub official_val: Option<std::ops::Range<usize>>,
 }
 
 /// `class 0`, `class 1`, … for data that names no classes.
@@ -138,8 +213,9 @@ impl ImageSet {
     /// their class in `classes`.
     fn keep_classes(&self, classes: &[usize]) -> ImageSet {
         let d = self.image_len();
+        let mut kept = Vec::new();
         let mut out = ImageSet {
-            images: Vec::new(),
+            images: Pixels::Owned(Vec::new()),
             labels: Vec::new(),
             channels: self.channels,
             height: self.height,
@@ -149,11 +225,12 @@ impl ImageSet {
         let mut ids = Vec::new();
         for (i, &l) in self.labels.iter().enumerate() {
             if let Some(pos) = classes.iter().position(|&c| c as i64 == l) {
-                out.images.extend_from_slice(&self.images[i * d..(i + 1) * d]);
+                kept.extend_from_slice(&self.images[i * d..(i + 1) * d]);
                 out.labels.push(pos as i64);
                 ids.push(self.official_index(i));
             }
         }
+        out.images = kept.into();
         out.subset_of = Some((ids, self.official_len()));
         out
     }
@@ -201,6 +278,15 @@ impl Dataset {
             num_classes: classes.len(),
             class_names: classes.iter().map(|&c| self.class_name(c)).collect(),
             files: self.files.clone(),
+            // The kept rows keep their order, so the official validation rows
+            // (the last ones of train) stay last and contiguous.
+            official_val: self.official_val.as_ref().map(|r| {
+                let kept = |range: std::ops::Range<usize>| {
+                    range.filter(|&i| classes.contains(&(self.train.labels[i] as usize))).count()
+                };
+                let start = kept(0..r.start);
+                start..start + kept(r.clone())
+            }),
         })
     }
 }
@@ -211,7 +297,7 @@ mod tests {
 
     fn set(labels: &[i64]) -> ImageSet {
         ImageSet {
-            images: vec![0; labels.len()],
+            images: vec![0; labels.len()].into(),
             labels: labels.to_vec(),
             channels: 1,
             height: 1,
@@ -231,6 +317,7 @@ mod tests {
             num_classes: 3,
             class_names: vec!["a".into(), "b".into(), "c".into()],
             files: vec![],
+            official_val: None,
         };
         assert_eq!(ds.with_classes(&[2, 0]).unwrap().class_names, ["c", "a"]);
         let named = ds.prepared(Some(&["x".into(), "y".into(), "z".into()]), &[1, 2]).unwrap();

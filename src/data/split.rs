@@ -74,26 +74,36 @@ pub fn stratified(labels: &[i64], pool: &[usize], n: usize, rng: &mut ChaCha8Rng
 }
 
 /// What to draw: optional subset sizes and the validation fraction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SplitPlan<'a> {
     pub holdout_classes: &'a [usize],
     pub train_size: Option<usize>,
     pub test_size: Option<usize>,
     pub val_fraction: f64,
+    /// The data's own validation rows of the train part: used as the
+    /// validation split whole (outside held-out classes), and left out of
+    /// the training pool; `val_fraction` is then not used.
+    pub official_val: Option<std::ops::Range<usize>>,
 }
 
 /// Draws train/val/test indices. The validation split comes out of the (subset)
 /// train split; the test subset out of the official test part.
-pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: SplitPlan, seed: u64) -> Splits {
+pub fn make_splits(train_labels: &[i64], test_labels: &[i64], plan: &SplitPlan, seed: u64) -> Splits {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let official = plan.official_val.clone().unwrap_or(0..0);
+    let outside_holdout = |i: &usize| !plan.holdout_classes.contains(&(train_labels[*i] as usize));
     let all_train: Vec<usize> =
-        (0..train_labels.len()).filter(|&i| !plan.holdout_classes.contains(&(train_labels[i] as usize))).collect();
+        (0..train_labels.len()).filter(|i| !official.contains(i)).filter(outside_holdout).collect();
     let pool = match plan.train_size {
         Some(n) => stratified(train_labels, &all_train, n, &mut rng).0,
         None => all_train,
     };
-    let n_val = (pool.len() as f64 * plan.val_fraction).round() as usize;
-    let (val, train) = stratified(train_labels, &pool, n_val, &mut rng);
+    let (val, train) = if official.is_empty() {
+        let n_val = (pool.len() as f64 * plan.val_fraction).round() as usize;
+        stratified(train_labels, &pool, n_val, &mut rng)
+    } else {
+        (official.filter(outside_holdout).collect(), pool)
+    };
     let all_test: Vec<usize> = (0..test_labels.len()).collect();
     let test = match plan.test_size {
         Some(n) => stratified(test_labels, &all_test, n, &mut rng).0,
@@ -154,10 +164,16 @@ mod tests {
     #[test]
     fn splits_are_stratified_disjoint_and_seeded() {
         let labels: Vec<i64> = (0..1000).map(|i| (i % 10) as i64).collect();
-        let plan = SplitPlan { holdout_classes: &[], train_size: Some(500), test_size: Some(100), val_fraction: 0.2 };
-        let a = make_splits(&labels, &labels, plan, 1);
-        assert_eq!(a, make_splits(&labels, &labels, plan, 1));
-        assert_ne!(a, make_splits(&labels, &labels, plan, 2));
+        let plan = SplitPlan {
+            holdout_classes: &[],
+            train_size: Some(500),
+            test_size: Some(100),
+            val_fraction: 0.2,
+            official_val: None,
+        };
+        let a = make_splits(&labels, &labels, &plan, 1);
+        assert_eq!(a, make_splits(&labels, &labels, &plan, 1));
+        assert_ne!(a, make_splits(&labels, &labels, &plan, 2));
         assert_eq!(a.train.len() + a.val.len(), 500);
         assert_eq!(a.val.len(), 100);
         assert_eq!(a.test.len(), 100);
@@ -166,8 +182,13 @@ mod tests {
             assert_eq!(a.train.iter().filter(|&&i| labels[i] == c).count(), 40);
         }
         assert!(a.train.iter().all(|i| !a.val.contains(i)));
-        let held = make_splits(&labels, &labels, SplitPlan { holdout_classes: &[3], ..plan }, 1);
+        let held = make_splits(&labels, &labels, &SplitPlan { holdout_classes: &[3], ..plan.clone() }, 1);
         assert!(held.train.iter().chain(&held.val).all(|&i| labels[i] != 3));
         assert!(held.test.iter().any(|&i| labels[i] == 3), "held-out classes stay in test");
+        // An official validation part is the validation split, whole, and never trained on.
+        let own = SplitPlan { official_val: Some(900..1000), train_size: None, ..plan };
+        let s = make_splits(&labels, &labels, &own, 1);
+        assert_eq!(s.val, (900..1000).collect::<Vec<_>>());
+        assert_eq!(s.train, (0..900).collect::<Vec<_>>());
     }
 }

@@ -21,6 +21,7 @@ use tch::Tensor;
 /// Loads each dataset (and class subset) at most once per run.
 struct DataMemo<'p> {
     plan: &'p SuitePlan,
+    store: &'p crate::cache::store::Store,
     loaded: HashMap<(usize, Vec<usize>), Arc<Dataset>>,
 }
 
@@ -33,7 +34,7 @@ impl DataMemo<'_> {
         let full = match self.loaded.get(&(dp.source_index, Vec::new())) {
             Some(d) => d.clone(),
             None => {
-                let d = Arc::new(self.plan.datasets[dp.source_index].source.load()?);
+                let d = Arc::new(self.plan.datasets[dp.source_index].load(self.store, true)?);
                 self.loaded.insert((dp.source_index, Vec::new()), d.clone());
                 d
             }
@@ -78,7 +79,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
         ))
     })?;
     let mut out = Outcome::empty();
-    let mut memo = DataMemo { plan, loaded: HashMap::new() };
+    let mut memo = DataMemo { plan, store: ctx.store, loaded: HashMap::new() };
     let _ = run_rep(ctx, &plan.points[pi], &plan.points[pi].reps[ri], &mut memo, progress, &mut out);
     out.interrupted = crate::runtime::interrupt::requested();
     Ok(out)
@@ -86,7 +87,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
 
 pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
     let mut out = Outcome::empty();
-    let mut memo = DataMemo { plan, loaded: HashMap::new() };
+    let mut memo = DataMemo { plan, store: ctx.store, loaded: HashMap::new() };
     for p in &plan.points {
         if crate::runtime::interrupt::requested() {
             out.interrupted = true;

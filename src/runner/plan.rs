@@ -90,6 +90,14 @@ pub struct DatasetPlan {
     pub fingerprint: String,
 }
 
+impl DatasetPlan {
+    /// The data, from its image store in `store` for photo formats (built on
+    /// first use, with a progress bar when `progress`).
+    pub fn load(&self, store: &Store, progress: bool) -> Result<crate::data::Dataset> {
+        self.source.load_in(store, &self.fingerprint, progress)
+    }
+}
+
 pub struct SuitePlan {
     pub loaded: LoadedSuite,
     pub datasets: Vec<DatasetPlan>,
@@ -109,17 +117,21 @@ fn data_plan(
     store: &Store,
     datasets: &mut Vec<DatasetPlan>,
 ) -> Result<DataPlan> {
-    let source = named::resolve(d.name.as_deref(), d.path.as_deref(), d.format, spec_dir)?;
-    let source_index =
-        match datasets.iter().position(|p| p.source.root == source.root && p.source.format == source.format) {
-            Some(i) => i,
-            None => {
-                let fingerprint =
-                    crate::data::fingerprint::fingerprint(&source.root, &source.files, Some(&store.fingerprint_dir()))?;
-                datasets.push(DatasetPlan { source, fingerprint });
-                datasets.len() - 1
-            }
-        };
+    let source = named::resolve(d, spec_dir)?;
+    let source_index = match datasets.iter().position(|p| {
+        p.source.root == source.root && p.source.format == source.format && p.source.options == source.options
+    }) {
+        Some(i) => i,
+        None => {
+            let fingerprint = crate::data::fingerprint::fingerprint(
+                source.base_dir(),
+                &source.files,
+                Some(&store.fingerprint_dir()),
+            )?;
+            datasets.push(DatasetPlan { source, fingerprint });
+            datasets.len() - 1
+        }
+    };
     let ds = &datasets[source_index];
     let split_seed = d.split_seed.unwrap_or(seed);
     let mut config = json!({
@@ -133,6 +145,9 @@ fn data_plan(
     });
     if !d.holdout_classes.is_empty() {
         config["holdout_classes"] = json!(d.holdout_classes);
+    }
+    if let Some(images) = ds.source.options.key_fields(ds.source.format) {
+        config["images"] = images;
     }
     if !d.classes.is_empty() {
         config["classes"] = json!(d.classes);

@@ -61,9 +61,10 @@ pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Res
         train_size: d.train_size,
         test_size: d.test_size,
         val_fraction: d.val_fraction,
+        official_val: data.official_val.clone(),
     };
     check_sizes(data, &plan)?;
-    let s = make_splits(&data.train.labels, &data.test.labels, plan, dp.seed);
+    let s = make_splits(&data.train.labels, &data.test.labels, &plan, dp.seed);
     if s.val.is_empty() {
         return Err(Error::stage(format!(
             "dataset {}: val_fraction {} of {} training images leaves no validation image (every selection needs one)",
@@ -93,7 +94,10 @@ pub fn splits(ctx: &StageCtx, suite: &str, dp: &DataPlan, data: &Dataset) -> Res
 /// Refuses subset sizes the data cannot give: a stratified draw would
 /// otherwise silently take fewer images than the suite says.
 fn check_sizes(data: &Dataset, plan: &SplitPlan) -> Result<()> {
-    let available = data.train.labels.iter().filter(|&&l| !plan.holdout_classes.contains(&(l as usize))).count();
+    let official = plan.official_val.clone().unwrap_or(0..0);
+    let available = (0..data.train.len())
+        .filter(|i| !official.contains(i) && !plan.holdout_classes.contains(&(data.train.labels[*i] as usize)))
+        .count();
     if let Some(n) = plan.train_size {
         if n > available {
             return Err(Error::stage(format!(

@@ -61,6 +61,27 @@ pub struct DatasetSpec {
     /// The count is checked against the data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_names: Option<Vec<String>>,
+    /// Photo formats: resize and crop every image to one size on decoding
+    /// (torchvision's `Resize(resize)` + `CenterCrop(size)`), and the channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::data::prep::ImagePrep>,
+    /// Photo formats: an undecodable image stops the run (`error`) or is
+    /// left out and counted in the manifest and the report (`skip`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub on_bad_image: crate::data::image_store::OnBadImage,
+    /// CSV and parquet: the column names (`path`, `label`, `split`, `image`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub columns: crate::data::parquet::Columns,
+    /// webdataset: shard patterns per part (`train: "train-{000000..000099}.tar"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<IndexMap<String, String>>,
+    /// CSV without a `split` column: this fraction of each class is the test part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<f64>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// A whole suite file.

@@ -10,8 +10,12 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
         c.push(path, "needs `name` (fashion-mnist) or `path` with `format`");
     }
     if d.path.is_some() && d.format.is_none() {
-        c.push(&format!("{path}.format"), "is required with `path` (idx, cifar10, cifar100 or folder)");
+        c.push(
+            &format!("{path}.format"),
+            "is required with `path` (idx, cifar10, cifar100, cifar100-coarse, folder, csv, parquet or webdataset)",
+        );
     }
+    check_photo_options(path, d, c);
     if let Some(n) = d.train_size {
         c.positive(&format!("{path}.train_size"), n);
     }
@@ -52,6 +56,40 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
                     format!("{h} is not a label after `classes` (0..{})", d.classes.len()),
                 );
             }
+        }
+    }
+}
+
+/// The photo settings apply to photo formats only, each to its own.
+fn check_photo_options(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
+    use crate::data::named::Format;
+    let photo = d.format.is_some_and(Format::uses_store);
+    if let Some(img) = &d.image {
+        if photo {
+            img.validate(&format!("{path}.image"), c);
+        } else {
+            c.push(&format!("{path}.image"), "applies to photo formats (folder, csv, parquet, webdataset); IDX and CIFAR images are used at their size");
+        }
+    }
+    if !photo && d.on_bad_image != Default::default() {
+        c.push(&format!("{path}.on_bad_image"), "applies to photo formats (folder, csv, parquet, webdataset)");
+    }
+    if d.columns != Default::default() && !matches!(d.format, Some(Format::Csv | Format::Parquet)) {
+        c.push(&format!("{path}.columns"), "applies to the csv and parquet formats");
+    }
+    if let Some(shards) = &d.shards {
+        if d.format != Some(Format::Webdataset) {
+            c.push(&format!("{path}.shards"), "applies to the webdataset format");
+        }
+        for k in shards.keys().filter(|k| !["train", "val", "test"].contains(&k.as_str())) {
+            c.push(&format!("{path}.shards.{k}"), "is not a part: train, val or test");
+        }
+    }
+    if let Some(f) = d.test_fraction {
+        if d.format != Some(Format::Csv) {
+            c.push(&format!("{path}.test_fraction"), "applies to a CSV manifest without a `split` column");
+        } else if !(f > 0.0 && f < 1.0) {
+            c.push(&format!("{path}.test_fraction"), format!("must be in (0, 1) (got {f})"));
         }
     }
 }

@@ -1,0 +1,315 @@
+//! The decoded image store: a dataset's images decoded once, prepared
+//! (`dataset.image:`), and written as raw `u8` C×H×W rows that later runs map
+//! into memory instead of decoding again (FFCV's idea, without its C
+//! libraries). Pages of a mapped file are the kernel's page cache, not the
+//! process's anonymous memory, so a run's memory does not grow with the
+//! dataset; only the pages a stage touches are read.
+//!
+//! Layout of an entry (built inside `cache::Store::put`, so a killed build
+//! leaves nothing behind): `store.json` (shape, counts, class names, skipped
+//! images), `train.u8` (the official validation part's images, when the data
+//! ships one, follow the training images), `test.u8`, and `train.labels` /
+//! `test.labels` as little-endian `i64`.
+use super::decode;
+use super::listing::{Item, Listing, Loc, Part};
+use super::prep::ImagePrep;
+use super::{Dataset, ImageSet, Pixels};
+use crate::error::{Error, IoContext, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Version of the store's layout and decoding; it enters the store's key.
+pub const VERSION: u32 = 1;
+
+/// `dataset.on_bad_image`: an image that cannot be decoded stops the run
+/// (`error`, the default) or is left out and counted (`skip`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadImage {
+    #[default]
+    Error,
+    Skip,
+}
+
+/// An image left out under `on_bad_image: skip`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub part: String,
+    pub origin: String,
+    pub error: String,
+}
+
+/// `store.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub version: u32,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub class_names: Vec<String>,
+    pub train: usize,
+    /// Official validation images, stored after the `train` ones in `train.u8`.
+    pub val: usize,
+    pub test: usize,
+    pub skipped: Vec<Skipped>,
+    /// Extra manifest columns and their values per stored image, by part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meta_columns: Vec<String>,
+}
+
+/// How every image becomes a stored row: prepared by `dataset.image`, or, without
+/// one, kept at its size, which must then be the same for all.
+enum Shape {
+    Prepared(ImagePrep),
+    Native { channels: u8, width: u32, height: u32, first: String },
+}
+
+impl Shape {
+    fn dims(&self) -> (usize, usize, usize) {
+        match self {
+            Shape::Prepared(p) => (p.channels as usize, p.size as usize, p.size as usize),
+            Shape::Native { channels, width, height, .. } => (*channels as usize, *height as usize, *width as usize),
+        }
+    }
+
+    fn decode(&self, origin: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Shape::Prepared(p) => {
+                // The shorter side the resize needs: `resize` with a crop, `size` without.
+                let need = if p.crop == super::prep::Crop::None { p.size } else { p.resize_to() };
+                let dct = p.jpeg_dct_scaling.then_some(need);
+                p.apply(&decode::decode(origin, bytes, dct)?).map_err(|e| Error::data(origin, e.to_string()))
+            }
+            Shape::Native { channels, width, height, first } => {
+                let img = decode::decode_full(origin, bytes)?;
+                if (img.width(), img.height()) != (*width, *height) {
+                    return Err(Error::data(
+                        origin,
+                        format!(
+                            "image is {}x{} but the first image ({first}) is {width}x{height}; to resize and crop every image to one size, add to `dataset`:\n    image: {{size: {s}, resize: {r}}}   # torchvision Resize({r}) + CenterCrop({s})",
+                            img.width(),
+                            img.height(),
+                            s = suggested_size(*width, *height),
+                            r = suggested_size(*width, *height) * 8 / 7,
+                        ),
+                    ));
+                }
+                Ok(hwc_to_chw(&super::prep::to_channels(&img, *channels), *channels as usize))
+            }
+        }
+    }
+}
+
+fn suggested_size(w: u32, h: u32) -> u32 {
+    let s = w.min(h);
+    if s >= 224 {
+        224
+    } else {
+        s.max(8)
+    }
+}
+
+fn hwc_to_chw(hwc: &[u8], c: usize) -> Vec<u8> {
+    if c == 1 {
+        return hwc.to_vec();
+    }
+    let n = hwc.len() / c;
+    let mut out = vec![0u8; hwc.len()];
+    for (i, px) in hwc.chunks_exact(c).enumerate() {
+        for ch in 0..c {
+            out[ch * n + i] = px[ch];
+        }
+    }
+    out
+}
+
+/// Reads an item's bytes; parquet rows come from `rows`, the image column of
+/// the parquet file being written (one file in memory at a time).
+fn bytes_of(item: &Item, rows: &ParquetRows) -> Result<Vec<u8>> {
+    match &item.loc {
+        Loc::Row { file, row } => rows.get(file, *row),
+        other => other.read(),
+    }
+}
+
+/// The image column of the parquet file currently being stored.
+#[derive(Default)]
+struct ParquetRows {
+    file: Option<Arc<Path>>,
+    rows: Vec<Option<Vec<u8>>>,
+}
+
+impl ParquetRows {
+    fn load_for(&mut self, chunk: &[Item], column: &super::parquet::Columns) -> Result<()> {
+        for it in chunk {
+            if let Loc::Row { file, .. } = &it.loc {
+                if self.file.as_deref() != Some(file.as_ref()) {
+                    self.rows = super::parquet::read_image_bytes(file, column)?;
+                    self.file = Some(file.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, file: &Path, row: usize) -> Result<Vec<u8>> {
+        match self.rows.get(row) {
+            Some(Some(b)) if self.file.as_deref() == Some(file) => Ok(b.clone()),
+            Some(None) => Err(Error::data(file, format!("row {row}: the image has no bytes (null)"))),
+            _ => Err(Error::data(file, format!("row {row}: not in the image column"))),
+        }
+    }
+}
+
+/// What the store is built from and how.
+pub struct BuildSettings<'a> {
+    pub prep: Option<&'a ImagePrep>,
+    pub on_bad_image: OnBadImage,
+    pub parquet_columns: super::parquet::Columns,
+    /// Draw a progress bar (images/s, ETA) on stderr.
+    pub progress: bool,
+}
+
+/// Decodes every listed image into `dir` (a fresh folder the cache moves into
+/// place when this returns), in parallel over all cores.
+pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<StoreInfo> {
+    let shape = match settings.prep {
+        Some(p) => Shape::Prepared(p.clone()),
+        None => native_shape(listing, settings)?,
+    };
+    let (channels, height, width) = shape.dims();
+    let bar = progress_bar(listing.len() as u64, settings.progress);
+    let mut skipped = Vec::new();
+    let mut counts = [0usize; 3];
+    let mut rows = ParquetRows::default();
+    for (file_part, parts) in [("train", &[Part::Train, Part::Val][..]), ("test", &[Part::Test][..])] {
+        let pixels_path = dir.join(format!("{file_part}.u8"));
+        let labels_path = dir.join(format!("{file_part}.labels"));
+        let mut pixels = BufWriter::with_capacity(1 << 20, std::fs::File::create(&pixels_path).at(&pixels_path)?);
+        let mut labels = Vec::new();
+        for &part in parts {
+            for chunk in listing.part(part).chunks(256) {
+                rows.load_for(chunk, &settings.parquet_columns)?;
+                let decoded: Vec<Result<Vec<u8>>> = chunk
+                    .par_iter()
+                    .map(|it| {
+                        let origin = it.loc.to_string();
+                        bytes_of(it, &rows).and_then(|b| shape.decode(&origin, &b))
+                    })
+                    .collect();
+                for (it, d) in chunk.iter().zip(decoded) {
+                    match d {
+                        Ok(px) => {
+                            pixels.write_all(&px).at(&pixels_path)?;
+                            labels.extend_from_slice(&it.label.to_le_bytes());
+                            counts[part as usize] += 1;
+                        }
+                        Err(e) if settings.on_bad_image == OnBadImage::Skip => skipped.push(Skipped {
+                            part: part.name().into(),
+                            origin: it.loc.to_string(),
+                            error: e.to_string(),
+                        }),
+                        Err(e) => return Err(e),
+                    }
+                }
+                bar.inc(chunk.len() as u64);
+                if crate::runtime::interrupt::requested() {
+                    return Err(Error::Interrupted);
+                }
+            }
+        }
+        pixels.flush().at(&pixels_path)?;
+        std::fs::write(&labels_path, labels).at(&labels_path)?;
+    }
+    bar.finish_and_clear();
+    let info = StoreInfo {
+        version: VERSION,
+        channels,
+        height,
+        width,
+        class_names: listing.class_names.clone(),
+        train: counts[Part::Train as usize],
+        val: counts[Part::Val as usize],
+        test: counts[Part::Test as usize],
+        skipped,
+        meta_columns: listing.meta_columns.clone(),
+    };
+    if info.train == 0 || info.test == 0 {
+        return Err(Error::stage(format!(
+            "every {} image was skipped as undecodable ({} skipped in all)",
+            if info.train == 0 { "train" } else { "test" },
+            info.skipped.len()
+        )));
+    }
+    crate::files::write_json(&dir.join("store.json"), &info)?;
+    Ok(info)
+}
+
+/// Without `image:`, the first training image fixes the size and the channels
+/// (RGB when it has colour, else gray).
+fn native_shape(listing: &Listing, settings: &BuildSettings) -> Result<Shape> {
+    let mut rows = ParquetRows::default();
+    let first = listing.train.first().ok_or_else(|| Error::stage("no training image"))?;
+    rows.load_for(std::slice::from_ref(first), &settings.parquet_columns)?;
+    let origin = first.loc.to_string();
+    let img = decode::decode_full(&origin, &bytes_of(first, &rows)?)?;
+    let channels = if img.color().has_color() { 3 } else { 1 };
+    Ok(Shape::Native { channels, width: img.width(), height: img.height(), first: origin })
+}
+
+fn progress_bar(n: u64, show: bool) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("decoding images {bar:30} {pos}/{len} {per_sec} ETA {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Maps a built store: the images stay in the page cache, the labels are read.
+pub fn open(dir: &Path, name: &str, files: Vec<PathBuf>) -> Result<(Dataset, StoreInfo)> {
+    let info: StoreInfo = crate::files::read_json(&dir.join("store.json"))?;
+    let part = |file: &str, n: usize| -> Result<ImageSet> {
+        let d = info.channels * info.height * info.width;
+        let px = dir.join(format!("{file}.u8"));
+        let pixels = Pixels::map(&px)?;
+        let labels_path = dir.join(format!("{file}.labels"));
+        let raw = std::fs::read(&labels_path).at(&labels_path)?;
+        let labels: Vec<i64> =
+            raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect();
+        if pixels.len() != n * d || labels.len() != n {
+            return Err(Error::Cache {
+                path: dir.to_path_buf(),
+                msg: format!("{file}: {} bytes and {} labels for {n} images of {d} bytes", pixels.len(), labels.len()),
+            });
+        }
+        Ok(ImageSet {
+            images: pixels,
+            labels,
+            channels: info.channels,
+            height: info.height,
+            width: info.width,
+            subset_of: None,
+        })
+    };
+    let train = part("train", info.train + info.val)?;
+    let test = part("test", info.test)?;
+    let official_val = (info.val > 0).then(|| info.train..info.train + info.val);
+    let ds = Dataset {
+        name: name.to_string(),
+        train,
+        test,
+        num_classes: info.class_names.len(),
+        class_names: info.class_names.clone(),
+        files,
+        official_val,
+    };
+    Ok((ds, info))
+}
