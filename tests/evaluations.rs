@@ -33,6 +33,7 @@ fn fitted(yaml: &str, s: &SplitImages) -> (RepresentationSpec, learned::FittedLe
         num_classes: 3,
         checkpoint_dir: None,
         log: &|_| {},
+        rows: None,
     };
     let f = learned::fit(spec.method().unwrap(), &s.train.0, &ctx).unwrap();
     (spec, f)

@@ -179,6 +179,7 @@ fn fit(spec: &RepresentationSpec, s: &SplitImages) -> Box<dyn Fitted> {
         num_classes: 3,
         checkpoint_dir: None,
         log: &|_| {},
+        rows: None,
     };
     spec.fit(&s.train.0, &ctx).unwrap()
 }

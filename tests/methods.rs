@@ -35,6 +35,7 @@ fn fit(s: &RepresentationSpec, ckpt: Option<std::path::PathBuf>, log: &dyn Fn(&s
         num_classes: 3,
         checkpoint_dir: ckpt,
         log,
+        rows: None,
     };
     learned::fit(s.method().unwrap(), &x, &ctx).unwrap()
 }
@@ -50,6 +51,7 @@ fn fit_error(s: &RepresentationSpec, why: &str) -> String {
         num_classes: 3,
         checkpoint_dir: None,
         log: &|_| {},
+        rows: None,
     };
     match learned::fit(s.method().unwrap(), &x, &ctx) {
         Ok(_) => panic!("{why}"),
@@ -181,6 +183,7 @@ fn dino_recipe_learns_with_a_moving_teacher() {
         num_classes: 10,
         checkpoint_dir: None,
         log: &|_| {},
+        rows: None,
     };
     let f = learned::fit(s.method().unwrap(), &x, &ctx).unwrap();
     let l: Vec<f64> = f.logs.iter().map(|l| l.loss).collect();
@@ -335,6 +338,7 @@ fn knn_monitor_logs_val_accuracy_and_changes_nothing_trained() {
             num_classes: 3,
             checkpoint_dir: None,
             log: &|_| {},
+            rows: None,
         };
         let b = learned::fit(monitored.method().unwrap(), &x, &ctx).unwrap();
         let (sa, sb) = (a.state(), b.state());

@@ -71,7 +71,10 @@ fn mixed_sizes_ask_for_the_image_line() {
     assert!(e.contains("but the first image") && e.contains("image: {size:"), "{e}");
     // Nothing half-built stays in the cache.
     let objects = cache.path().join("objects");
-    assert!(!objects.exists() || walkdir::WalkDir::new(&objects).into_iter().filter_map(|e| e.ok()).all(|e| e.file_type().is_dir()));
+    assert!(
+        !objects.exists()
+            || walkdir::WalkDir::new(&objects).into_iter().filter_map(|e| e.ok()).all(|e| e.file_type().is_dir())
+    );
 }
 
 /// Every mode, decoded at full size, against Pillow's
@@ -113,7 +116,10 @@ fn folder_modes_equal_pillow_and_prep_follows_torchvision() {
         total += d;
     }
     let mean = total / keys.len() as f64;
-    eprintln!("Resize(36) + CenterCrop(32), mean |difference| to torchvision over {} images: {mean:.3} grey levels", keys.len());
+    eprintln!(
+        "Resize(36) + CenterCrop(32), mean |difference| to torchvision over {} images: {mean:.3} grey levels",
+        keys.len()
+    );
     assert!(mean < 1.0, "{mean}");
     // A re-open maps the store instead of decoding again.
     let again = load(&src, cache.path()).unwrap();
@@ -136,7 +142,9 @@ fn manifest_parquet_and_shards_store_the_same_images() {
     // Same files, other order: compare as sets of (label, pixels).
     let set = |ds: &Dataset| {
         let mut v: Vec<(i64, Vec<u8>)> = (0..ds.train.len() + ds.test.len())
-            .map(|i| (if i < ds.train.len() { ds.train.labels[i] } else { ds.test.labels[i - ds.train.len()] }, hwc(ds, i)))
+            .map(|i| {
+                (if i < ds.train.len() { ds.train.labels[i] } else { ds.test.labels[i - ds.train.len()] }, hwc(ds, i))
+            })
             .collect();
         v.sort();
         v
@@ -195,4 +203,32 @@ fn bad_images_are_named_or_skipped_and_counted() {
     let info: repbench::data::image_store::StoreInfo = repbench::files::read_json(&entry.file("store.json")).unwrap();
     assert_eq!(info.skipped.len(), 1);
     assert!(info.skipped[0].origin.ends_with("train/cat/a.jpg"), "{:?}", info.skipped);
+}
+
+/// Streamed training reads the same batches as a copy of the split would
+/// give, and the normalizer's statistics agree with the in-memory ones.
+#[test]
+fn streamed_batches_and_statistics_equal_the_copied_split() {
+    let cache = tempfile::tempdir().unwrap();
+    let ds = load(&source("{path: folder, format: folder, image: {size: 32, resize: 36}}"), cache.path()).unwrap();
+    assert!(ds.train.images.is_mapped());
+    let rows_us: Vec<usize> = vec![5, 0, 17, 3, 9, 22];
+    let rows = Tensor::from_slice(&rows_us.iter().map(|&i| i as i64).collect::<Vec<i64>>());
+    // SAFETY: `ds` outlives the view, which is only read.
+    let view = unsafe { ds.train.view_all() };
+    let (copied, _) = ds.train.select(&rows_us);
+    let labels = Tensor::zeros([6], (tch::Kind::Int64, tch::Device::Cpu));
+    let streamed = repbench::train::trainer::TrainData { images: &view, rows: Some(&rows), labels: &labels };
+    let whole = repbench::train::trainer::TrainData { images: &copied, rows: None, labels: &labels };
+    let idx = Tensor::from_slice(&[4i64, 1, 2]);
+    assert!(streamed.batch(&idx).equal(&whole.batch(&idx)));
+    assert_eq!(streamed.len(), 6);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let mut a = repbench::methods::Normalizer::new(&(vs.root() / "a"), 3);
+    let mut b = repbench::methods::Normalizer::new(&(vs.root() / "b"), 3);
+    a.fit(&copied);
+    b.fit_rows(&view, &rows);
+    let x = Tensor::ones([1, 3, 1, 1], (tch::Kind::Float, tch::Device::Cpu));
+    let diff = (a.apply(&x) - b.apply(&x)).abs().max().double_value(&[]);
+    assert!(diff < 1e-4, "{diff}");
 }

@@ -41,6 +41,7 @@ fn manifest(suite: &str) -> Manifest {
             files: 4,
             fingerprint: "ab".repeat(32),
             note: None,
+            images: None,
         }],
         representations: vec!["raw".into(), "hog".into(), "simclr".into()],
         evaluations: vec![

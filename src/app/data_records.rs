@@ -59,8 +59,32 @@ pub(super) fn imported_files(plan: &SuitePlan) -> Vec<ImportedFile> {
     out
 }
 
-pub(super) fn dataset_record(d: &DatasetPlan) -> DatasetRecord {
+/// What the image store of a photo dataset holds, if it was built.
+fn store_record(d: &DatasetPlan, store: &Store) -> Option<crate::report::manifest::ImageStoreRecord> {
+    if !d.source.format.uses_store() {
+        return None;
+    }
+    let key = d.source.store_key(&d.fingerprint);
+    let entry = store.get(&key).ok()??;
+    let info: crate::data::image_store::StoreInfo = crate::files::read_json(&entry.file("store.json")).ok()?;
+    let bytes =
+        ["train.u8", "test.u8"].iter().filter_map(|f| std::fs::metadata(entry.file(f)).ok()).map(|m| m.len()).sum();
+    Some(crate::report::manifest::ImageStoreRecord {
+        key: key.0,
+        shape: [info.channels, info.height, info.width],
+        train: info.train,
+        val: info.val,
+        test: info.test,
+        bytes,
+        build_seconds: entry.meta.seconds,
+        skipped: info.skipped.len(),
+        skipped_examples: info.skipped.into_iter().take(10).collect(),
+    })
+}
+
+pub(super) fn dataset_record(d: &DatasetPlan, store: &Store) -> DatasetRecord {
     DatasetRecord {
+        images: store_record(d, store),
         name: d.source.name.clone(),
         format: format!("{:?}", d.source.format).to_lowercase(),
         root: d.source.root.display().to_string(),

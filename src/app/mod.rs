@@ -140,7 +140,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         device: device_note,
         cache_dir: store.root.display().to_string(),
         environment: crate::runtime::environment::collect(),
-        datasets: plan.datasets.iter().map(data_records::dataset_record).collect(),
+        datasets: plan.datasets.iter().map(|d| data_records::dataset_record(d, &store)).collect(),
         representations: suite.representations.keys().cloned().collect(),
         evaluations: suite
             .evaluations

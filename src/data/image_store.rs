@@ -207,11 +207,12 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
                             labels.extend_from_slice(&it.label.to_le_bytes());
                             counts[part as usize] += 1;
                         }
-                        Err(e) if settings.on_bad_image == OnBadImage::Skip => skipped.push(Skipped {
-                            part: part.name().into(),
-                            origin: it.loc.to_string(),
-                            error: e.to_string(),
-                        }),
+                        Err(e) if settings.on_bad_image == OnBadImage::Skip => {
+                            let origin = it.loc.to_string();
+                            let text = e.to_string();
+                            let error = text.strip_prefix(&format!("{origin}: ")).unwrap_or(&text).to_string();
+                            skipped.push(Skipped { part: part.name().into(), origin, error })
+                        }
                         Err(e) => return Err(e),
                     }
                 }

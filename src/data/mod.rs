@@ -124,6 +124,23 @@ impl ImageSet {
         self.channels * self.height * self.width
     }
 
+    /// Every image as a u8 tensor N×C×H×W over the pixels' memory, without
+    /// a copy (streamed training reads its batches from it).
+    ///
+    /// # Safety
+    /// The tensor borrows the pixels' memory: it must be dropped before this
+    /// set (its `Pixels`) is, and never written to (a mapped store is
+    /// read-only: a write would fault).
+    pub unsafe fn view_all(&self) -> Tensor {
+        let shape = [self.len() as i64, self.channels as i64, self.height as i64, self.width as i64];
+        if self.is_empty() {
+            return Tensor::zeros(shape, (tch::Kind::Uint8, tch::Device::Cpu));
+        }
+        let d = self.image_len() as i64;
+        let strides = [d, (self.height * self.width) as i64, self.width as i64, 1];
+        Tensor::from_blob(self.images.as_ptr(), &shape, &strides, tch::Kind::Uint8, tch::Device::Cpu)
+    }
+
     /// The images at `idx` as a u8 tensor N×C×H×W and their labels as i64.
     pub fn select(&self, idx: &[usize]) -> (Tensor, Tensor) {
         let d = self.image_len();

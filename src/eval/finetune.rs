@@ -191,7 +191,7 @@ impl FinetuneParams {
             &mut net,
             &vs,
             &keep,
-            TrainData { images: &train_x, labels: &train_y },
+            TrainData { images: &train_x, rows: None, labels: &train_y },
             &self.train,
             crate::runtime::seeding::derive(seed, "finetune/train"),
             &mut |_, _| Ok(()),

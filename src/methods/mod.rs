@@ -140,6 +140,31 @@ impl Normalizer {
             self.std.copy_(&s);
         });
     }
+    /// The same statistics over `rows` of `images` (a memory-mapped store
+    /// part), a chunk at a time: sums in f64, so no float copy of the
+    /// training set is made.
+    pub fn fit_rows(&mut self, images: &Tensor, rows: &Tensor) {
+        tch::no_grad(|| {
+            let (n, c) = (rows.size()[0], images.size()[1]);
+            let mut sum = Tensor::zeros([c], (Kind::Double, images.device()));
+            let mut sq = Tensor::zeros([c], (Kind::Double, images.device()));
+            let mut count = 0i64;
+            let chunk = 2048;
+            for start in (0..n).step_by(chunk as usize) {
+                let idx = rows.narrow(0, start, chunk.min(n - start));
+                let x = images.index_select(0, &idx).to_kind(Kind::Double) / 255.0;
+                sum += x.sum_dim_intlist([0i64, 2, 3].as_slice(), false, Kind::Double);
+                sq += x.square().sum_dim_intlist([0i64, 2, 3].as_slice(), false, Kind::Double);
+                count += x.size()[0] * x.size()[2] * x.size()[3];
+            }
+            let m = &sum / count as f64;
+            let var = (&sq / count as f64 - m.square()).clamp_min(0.0);
+            let s = var.sqrt().clamp_min(1e-3);
+            self.mean.copy_(&m.to_kind(Kind::Float).view([1, c, 1, 1]));
+            self.std.copy_(&s.to_kind(Kind::Float).view([1, c, 1, 1]));
+        });
+    }
+
     pub fn apply(&self, x: &Tensor) -> Tensor {
         (x - &self.mean) / &self.std
     }

@@ -15,6 +15,27 @@ pub struct DatasetRecord {
     pub files: usize,
     pub fingerprint: String,
     pub note: Option<String>,
+    /// Photo formats: the decoded image store the run read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImageStoreRecord>,
+}
+
+/// The decoded image store of a photo dataset, as the report states it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageStoreRecord {
+    pub key: String,
+    /// C × H × W of every stored image.
+    pub shape: [usize; 3],
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    pub bytes: u64,
+    /// Seconds the decode took (when this run or an earlier one built it).
+    pub build_seconds: f64,
+    /// Images left out under `on_bad_image: skip`: how many, and the first ones.
+    pub skipped: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_examples: Vec<crate::data::image_store::Skipped>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -36,10 +36,15 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
     let info = BuildInfo { shape: (s[1], s[2], s[3]), num_classes: ctx.num_classes };
     let (vs, mut learner) = init(method, ctx.device, info, crate::runtime::seeding::derive(ctx.seed, "init"))?;
     let images = images.to_device(ctx.device);
-    learner.normalizer().fit(&images);
+    let rows = ctx.rows.map(|r| r.to_device(ctx.device));
+    let n = rows.as_ref().map(|r| r.size()[0]).unwrap_or(s[0]);
+    match &rows {
+        Some(r) => learner.normalizer().fit_rows(&images, r),
+        None => learner.normalizer().fit(&images),
+    }
     let labels = match ctx.labels {
         Some(l) => l.to_device(ctx.device),
-        None => Tensor::zeros([s[0]], (Kind::Int64, ctx.device)),
+        None => Tensor::zeros([n], (Kind::Int64, ctx.device)),
     };
     let ckpt = ctx.checkpoint_dir.as_deref().map(Checkpointer::new).transpose()?;
     // bf16 autocast exists only on CUDA; a suite written for a GPU still runs on a
@@ -50,9 +55,15 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
             ctx.device
         ));
     }
+    // The monitor's bank is the training set itself (streamed fits gather it
+    // once: the monitor is a diagnostic, docs/datasets.md says what it costs).
+    let bank = match (&tp.monitor, &rows) {
+        (Some(_), Some(r)) => Some(images.index_select(0, r)),
+        _ => None,
+    };
     let monitor = match &tp.monitor {
         None => None,
-        Some(m) => Some(Monitor::new(m, &images, &labels, ctx)?),
+        Some(m) => Some(Monitor::new(m, bank.as_ref().unwrap_or(&images), &labels, ctx)?),
     };
     let mut on_epoch = |learner: &mut (dyn Learner + 'static), l: &mut EpochLog| -> Result<()> {
         if let Some(m) = &monitor {
@@ -70,7 +81,7 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
     let logs = trainer::train(
         learner.as_mut(),
         &vs,
-        TrainData { images: &images, labels: &labels },
+        TrainData { images: &images, rows: rows.as_ref(), labels: &labels },
         tp,
         crate::runtime::seeding::derive(ctx.seed, "train"),
         ckpt.as_ref(),

@@ -150,12 +150,25 @@ pub struct FitContext<'a> {
     pub checkpoint_dir: Option<std::path::PathBuf>,
     /// Progress lines (epoch logs).
     pub log: &'a dyn Fn(&str),
+    /// Streaming (learned methods on a memory-mapped image store): `train`
+    /// is then the whole official part, mapped, and the training split is
+    /// these rows of it (i64), read a batch at a time; `labels` follow `rows`.
+    pub rows: Option<&'a Tensor>,
 }
 
 impl FitContext<'_> {
     /// A context for fits that need only a device and a seed.
     pub fn simple(device: Device, seed: u64) -> FitContext<'static> {
-        FitContext { device, seed, labels: None, val: None, num_classes: 0, checkpoint_dir: None, log: &|_| {} }
+        FitContext {
+            device,
+            seed,
+            labels: None,
+            val: None,
+            num_classes: 0,
+            checkpoint_dir: None,
+            log: &|_| {},
+            rows: None,
+        }
     }
 }
 

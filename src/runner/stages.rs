@@ -134,7 +134,18 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     if let Some(e) = hit {
         return restore(e);
     }
-    let (train, labels) = data.train.select(&s.train);
+    // Learned methods on a memory-mapped store stream their batches from it
+    // (no copy of the training set); the others take the split's images.
+    let stream = r.spec.method().is_some() && data.train.images.is_mapped();
+    let rows = Tensor::from_slice(&s.train.iter().map(|&i| i as i64).collect::<Vec<i64>>());
+    let (train, labels) = if stream {
+        // SAFETY: `data` outlives this function, and the view is dropped with
+        // `train` at its end; training only reads (index_select) from it.
+        let labels = Tensor::from_slice(&s.train.iter().map(|&i| data.train.labels[i]).collect::<Vec<i64>>());
+        (unsafe { data.train.view_all() }, labels)
+    } else {
+        data.train.select(&s.train)
+    };
     let (val, val_labels) = data.train.select(&s.val);
     let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
     let fctx = FitContext {
@@ -148,6 +159,7 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
         num_classes: data.num_classes as i64,
         checkpoint_dir: Some(ckpt_dir.clone()),
         log: ctx.log,
+        rows: stream.then_some(&rows),
     };
     if ctx.force {
         let _ = std::fs::remove_dir_all(&ckpt_dir);
@@ -206,7 +218,7 @@ pub fn embed(
         let e = match fitted.embed_rows(part, &rows, set.official_len()) {
             Some(looked_up) => looked_up?,
             None if idx.is_empty() => Tensor::zeros([0, 1], (tch::Kind::Float, ctx.device)),
-            None => fitted.embed(&set.select(idx).0, ctx.device)?,
+            None => embed_chunked(fitted, set, idx, ctx.device)?,
         };
         let y = Tensor::from_slice(&idx.iter().map(|&i| set.labels[i]).collect::<Vec<i64>>());
         tensors.push((format!("{name}_x"), e.to_device(Device::Cpu).contiguous()));
@@ -221,6 +233,23 @@ pub fn embed(
         Ok(secs)
     })?;
     Ok((features_from(tensors)?, secs))
+}
+
+/// Images embedded per call: bounds the images in memory at once (one
+/// chunk's u8 copy and its activations), whatever the split's size.
+const EMBED_CHUNK: usize = 8192;
+
+/// Embeds the images `idx` of `set` a chunk at a time and concatenates the
+/// features (on the CPU: only the features of the whole split are kept).
+fn embed_chunked(fitted: &dyn Fitted, set: &crate::data::ImageSet, idx: &[usize], device: Device) -> Result<Tensor> {
+    if idx.len() <= EMBED_CHUNK {
+        return fitted.embed(&set.select(idx).0, device);
+    }
+    let parts: Vec<Tensor> = idx
+        .chunks(EMBED_CHUNK)
+        .map(|c| fitted.embed(&set.select(c).0, device).map(|e| e.to_device(Device::Cpu)))
+        .collect::<Result<_>>()?;
+    Ok(Tensor::cat(&parts, 0))
 }
 
 /// Reads cached embeddings.

@@ -198,10 +198,33 @@ pub trait Objective {
 }
 
 pub struct TrainData<'a> {
-    /// u8 [N, C, H, W] on the training device.
+    /// u8 [M, C, H, W] on the training device.
     pub images: &'a Tensor,
-    /// i64 [N] on the training device.
+    /// When set, the training images are these rows of `images` (i64 [N]):
+    /// `images` is then a memory-mapped store part and each batch is gathered
+    /// from it, so no copy of the training set is made.
+    pub rows: Option<&'a Tensor>,
+    /// i64 [N] on the training device (following `rows` when set).
     pub labels: &'a Tensor,
+}
+
+impl TrainData<'_> {
+    /// How many training images.
+    pub fn len(&self) -> i64 {
+        self.rows.map(|r| r.size()[0]).unwrap_or_else(|| self.images.size()[0])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The u8 images at positions `idx` of the training set.
+    pub fn batch(&self, idx: &Tensor) -> Tensor {
+        match self.rows {
+            Some(r) => self.images.index_select(0, &r.index_select(0, idx)),
+            None => self.images.index_select(0, idx),
+        }
+    }
 }
 
 /// What runs at the end of each epoch, before its checkpoint: it sees the
@@ -251,7 +274,7 @@ fn train_with<O: Objective + ?Sized>(
     ckpt: Option<&Checkpointer>,
     on_epoch: &mut OnEpoch<O>,
 ) -> Result<Vec<EpochLog>> {
-    let n = data.images.size()[0];
+    let n = data.len();
     if n == 0 {
         return Err(Error::stage("no training images"));
     }
@@ -284,7 +307,7 @@ fn train_with<O: Objective + ?Sized>(
             let step = epoch as i64 * spe + s;
             let info = StepInfo { epoch, epochs: cfg.epochs, step, total_steps: total };
             let idx = perm.narrow(0, s * bs, bs);
-            let x = data.images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
+            let x = data.batch(&idx).to_kind(Kind::Float) / 255.0;
             let y = data.labels.index_select(0, &idx);
             let loss = seeding::with_torch_seed(seeding::derive(seed, &format!("step/{step}")), || {
                 tch::autocast(use_bf16, || obj.loss(&x, &y, &info))

@@ -90,6 +90,19 @@ fn header(o: &mut String, data: &ReportData, charts: &Charts) {
         ds.join(", ")
     );
     provenance::merged_note(o, data);
+    for d in &m.datasets {
+        if let Some(s) = d.images.as_ref().filter(|s| s.skipped > 0) {
+            let _ = writeln!(
+                o,
+                "**Warning: {} image{} of {} could not be decoded and {} left out** (`on_bad_image: skip`; listed under Provenance): every number below is over the {} that remain.\n",
+                s.skipped,
+                if s.skipped == 1 { "" } else { "s" },
+                d.name,
+                if s.skipped == 1 { "was" } else { "were" },
+                s.train + s.val + s.test
+            );
+        }
+    }
     if m.interrupted {
         let _ = writeln!(o, "**Interrupted (Ctrl-C): this report covers the cells that finished; re-running the suite computes the rest.**\n");
     }

@@ -184,6 +184,31 @@ pub(super) fn provenance(o: &mut String, data: &ReportData) {
         if let Some(n) = &d.note {
             let _ = writeln!(o, "  - note: {n}");
         }
+        if let Some(s) = &d.images {
+            let [c, h, w] = s.shape;
+            let _ = writeln!(
+                o,
+                "  - decoded once into the image store `{}`: {} train, {} validation, {} test images of {c}×{h}×{w} ({:.1} MB, decoded in {:.1} s)",
+                &s.key[..12.min(s.key.len())],
+                s.train,
+                s.val,
+                s.test,
+                s.bytes as f64 / 1e6,
+                s.build_seconds
+            );
+            if s.skipped > 0 {
+                let shown: Vec<String> =
+                    s.skipped_examples.iter().map(|k| format!("`{}` ({})", k.origin, k.error)).collect();
+                let _ = writeln!(
+                    o,
+                    "  - **{} undecodable image{} skipped** (`on_bad_image: skip`): {}{}",
+                    s.skipped,
+                    if s.skipped == 1 { "" } else { "s" },
+                    shown.join("; "),
+                    if s.skipped > shown.len() { "; …" } else { "" }
+                );
+            }
+        }
     }
     for f in &m.imported_files {
         let _ = writeln!(o, "- imported `{}` ({}): `{}`, sha256 `{}`", f.representation, f.field, f.path, f.sha256);
