@@ -65,6 +65,44 @@ pub fn plan_suite(spec: &Path, cache: Option<&Path>) -> Result<(SuitePlan, Store
     plan_suite_seeds(spec, cache, None)
 }
 
+/// `repbench prepare`: builds (or maps) the image store of every photo dataset
+/// of the suite; one line per dataset with what it holds and what it took.
+pub fn prepare(spec: &Path, cache: Option<&Path>) -> Result<Vec<String>> {
+    let (plan, store) = plan_suite(spec, cache)?;
+    let mut out = Vec::new();
+    for d in &plan.datasets {
+        if !d.source.format.uses_store() {
+            out.push(format!("{}: {:?} data is read directly (no image store)", d.source.name, d.source.format));
+            continue;
+        }
+        let key = d.source.store_key(&d.fingerprint);
+        let cached = store.get(&key)?.is_some();
+        let t = Instant::now();
+        let ds = d.load(&store, true)?;
+        let secs = t.elapsed().as_secs_f64();
+        let n = ds.train.len() + ds.test.len();
+        let bytes = (ds.train.images.len() + ds.test.images.len()) as f64;
+        let how = if cached {
+            format!("cached; mapped in {:.3} s", secs)
+        } else {
+            format!("decoded in {secs:.1} s ({:.0} images/s)", n as f64 / secs)
+        };
+        out.push(format!(
+            "{}: {n} images ({} train incl. {} validation, {} test) of {}×{}×{}, {:.1} MB, store {}: {how}",
+            d.source.name,
+            ds.train.len(),
+            ds.official_val.as_ref().map(|r| r.len()).unwrap_or(0),
+            ds.test.len(),
+            ds.train.channels,
+            ds.train.height,
+            ds.train.width,
+            bytes / 1e6,
+            &key.0[..12]
+        ));
+    }
+    Ok(out)
+}
+
 /// `plan_suite` with the suite's seeds replaced by `seeds` when given.
 pub fn plan_suite_seeds(spec: &Path, cache: Option<&Path>, seeds: Option<&[u64]>) -> Result<(SuitePlan, Store)> {
     let mut loaded = load::load_file(spec)?;

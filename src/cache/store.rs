@@ -93,14 +93,33 @@ impl Store {
         replace: bool,
         write: impl FnOnce(&Path) -> Result<f64>,
     ) -> Result<Entry> {
+        self.put_hashed(key, stage, info, replace, |dir| Ok((write(dir)?, BTreeMap::new())))
+    }
+
+    /// `put` for a writer that hashed some of its files as it wrote them
+    /// (the image store's gigabytes, hashed on the fly instead of read again):
+    /// `write` returns the seconds and those files' sha256; the others are
+    /// hashed here.
+    pub fn put_hashed(
+        &self,
+        key: &Key,
+        stage: &str,
+        info: serde_json::Value,
+        replace: bool,
+        write: impl FnOnce(&Path) -> Result<(f64, BTreeMap<String, String>)>,
+    ) -> Result<Entry> {
         let tmp_root = self.root.join("tmp");
         let tmp = tempfile::Builder::new().prefix(&format!("{}-", key.short())).tempdir_in(&tmp_root).at(&tmp_root)?;
-        let seconds = write(tmp.path())?;
+        let (seconds, known) = write(tmp.path())?;
         let mut files = BTreeMap::new();
         for e in std::fs::read_dir(tmp.path()).at(tmp.path())? {
             let e = e.at(tmp.path())?;
             let name = e.file_name().to_string_lossy().into_owned();
-            files.insert(name, crate::files::sha256_file(&e.path())?);
+            let sha = match known.get(&name) {
+                Some(h) => h.clone(),
+                None => crate::files::sha256_file(&e.path())?,
+            };
+            files.insert(name, sha);
         }
         let meta = EntryMeta {
             format: CACHE_FORMAT,

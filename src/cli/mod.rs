@@ -83,6 +83,25 @@ impl PlanArgs {
     }
 }
 
+/// Decode the suite's photo datasets into their image stores (what `run`
+/// does first), and say what each holds; a cached store is only mapped.
+/// Useful before a Slurm submission, so that no worker decodes.
+#[derive(Args)]
+pub struct PrepareArgs {
+    spec: PathBuf,
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+impl PrepareArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        for line in repbench::app::prepare(&self.spec, self.cache.as_deref())? {
+            println!("{line}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
 /// Rebuild a run directory's summary, plots and report from its stored results.
 #[derive(Args)]
 pub struct ReportArgs {

@@ -17,6 +17,8 @@ use super::{Dataset, ImageSet, Pixels};
 use crate::error::{Error, IoContext, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,7 +83,7 @@ impl Shape {
                 // The shorter side the resize needs: `resize` with a crop, `size` without.
                 let need = if p.crop == super::prep::Crop::None { p.size } else { p.resize_to() };
                 let dct = p.jpeg_dct_scaling.then_some(need);
-                p.apply(&decode::decode(origin, bytes, dct)?).map_err(|e| Error::data(origin, e.to_string()))
+                p.apply(decode::decode(origin, bytes, dct)?).map_err(|e| Error::data(origin, e.to_string()))
             }
             Shape::Native { channels, width, height, first } => {
                 let img = decode::decode_full(origin, bytes)?;
@@ -97,7 +99,7 @@ impl Shape {
                         ),
                     ));
                 }
-                Ok(hwc_to_chw(&super::prep::to_channels(&img, *channels), *channels as usize))
+                Ok(super::prep::hwc_to_chw(&super::prep::into_channels(img, *channels), *channels as usize))
             }
         }
     }
@@ -110,20 +112,6 @@ fn suggested_size(w: u32, h: u32) -> u32 {
     } else {
         s.max(8)
     }
-}
-
-fn hwc_to_chw(hwc: &[u8], c: usize) -> Vec<u8> {
-    if c == 1 {
-        return hwc.to_vec();
-    }
-    let n = hwc.len() / c;
-    let mut out = vec![0u8; hwc.len()];
-    for (i, px) in hwc.chunks_exact(c).enumerate() {
-        for ch in 0..c {
-            out[ch * n + i] = px[ch];
-        }
-    }
-    out
 }
 
 /// Reads an item's bytes; parquet rows come from `rows`, the image column of
@@ -173,42 +161,68 @@ pub struct BuildSettings<'a> {
     pub progress: bool,
 }
 
+/// A file of the store being written, hashed as it is written (the cache
+/// records every file's sha256; reading gigabytes back to hash them would
+/// cost as much as a third of the decode).
+struct HashedFile {
+    path: PathBuf,
+    out: BufWriter<std::fs::File>,
+    hash: Sha256,
+}
+
+impl HashedFile {
+    fn create(path: PathBuf) -> Result<HashedFile> {
+        let f = std::fs::File::create(&path).at(&path)?;
+        Ok(HashedFile { out: BufWriter::with_capacity(1 << 20, f), path, hash: Sha256::new() })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.hash.update(bytes);
+        self.out.write_all(bytes).at(&self.path)
+    }
+
+    fn finish(mut self) -> Result<(String, String)> {
+        self.out.flush().at(&self.path)?;
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok((name, hex::encode(self.hash.finalize())))
+    }
+}
+
+/// A decoded chunk on its way to the writer thread: which file, and each
+/// image's pixels (or why it was left out) with its label.
+type Decoded = (usize, Vec<(Result<Vec<u8>>, i64, String, Part)>);
+
 /// Decodes every listed image into `dir` (a fresh folder the cache moves into
-/// place when this returns), in parallel over all cores.
-pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<StoreInfo> {
+/// place when this returns), in parallel over all cores, while a writer
+/// thread writes (and hashes) the previous chunk. Returns the store's
+/// description and the sha256 of its pixel and label files.
+pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<(StoreInfo, BTreeMap<String, String>)> {
     let shape = match settings.prep {
         Some(p) => Shape::Prepared(p.clone()),
         None => native_shape(listing, settings)?,
     };
     let (channels, height, width) = shape.dims();
     let bar = progress_bar(listing.len() as u64, settings.progress);
-    let mut skipped = Vec::new();
-    let mut counts = [0usize; 3];
-    let mut rows = ParquetRows::default();
-    for (file_part, parts) in [("train", &[Part::Train, Part::Val][..]), ("test", &[Part::Test][..])] {
-        let pixels_path = dir.join(format!("{file_part}.u8"));
-        let labels_path = dir.join(format!("{file_part}.labels"));
-        let mut pixels = BufWriter::with_capacity(1 << 20, std::fs::File::create(&pixels_path).at(&pixels_path)?);
-        let mut labels = Vec::new();
-        for &part in parts {
-            for chunk in listing.part(part).chunks(256) {
-                rows.load_for(chunk, &settings.parquet_columns)?;
-                let decoded: Vec<Result<Vec<u8>>> = chunk
-                    .par_iter()
-                    .map(|it| {
-                        let origin = it.loc.to_string();
-                        bytes_of(it, &rows).and_then(|b| shape.decode(&origin, &b))
-                    })
-                    .collect();
-                for (it, d) in chunk.iter().zip(decoded) {
-                    match d {
+    let on_bad = settings.on_bad_image;
+    let files = ["train", "test"];
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(2);
+    let writer = {
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || -> Result<(Vec<Skipped>, [usize; 3], BTreeMap<String, String>)> {
+            let mut pixels: Vec<HashedFile> =
+                files.iter().map(|f| HashedFile::create(dir.join(format!("{f}.u8")))).collect::<Result<_>>()?;
+            let mut labels: Vec<HashedFile> =
+                files.iter().map(|f| HashedFile::create(dir.join(format!("{f}.labels")))).collect::<Result<_>>()?;
+            let (mut skipped, mut counts) = (Vec::new(), [0usize; 3]);
+            for (file, chunk) in rx {
+                for (decoded, label, origin, part) in chunk {
+                    match decoded {
                         Ok(px) => {
-                            pixels.write_all(&px).at(&pixels_path)?;
-                            labels.extend_from_slice(&it.label.to_le_bytes());
+                            pixels[file].write(&px)?;
+                            labels[file].write(&label.to_le_bytes())?;
                             counts[part as usize] += 1;
                         }
-                        Err(e) if settings.on_bad_image == OnBadImage::Skip => {
-                            let origin = it.loc.to_string();
+                        Err(e) if on_bad == OnBadImage::Skip => {
                             let text = e.to_string();
                             let error = text.strip_prefix(&format!("{origin}: ")).unwrap_or(&text).to_string();
                             skipped.push(Skipped { part: part.name().into(), origin, error })
@@ -216,15 +230,44 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
                         Err(e) => return Err(e),
                     }
                 }
+            }
+            let hashes = pixels.into_iter().chain(labels).map(HashedFile::finish).collect::<Result<_>>()?;
+            Ok((skipped, counts, hashes))
+        })
+    };
+    let mut rows = ParquetRows::default();
+    let mut sent: Result<()> = Ok(());
+    'parts: for (file, parts) in [(0usize, &[Part::Train, Part::Val][..]), (1, &[Part::Test][..])] {
+        for &part in parts {
+            for chunk in listing.part(part).chunks(256) {
+                if let Err(e) = rows.load_for(chunk, &settings.parquet_columns) {
+                    sent = Err(e);
+                    break 'parts;
+                }
+                let decoded: Vec<_> = chunk
+                    .par_iter()
+                    .map(|it| {
+                        let origin = it.loc.to_string();
+                        let px = bytes_of(it, &rows).and_then(|b| shape.decode(&origin, &b));
+                        (px, it.label, origin, part)
+                    })
+                    .collect();
+                // A closed channel: the writer stopped on an error, reported below.
+                if tx.send((file, decoded)).is_err() {
+                    break 'parts;
+                }
                 bar.inc(chunk.len() as u64);
                 if crate::runtime::interrupt::requested() {
-                    return Err(Error::Interrupted);
+                    sent = Err(Error::Interrupted);
+                    break 'parts;
                 }
             }
         }
-        pixels.flush().at(&pixels_path)?;
-        std::fs::write(&labels_path, labels).at(&labels_path)?;
     }
+    drop(tx);
+    let written = writer.join().map_err(|_| Error::stage("the image store's writer thread panicked"))?;
+    sent?;
+    let (skipped, counts, hashes) = written?;
     bar.finish_and_clear();
     let info = StoreInfo {
         version: VERSION,
@@ -246,7 +289,7 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
         )));
     }
     crate::files::write_json(&dir.join("store.json"), &info)?;
-    Ok(info)
+    Ok((info, hashes))
 }
 
 /// Without `image:`, the first training image fixes the size and the channels

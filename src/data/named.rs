@@ -173,9 +173,9 @@ impl Source {
         };
         let t = std::time::Instant::now();
         let info = json!({ "dataset": self.name, "format": self.format, "settings": self.options.key_fields(self.format), "images": listing.len() });
-        let entry = store.put(&key, "images", info, false, |dir| {
-            image_store::build(&listing, &settings, dir)?;
-            Ok(t.elapsed().as_secs_f64())
+        let entry = store.put_hashed(&key, "images", info, false, |dir| {
+            let (_, hashes) = image_store::build(&listing, &settings, dir)?;
+            Ok((t.elapsed().as_secs_f64(), hashes))
         })?;
         open(entry)
     }

@@ -99,29 +99,45 @@ impl ImagePrep {
     }
 
     /// The full preparation of a decoded (already oriented) image, as `u8` C×H×W.
-    pub fn apply(&self, img: &DynamicImage) -> Result<Vec<u8>> {
+    ///
+    /// Only the crop's pixels are computed: the resize samples the source
+    /// window that maps onto the centre crop of the fully resized image, with
+    /// the full image's scale (so the filter's width and every output pixel's
+    /// centre are those of resize-then-crop; taps past the window read the
+    /// pixels beyond it, as Pillow's `resize(box=…)` does).
+    pub fn apply(&self, img: DynamicImage) -> Result<Vec<u8>> {
         let (w, h) = (img.width(), img.height());
         if w == 0 || h == 0 {
             return Err(Error::stage("image has no pixels"));
         }
-        let interleaved = to_channels(img, self.channels);
-        let (rw, rh) = self.resized_dims(w, h);
         let c = self.channels as usize;
-        let resized = resize(&interleaved, w, h, rw, rh, c)?;
+        let interleaved = into_channels(img, self.channels);
+        let (rw, rh) = self.resized_dims(w, h);
         let s = self.size;
         // torchvision CenterCrop: top = int(round((h - s) / 2)), Python's round (half to even).
         let (top, left) = (round_half_even(rh - s), round_half_even(rw - s));
-        let mut out = vec![0u8; c * (s * s) as usize];
-        for y in 0..s as usize {
-            let row = (top as usize + y) * rw as usize + left as usize;
-            for x in 0..s as usize {
-                for ch in 0..c {
-                    out[ch * (s * s) as usize + y * s as usize + x] = resized[(row + x) * c + ch];
-                }
-            }
-        }
-        Ok(out)
+        let (sx, sy) = (w as f64 / rw as f64, h as f64 / rh as f64);
+        let window = (left as f64 * sx, top as f64 * sy, s as f64 * sx, s as f64 * sy);
+        let cropped = resize_window(&interleaved, w, h, window, s, s, c)?;
+        Ok(hwc_to_chw(&cropped, c))
     }
+}
+
+/// Interleaved H×W×C to planar C×H×W.
+pub fn hwc_to_chw(hwc: &[u8], c: usize) -> Vec<u8> {
+    if c == 1 {
+        return hwc.to_vec();
+    }
+    let n = hwc.len() / c;
+    let mut out = vec![0u8; hwc.len()];
+    let (r, rest) = out.split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        r[i] = px[0];
+        g[i] = px[1];
+        b[i] = px[2];
+    }
+    out
 }
 
 /// `round(d / 2)` with Python's rounding of halves to even.
@@ -131,6 +147,16 @@ fn round_half_even(d: u32) -> u32 {
         half + 1
     } else {
         half
+    }
+}
+
+/// `to_channels`, taking the image: an 8-bit image that already has the
+/// channels is not copied.
+pub fn into_channels(img: DynamicImage, channels: u8) -> Vec<u8> {
+    match (img, channels) {
+        (DynamicImage::ImageRgb8(i), 3) => i.into_raw(),
+        (DynamicImage::ImageLuma8(i), 1) => i.into_raw(),
+        (other, c) => to_channels(&other, c),
     }
 }
 
@@ -156,13 +182,31 @@ pub fn to_channels(img: &DynamicImage, channels: u8) -> Vec<u8> {
 /// with the filter support widened by the scale factor; what torchvision's
 /// `Resize` does to a PIL image).
 pub fn resize(src: &[u8], w: u32, h: u32, rw: u32, rh: u32, c: usize) -> Result<Vec<u8>> {
-    if (w, h) == (rw, rh) {
+    resize_window(src, w, h, (0.0, 0.0, w as f64, h as f64), rw, rh, c)
+}
+
+/// Resizes the source window `(left, top, width, height)` (in source pixels)
+/// to `rw`×`rh`.
+fn resize_window(
+    src: &[u8],
+    w: u32,
+    h: u32,
+    window: (f64, f64, f64, f64),
+    rw: u32,
+    rh: u32,
+    c: usize,
+) -> Result<Vec<u8>> {
+    let whole = window == (0.0, 0.0, w as f64, h as f64);
+    if whole && (w, h) == (rw, rh) {
         return Ok(src.to_vec());
     }
     let pt = if c == 3 { fr::PixelType::U8x3 } else { fr::PixelType::U8 };
     let src_img = fr::images::ImageRef::new(w, h, src, pt).map_err(|e| Error::stage(format!("resize: {e}")))?;
     let mut dst = fr::images::Image::new(rw, rh, pt);
-    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    let (l, t, cw, ch) = window;
+    let opts = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
+        .crop(l, t, cw, ch);
     fr::Resizer::new().resize(&src_img, &mut dst, &opts).map_err(|e| Error::stage(format!("resize: {e}")))?;
     Ok(dst.into_vec())
 }
@@ -192,7 +236,7 @@ mod tests {
         // 6×4 gray image, value = column index; resize 4 (no-op on the short side), crop 4.
         let img = image::GrayImage::from_fn(6, 4, |x, _| image::Luma([x as u8 * 10]));
         let p = ImagePrep { channels: 1, ..prep(4, None) };
-        let out = p.apply(&DynamicImage::ImageLuma8(img)).unwrap();
+        let out = p.apply(DynamicImage::ImageLuma8(img)).unwrap();
         assert_eq!(&out[..4], &[10, 20, 30, 40]);
     }
 
