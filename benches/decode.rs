@@ -19,7 +19,11 @@ fn main() {
         .collect();
     files.sort();
     if files.is_empty() {
-        eprintln!("skipping: no photos under {} (python scripts/make_bench_photos.py {})", root.display(), root.display());
+        eprintln!(
+            "skipping: no photos under {} (python scripts/make_bench_photos.py {})",
+            root.display(),
+            root.display()
+        );
         return;
     }
     let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("reads")).collect();
@@ -28,7 +32,8 @@ fn main() {
     for (size, resize) in [(224u32, 256u32), (64, 73)] {
         let prep = ImagePrep { size, resize: Some(resize), crop: Crop::Center, channels: 3, jpeg_dct_scaling: true };
         let t = Instant::now();
-        let imgs: Vec<_> = bytes.iter().map(|b| repbench::data::decode::decode_full("x", b).expect("decodes")).collect();
+        let imgs: Vec<_> =
+            bytes.iter().map(|b| repbench::data::decode::decode_full("x", b).expect("decodes")).collect();
         let full = ms(t);
         let t = Instant::now();
         let scaled: Vec<_> =

@@ -81,3 +81,32 @@ mod tests {
         assert!(e.contains("a.json"), "{e}");
     }
 }
+
+/// Maps `path` read-only for the rest of the process: the map is never
+/// unmapped, so tensors viewing it (`Tensor::from_blob`, which cannot hold a
+/// reference) stay valid wherever they are moved. Only cache files are
+/// mapped, and those are never written after they are in place (an entry is
+/// replaced by renaming a new folder over it; a mapped old inode stays).
+/// Mapped pages are file-backed: the kernel reads them on demand and may drop
+/// them again, so mapping costs address space, not memory.
+pub fn map_for_process(path: &Path) -> Result<&'static [u8]> {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::Mutex;
+    // (device, inode) → map: a file replaced under the same name (`--force`)
+    // is a new inode and gets a new map.
+    static MAPS: Mutex<Vec<((u64, u64), &'static memmap2::Mmap)>> = Mutex::new(Vec::new());
+    let f = std::fs::File::open(path).at(path)?;
+    let meta = f.metadata().at(path)?;
+    let id = (meta.dev(), meta.ino());
+    let mut maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, m)) = maps.iter().find(|(i, _)| *i == id) {
+        return Ok(&m[..]);
+    }
+    if meta.len() == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: see above; repbench never writes a cache file once it is in place.
+    let map: &'static memmap2::Mmap = Box::leak(Box::new(unsafe { memmap2::Mmap::map(&f) }.at(path)?));
+    maps.push((id, map));
+    Ok(&map[..])
+}

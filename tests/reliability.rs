@@ -292,10 +292,95 @@ fn two_workers_give_the_sequential_results_bit_for_bit() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "{err}");
+    assert!(o.status.success(), "{:?} {err} {}", o.status, String::from_utf8_lossy(&o.stdout));
     // 6 units (3 representations × 2 seeds) ran in workers; the final pass read
     // them and computed the 2 CKA cells (one per seed).
     assert_eq!(counts(&err), (2, 18), "{err}");
     assert_eq!(std::fs::read_dir(dir.join("par/logs")).unwrap().count(), 6);
     assert_eq!(results(&dir.join("par")), results(&dir.join("seq")));
+}
+
+/// A photo folder big enough that decoding it takes a while: 3 classes of
+/// 256×192 JPEGs with a class-specific gradient and noise.
+fn photo_folder(root: &Path, per_class: usize) {
+    let mut state = 7u64;
+    for split in ["train", "test"] {
+        for class in 0..3u32 {
+            let d = root.join(split).join(format!("c{class}"));
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..per_class {
+                let img = image::RgbImage::from_fn(256, 192, |x, y| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let n = (state >> 59) as u8;
+                    let v = match class {
+                        0 => x as u8,
+                        1 => y as u8,
+                        _ => (x + y) as u8,
+                    };
+                    image::Rgb([v.wrapping_add(n), v / 2 + n, 255 - v])
+                });
+                img.save(d.join(format!("{i:04}.jpg"))).unwrap();
+            }
+        }
+    }
+}
+
+/// The image store is one cache entry: killed while decoding, it leaves no
+/// entry (only a temp folder that `cache gc` clears); the build that finishes
+/// stores exactly the bytes of an uninterrupted one.
+#[test]
+fn sigkill_while_decoding_the_image_store_leaves_nothing_half_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    photo_folder(&dir.join("photos"), 300);
+    std::fs::write(
+        dir.join("photos.yaml"),
+        "suite: photos\ndataset: {path: photos, format: folder, image: {size: 96, resize: 110}}\nrepresentations: {raw: {kind: raw}}\nevaluations: {knn: {kind: knn, k: [5]}}\n",
+    )
+    .unwrap();
+    let prepare = |cache: &str| {
+        Command::new(BIN)
+            .current_dir(dir)
+            .args(["prepare", "photos.yaml", "--cache", cache])
+            .env("RAYON_NUM_THREADS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let t = Instant::now();
+    let o = prepare("ref-cache").wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let full = t.elapsed();
+    let store_files = |cache: &str| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir.join(cache).join("objects"))
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file() && e.file_name() != "meta.json")
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let reference = store_files("ref-cache");
+    assert_eq!(reference.iter().filter(|(n, _)| n.ends_with(".u8")).count(), 2);
+    let mut killed = 0;
+    for i in 0..5 {
+        let mut c = prepare("cache");
+        std::thread::sleep(full.mul_f64(0.15 + 0.15 * i as f64));
+        if c.try_wait().unwrap().is_none() {
+            c.kill().unwrap(); // SIGKILL
+            killed += 1;
+            let _ = c.wait();
+            // A killed build left no entry.
+            assert!(store_files("cache").is_empty(), "a killed build left files in objects/");
+        }
+        let _ = c.wait();
+    }
+    assert!(killed >= 2, "only {killed} of 5 builds were still running when killed");
+    let o = prepare("cache").wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(store_files("cache"), reference, "the finished store equals an uninterrupted build, byte for byte");
+    let v = Command::new(BIN).args(["cache", "verify", "--cache"]).arg(dir.join("cache")).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }

@@ -6,4 +6,5 @@ pub mod gc;
 pub mod inspect;
 pub mod key;
 pub mod lock;
+pub mod mapped_tensors;
 pub mod store;

@@ -19,31 +19,22 @@ pub mod webdataset;
 
 use crate::error::Result;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tch::Tensor;
 
 /// Image bytes, N×C×H×W: in memory (parsed from IDX or CIFAR files) or
 /// mapped from the decoded image store, whose pages the kernel reads on
-/// demand and may drop again (file-backed, not the process's anonymous memory).
+/// demand and may drop again (file-backed, not the process's anonymous
+/// memory; `files::map_for_process`).
 #[derive(Clone)]
 pub enum Pixels {
     Owned(Vec<u8>),
-    Mapped(Arc<memmap2::Mmap>),
+    Mapped(&'static [u8]),
 }
 
 impl Pixels {
-    /// Maps a file read-only. The store's files are never written after the
-    /// entry is in place (entries are replaced by renaming a new folder over
-    /// them), so the map cannot change under the reader.
+    /// Maps a store file read-only, for the rest of the process.
     pub fn map(path: &Path) -> Result<Pixels> {
-        let f = std::fs::File::open(path).map_err(|e| crate::error::Error::io(path, e))?;
-        let len = f.metadata().map_err(|e| crate::error::Error::io(path, e))?.len();
-        if len == 0 {
-            return Ok(Pixels::Owned(Vec::new()));
-        }
-        // SAFETY: see above; the file is read-only to repbench once in the cache.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| crate::error::Error::io(path, e))?;
-        Ok(Pixels::Mapped(Arc::new(map)))
+        Ok(Pixels::Mapped(crate::files::map_for_process(path)?))
     }
 
     /// The bytes as a vector to append to (a mapped set is copied first).
@@ -128,8 +119,9 @@ impl ImageSet {
     /// a copy (streamed training reads its batches from it).
     ///
     /// # Safety
-    /// The tensor borrows the pixels' memory: it must be dropped before this
-    /// set (its `Pixels`) is, and never written to (a mapped store is
+    /// The tensor borrows the pixels' memory without holding it: for owned
+    /// pixels it must be dropped before this set is (mapped pixels live for
+    /// the process), and it must never be written to (a mapped store is
     /// read-only: a write would fault).
     pub unsafe fn view_all(&self) -> Tensor {
         let shape = [self.len() as i64, self.channels as i64, self.height as i64, self.width as i64];

@@ -204,9 +204,8 @@ fn resize_window(
     let src_img = fr::images::ImageRef::new(w, h, src, pt).map_err(|e| Error::stage(format!("resize: {e}")))?;
     let mut dst = fr::images::Image::new(rw, rh, pt);
     let (l, t, cw, ch) = window;
-    let opts = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
-        .crop(l, t, cw, ch);
+    let opts =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)).crop(l, t, cw, ch);
     fr::Resizer::new().resize(&src_img, &mut dst, &opts).map_err(|e| Error::stage(format!("resize: {e}")))?;
     Ok(dst.into_vec())
 }

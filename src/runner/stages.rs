@@ -204,8 +204,8 @@ pub fn embed(
 ) -> Result<(Features, f64)> {
     let (_lock, hit) = ctx.lock_then_cached(&r.embed_key)?;
     if let Some(e) = hit {
-        let tensors = Tensor::read_safetensors(e.file("embeddings.safetensors"))?;
-        return Ok((features_from(tensors)?, e.meta.seconds));
+        let m = crate::cache::mapped_tensors::read(&e.file("embeddings.safetensors"))?;
+        return Ok((features_from(m)?, e.meta.seconds));
     }
     let t = Instant::now();
     let mut tensors = Vec::new();
@@ -229,7 +229,7 @@ pub fn embed(
     let upstream = if p.pretrain.is_some() { vec![&r.fit_key, &p.data.key] } else { vec![&r.fit_key] };
     let info = serde_json::json!({ "upstream": upstream, "representation": r.name, "suite": p.point.suite.suite });
     ctx.store.put(&r.embed_key, "embed", info, ctx.force, |dir| {
-        Tensor::write_safetensors(&tensors, dir.join("embeddings.safetensors"))?;
+        crate::cache::mapped_tensors::write(&dir.join("embeddings.safetensors"), &tensors)?;
         Ok(secs)
     })?;
     Ok((features_from(tensors)?, secs))
@@ -256,8 +256,8 @@ fn embed_chunked(fitted: &dyn Fitted, set: &crate::data::ImageSet, idx: &[usize]
 pub fn cached_features(ctx: &StageCtx, r: &RepPlan) -> Result<Option<(Features, f64)>> {
     match ctx.cached(&r.embed_key)? {
         Some(e) => {
-            let tensors = Tensor::read_safetensors(e.file("embeddings.safetensors"))?;
-            Ok(Some((features_from(tensors)?, e.meta.seconds)))
+            let m = crate::cache::mapped_tensors::read(&e.file("embeddings.safetensors"))?;
+            Ok(Some((features_from(m)?, e.meta.seconds)))
         }
         None => Ok(None),
     }
