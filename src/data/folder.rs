@@ -82,6 +82,15 @@ pub fn list(root: &Path) -> Result<Listing> {
     }
     let classes = class_dirs(&train_dir)?;
     let val_dir = root.join("val");
+    // `val/` is what selections are made on; the same images as `test/`
+    // (a symlink made to reuse a dataset's val as its test) would select on test.
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if val_dir.is_dir() && (same(&val_dir, &test_dir) || same(&val_dir, &train_dir)) {
+        return Err(Error::data(
+            root,
+            "`val` is the same folder as `test` or `train`: the validation part is what every selection is made on, so it must be its own images (remove `val` to carve it from train)",
+        ));
+    }
     let listing = Listing {
         train: list_split(&train_dir, &classes, true)?,
         val: if val_dir.is_dir() { list_split(&val_dir, &classes, false)? } else { Vec::new() },
@@ -131,5 +140,10 @@ mod tests {
         png(&d.path().join("test/z/1.png"), 2, 2, 0);
         let e = list(d.path()).unwrap_err().to_string();
         assert!(e.contains("class folder `z` is not in the train split (a)"), "{e}");
+        std::fs::remove_dir_all(d.path().join("test/z")).unwrap();
+        png(&d.path().join("test/a/1.png"), 2, 2, 0);
+        std::os::unix::fs::symlink(d.path().join("test"), d.path().join("val")).unwrap();
+        let e = list(d.path()).unwrap_err().to_string();
+        assert!(e.contains("`val` is the same folder as `test`"), "{e}");
     }
 }
