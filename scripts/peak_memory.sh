@@ -5,6 +5,7 @@
 # followed (repbench runs one process unless --jobs is given).
 #
 #   bash scripts/peak_memory.sh CMD ARGS...
+# With PEAK_LOG=FILE, every sample is also appended to FILE (seconds, RssAnon kB).
 set -uo pipefail
 start=$(date +%s.%N)
 "$@" &
@@ -13,6 +14,7 @@ peak_anon=0; peak_rss=0
 while kill -0 "$pid" 2>/dev/null; do
   if read -r anon rss < <(awk '/^RssAnon:/{a=$2} /^VmRSS:/{r=$2} END{print a+0, r+0}' "/proc/$pid/status" 2>/dev/null); then
     (( anon > peak_anon )) && peak_anon=$anon
+    [ -n "${PEAK_LOG:-}" ] && echo "$(echo "$(date +%s.%N) - $start" | bc -l | cut -c1-6) $anon" >> "$PEAK_LOG"
     (( rss > peak_rss )) && peak_rss=$rss
   fi
   sleep 0.2

@@ -9,7 +9,7 @@
 use super::{accuracy, EvalContext, EvalOutput, Evaluation, Features, Headline, Input};
 use crate::checks::{Checker, Validate};
 use crate::error::Result;
-use crate::knn_vote::predict;
+use crate::knn_vote::predict_normalized;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -59,9 +59,12 @@ impl KnnParams {
     /// split, so holding it out would only weaken the bank (DINO uses the whole
     /// training set).
     pub fn run(&self, f: &Features) -> Result<EvalOutput> {
-        let bank_x = Tensor::cat(&[&f.train_x, &f.val_x], 0);
+        // Normalised straight into one bank (the same values as normalising
+        // the concatenation): at a million images the features are the memory.
+        let bank_x = crate::knn_vote::normalized_bank(&[&f.train_x, &f.val_x]);
         let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
-        let preds = predict(&bank_x, &bank_y, &f.test_x, &self.k, self.temperature, f.num_classes)?;
+        let query = crate::knn_vote::normalize(&f.test_x);
+        let preds = predict_normalized(&bank_x, &bank_y, &query, &self.k, self.temperature, f.num_classes)?;
         let metrics = self.k.iter().zip(&preds).map(|(k, p)| (format!("top1_k{k}"), accuracy(p, &f.test_y))).collect();
         let correct = preds.first().map(|p| super::correct_bits(p, &f.test_y)).transpose()?;
         Ok(EvalOutput {
@@ -74,6 +77,7 @@ impl KnnParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::knn_vote::predict;
     use tch::Kind;
 
     #[test]

@@ -175,14 +175,30 @@ struct Curvature {
 /// per probe); wider features run without the preconditioner.
 const MAX_PRECONDITIONED_DIM: i64 = 4096;
 
+/// Up to this many feature values (n × D; 512 MB as doubles) Σ = XᵀX/n is one
+/// product; above it, a sum over row chunks.
+const SIGMA_IN_ONE_PIECE: i64 = 1 << 26;
+
 impl Curvature {
     fn of(xs: &Tensor, classes: i64) -> Option<Curvature> {
         let (n, d) = (xs.size()[0], xs.size()[1]);
         if d > MAX_PRECONDITIONED_DIM || n == 0 || classes < 2 {
             return None;
         }
-        let x = xs.to_kind(Kind::Double);
-        let sigma = x.tr().matmul(&x) / n as f64;
+        let sigma = if n * d <= SIGMA_IN_ONE_PIECE {
+            let x = xs.to_kind(Kind::Double);
+            x.tr().matmul(&x) / n as f64
+        } else {
+            // Large n: Σ summed over row chunks, so that no double copy of the
+            // features is made (at 810k × 256 it would be 1.7 GB). Up to the
+            // threshold the arithmetic is the one-piece product above.
+            let mut acc = Tensor::zeros([d, d], (Kind::Double, xs.device()));
+            for start in (0..n).step_by(65_536) {
+                let x = xs.narrow(0, start, 65_536.min(n - start)).to_kind(Kind::Double);
+                acc += x.tr().matmul(&x);
+            }
+            acc / n as f64
+        };
         let (s, u) = sigma.linalg_eigh("L");
         Some(Curvature { eigenvalues: s.clamp_min(0.0), eigenvectors: u, c: 1.0 / classes as f64, classes })
     }

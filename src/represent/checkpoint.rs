@@ -67,6 +67,9 @@ impl Representation for CheckpointParams {
     fn restore(&self, state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>> {
         Ok(Box::new(super::learned::restore(self, state, device)?))
     }
+    fn reads_pixels(&self) -> bool {
+        false
+    }
     fn check(&self, path: &str, c: &mut Checker) {
         check_required(&format!("{path}.path"), &self.path, "a .safetensors state dict", c);
         self.encoder.validate(&format!("{path}.encoder"), c);

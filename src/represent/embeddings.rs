@@ -47,6 +47,9 @@ impl Representation for EmbeddingsParams {
     fn restore(&self, _state: &NamedTensors, _device: Device) -> Result<Box<dyn Fitted>> {
         Ok(Box::new(self.load()?))
     }
+    fn reads_pixels(&self) -> bool {
+        false
+    }
     fn check(&self, path: &str, c: &mut Checker) {
         match (&self.path, self.npy.is_empty()) {
             (Some(_), false) => {

@@ -38,6 +38,13 @@ pub trait Representation {
     fn method(&self) -> Option<&dyn Method> {
         None
     }
+    /// Whether `fit` reads the training images' pixels. Kinds that take only
+    /// their shape (raw pixels, a random projection, imported encoders) are
+    /// given an empty N = 0 tensor of that shape, so that fitting them never
+    /// copies a large training split into memory.
+    fn reads_pixels(&self) -> bool {
+        true
+    }
     /// The files the representation reads, by JSON pointer into its settings
     /// (`/path`). The plan resolves each against the suite's folder and keys the
     /// fit by the file's content, not its name (`runner::plan`).
@@ -226,6 +233,10 @@ impl RepresentationSpec {
     /// The learned method, for kinds that train an encoder.
     pub fn method(&self) -> Option<&dyn Method> {
         self.as_dyn().method()
+    }
+    /// Whether fitting reads the training pixels (see `Representation`).
+    pub fn reads_pixels(&self) -> bool {
+        self.as_dyn().reads_pixels()
     }
     pub fn version(&self) -> u32 {
         self.as_dyn().version()

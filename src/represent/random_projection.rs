@@ -41,6 +41,9 @@ impl Representation for RandomProjectionParams {
     fn check(&self, path: &str, c: &mut Checker) {
         c.positive(&format!("{path}.dims"), self.dims);
     }
+    fn reads_pixels(&self) -> bool {
+        false
+    }
 }
 
 impl RandomProjectionParams {

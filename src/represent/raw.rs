@@ -26,6 +26,9 @@ impl Representation for RawParams {
         Ok(Box::new(FittedRaw))
     }
     fn check(&self, _path: &str, _c: &mut Checker) {}
+    fn reads_pixels(&self) -> bool {
+        false
+    }
 }
 
 impl Fitted for FittedRaw {

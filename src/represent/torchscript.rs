@@ -67,6 +67,9 @@ impl Representation for TorchscriptParams {
     fn restore(&self, _state: &NamedTensors, device: Device) -> Result<Box<dyn Fitted>> {
         Ok(Box::new(self.load(device)?))
     }
+    fn reads_pixels(&self) -> bool {
+        false
+    }
     fn check(&self, path: &str, c: &mut Checker) {
         check_required(&format!("{path}.path"), &self.path, "a TorchScript file saved by torch.jit.save", c);
         self.input.check(&format!("{path}.input"), c);

@@ -138,7 +138,12 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     // (no copy of the training set); the others take the split's images.
     let stream = r.spec.method().is_some() && data.train.images.is_mapped();
     let rows = Tensor::from_slice(&s.train.iter().map(|&i| i as i64).collect::<Vec<i64>>());
-    let (train, labels) = if stream {
+    let (train, labels) = if !r.spec.reads_pixels() {
+        // Only the shape is read: an empty tensor of it (and no labels).
+        let set = &data.train;
+        let shape = [0, set.channels as i64, set.height as i64, set.width as i64];
+        (Tensor::zeros(shape, (tch::Kind::Uint8, Device::Cpu)), Tensor::zeros([0], (tch::Kind::Int64, Device::Cpu)))
+    } else if stream {
         // SAFETY: `data` outlives this function, and the view is dropped with
         // `train` at its end; training only reads (index_select) from it.
         let labels = Tensor::from_slice(&s.train.iter().map(|&i| data.train.labels[i]).collect::<Vec<i64>>());
@@ -146,7 +151,13 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     } else {
         data.train.select(&s.train)
     };
-    let (val, val_labels) = data.train.select(&s.val);
+    // The validation images are for learned methods (the k-NN monitor);
+    // the other kinds never look at them.
+    let (val, val_labels) = if r.spec.method().is_some() {
+        data.train.select(&s.val)
+    } else {
+        data.train.select(&[])
+    };
     let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
     let fctx = FitContext {
         device: ctx.device,
@@ -228,11 +239,15 @@ pub fn embed(
     let secs = t.elapsed().as_secs_f64();
     let upstream = if p.pretrain.is_some() { vec![&r.fit_key, &p.data.key] } else { vec![&r.fit_key] };
     let info = serde_json::json!({ "upstream": upstream, "representation": r.name, "suite": p.point.suite.suite });
-    ctx.store.put(&r.embed_key, "embed", info, ctx.force, |dir| {
+    let entry = ctx.store.put(&r.embed_key, "embed", info, ctx.force, |dir| {
         crate::cache::mapped_tensors::write(&dir.join("embeddings.safetensors"), &tensors)?;
         Ok(secs)
     })?;
-    Ok((features_from(tensors)?, secs))
+    // The evaluations read the features from the entry, mapped, as a later
+    // run would: the pages are file-backed, so the computed copy is freed.
+    drop(tensors);
+    let m = crate::cache::mapped_tensors::read(&entry.file("embeddings.safetensors"))?;
+    Ok((features_from(m)?, secs))
 }
 
 /// Images embedded per call: bounds the images in memory at once (one
