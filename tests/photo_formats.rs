@@ -5,7 +5,7 @@
 //! CSV manifest, the Hugging Face parquet files and the webdataset shards.
 use repbench::cache::store::Store;
 use repbench::data::listing::Loc;
-use repbench::data::named::{self, Source};
+use repbench::data::named::Source;
 use repbench::data::Dataset;
 use repbench::spec::DatasetSpec;
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ fn reference() -> HashMap<String, Vec<u8>> {
 
 fn source(yaml: &str) -> Source {
     let spec: DatasetSpec = serde_yaml::from_str(yaml).unwrap();
-    named::resolve(&spec, &fixtures()).unwrap()
+    spec.source(&fixtures()).unwrap()
 }
 
 fn load(src: &Source, cache: &Path) -> repbench::error::Result<Dataset> {
@@ -189,7 +189,7 @@ fn bad_images_are_named_or_skipped_and_counted() {
     let spec = |extra: &str| -> Source {
         let s: DatasetSpec =
             serde_yaml::from_str(&format!("{{path: data, format: folder, image: {{size: 16}}{extra}}}")).unwrap();
-        named::resolve(&s, d.path()).unwrap()
+        s.source(d.path()).unwrap()
     };
     let cache = d.path().join("cache");
     let e = load(&spec(""), &cache).unwrap_err().to_string();

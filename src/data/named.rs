@@ -252,8 +252,13 @@ fn list_files(format: Format, root: &Path, options: &PhotoOptions) -> Result<Vec
 
 /// Resolves a named dataset or a `path` + `format` (relative paths are taken from
 /// the suite file's folder).
-pub fn resolve(d: &crate::spec::DatasetSpec, spec_dir: &Path) -> Result<Source> {
-    let (name, path, format) = (d.name.as_deref(), d.path.as_deref(), d.format);
+pub fn resolve(
+    name: Option<&str>,
+    path: Option<&Path>,
+    format: Option<Format>,
+    options: PhotoOptions,
+    spec_dir: &Path,
+) -> Result<Source> {
     let (name, root, format, note) = match (name, path) {
         (_, Some(p)) => {
             let root = if p.is_absolute() { p.to_path_buf() } else { spec_dir.join(p) };
@@ -279,14 +284,6 @@ pub fn resolve(d: &crate::spec::DatasetSpec, spec_dir: &Path) -> Result<Source> 
             return Err(Error::data(spec_dir, format!("unknown dataset name `{other}`: the named dataset is `fashion-mnist`; give `path` and `format` for others")))
         }
         (None, None) => return Err(Error::data(spec_dir, "dataset needs `name` or `path`")),
-    };
-    let options = PhotoOptions {
-        image: d.image.clone(),
-        on_bad_image: d.on_bad_image,
-        columns: d.columns.clone(),
-        shards: d.shards.clone(),
-        test_fraction: d.test_fraction,
-        class_names: d.class_names.clone(),
     };
     let files = list_files(format, &root, &options)?;
     let class_names = (name == "fashion-mnist" && path.is_none())

@@ -3,7 +3,7 @@
 //! memoized), nothing more, so `repbench plan` and a fully cached run are cheap.
 use crate::cache::key::{stage_key, Key};
 use crate::cache::store::Store;
-use crate::data::named::{self, Source};
+use crate::data::named::Source;
 use crate::error::Result;
 use crate::eval::{EvaluationSpec, Scope};
 use crate::represent::RepresentationSpec;
@@ -117,7 +117,7 @@ fn data_plan(
     store: &Store,
     datasets: &mut Vec<DatasetPlan>,
 ) -> Result<DataPlan> {
-    let source = named::resolve(d, spec_dir)?;
+    let source = d.source(spec_dir)?;
     let source_index = match datasets.iter().position(|p| {
         p.source.root == source.root && p.source.format == source.format && p.source.options == source.options
     }) {
@@ -148,6 +148,12 @@ fn data_plan(
     }
     if let Some(images) = ds.source.options.key_fields(ds.source.format) {
         config["images"] = images;
+    }
+    // Photo formats are read from the image store, and learned methods stream
+    // from it (with chunked normaliser statistics): their keys name the store's
+    // version, which changed the keys of folder datasets from before the store.
+    if ds.source.format.uses_store() {
+        config["image_store"] = json!(crate::data::image_store::VERSION);
     }
     if !d.classes.is_empty() {
         config["classes"] = json!(d.classes);

@@ -260,11 +260,19 @@ fn embed_chunked(fitted: &dyn Fitted, set: &crate::data::ImageSet, idx: &[usize]
     if idx.len() <= EMBED_CHUNK {
         return fitted.embed(&set.select(idx).0, device);
     }
-    let parts: Vec<Tensor> = idx
-        .chunks(EMBED_CHUNK)
-        .map(|c| fitted.embed(&set.select(c).0, device).map(|e| e.to_device(Device::Cpu)))
-        .collect::<Result<_>>()?;
-    Ok(Tensor::cat(&parts, 0))
+    // Each chunk's features are copied into one matrix made at the first
+    // chunk: concatenating the chunks at the end would hold them twice.
+    let mut out: Option<Tensor> = None;
+    for (i, c) in idx.chunks(EMBED_CHUNK).enumerate() {
+        let e = fitted.embed(&set.select(c).0, device)?.to_device(Device::Cpu);
+        let all = out.get_or_insert_with(|| {
+            let mut shape = e.size();
+            shape[0] = idx.len() as i64;
+            Tensor::empty(shape.as_slice(), (e.kind(), Device::Cpu))
+        });
+        all.narrow(0, (i * EMBED_CHUNK) as i64, e.size()[0]).copy_(&e);
+    }
+    out.ok_or_else(|| Error::stage("nothing to embed"))
 }
 
 /// Reads cached embeddings.

@@ -80,6 +80,22 @@ pub struct DatasetSpec {
     pub test_fraction: Option<f64>,
 }
 
+impl DatasetSpec {
+    /// The dataset on disk (`data::named::resolve`); relative paths are taken
+    /// from `spec_dir`, the suite file's folder.
+    pub fn source(&self, spec_dir: &std::path::Path) -> crate::error::Result<crate::data::named::Source> {
+        let options = crate::data::named::PhotoOptions {
+            image: self.image.clone(),
+            on_bad_image: self.on_bad_image,
+            columns: self.columns.clone(),
+            shards: self.shards.clone(),
+            test_fraction: self.test_fraction,
+            class_names: self.class_names.clone(),
+        };
+        crate::data::named::resolve(self.name.as_deref(), self.path.as_deref(), self.format, options, spec_dir)
+    }
+}
+
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
