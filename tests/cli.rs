@@ -121,6 +121,48 @@ fn bad_spec_reports_file_line_and_suggestion() {
     assert!(err.contains("evaluations.knn.k[0]: must be at least 1"), "{err}");
 }
 
+/// Photo settings are checked before anything runs, each with its field path
+/// and line; a folder of mixed sizes stops with the `image:` line to add.
+#[test]
+fn photo_settings_are_checked_and_mixed_sizes_ask_for_the_image_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let spec = common::suite(5).replace(
+        "  format: idx\n",
+        "  format: idx\n  image: {size: 4, channels: 2}\n  shards: {train: \"t-{0..3}.tar\"}\n  test_fraction: 0.2\n",
+    );
+    std::fs::write(dir.join("photo.yaml"), &spec).unwrap();
+    let err = repbench(dir, &["validate", "photo.yaml"]).code(2).stderr;
+    for want in [
+        "dataset.image: applies to photo formats",
+        "dataset.shards: applies to the webdataset format",
+        "dataset.test_fraction: applies to a CSV manifest",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    // A folder of two sizes, run for real.
+    for (split, class, w) in
+        [("train", "a", 8), ("train", "a", 9), ("train", "b", 8), ("test", "a", 8), ("test", "b", 8)]
+    {
+        let d = dir.join("photos").join(split).join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        image::GrayImage::from_pixel(w, 8, image::Luma([w as u8 * 20])).save(d.join(format!("{w}.png"))).unwrap();
+    }
+    let suite = "suite: photos\ndataset: {path: photos, format: folder, val_fraction: 0.4}\nrepresentations: {raw: {kind: raw}}\nevaluations: {knn: {kind: knn, k: [1]}}\n";
+    std::fs::write(dir.join("photos.yaml"), suite).unwrap();
+    let err = repbench(dir, &["run", "photos.yaml", "--cache", "c"]).failed().stderr;
+    assert!(
+        err.contains("9.png: image is 9x8 but the first image") && err.contains("image: {size: 8, resize: 9}"),
+        "{err}"
+    );
+    let fixed = suite.replace("format: folder,", "format: folder, image: {size: 8},");
+    std::fs::write(dir.join("photos.yaml"), fixed).unwrap();
+    let out = repbench(dir, &["run", "photos.yaml", "--cache", "c"]).ok();
+    assert!(out.stderr.contains("1 cells (1 computed"), "{}", out.stderr);
+    let manifest = std::fs::read_to_string(dir.join("runs/photos/manifest.json")).unwrap();
+    assert!(manifest.contains("\"images\"") && manifest.contains("\"skipped\": 0"), "{manifest}");
+}
+
 #[test]
 fn corrupt_dataset_fails_with_file_name_and_leaves_no_cache_entry() {
     let tmp = tempfile::tempdir().unwrap();

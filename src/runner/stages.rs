@@ -153,11 +153,7 @@ pub fn fit(ctx: &StageCtx, p: &PointPlan, r: &RepPlan, data: &Dataset, s: &Split
     };
     // The validation images are for learned methods (the k-NN monitor);
     // the other kinds never look at them.
-    let (val, val_labels) = if r.spec.method().is_some() {
-        data.train.select(&s.val)
-    } else {
-        data.train.select(&[])
-    };
+    let (val, val_labels) = if r.spec.method().is_some() { data.train.select(&s.val) } else { data.train.select(&[]) };
     let ckpt_dir = ctx.store.root.join("checkpoints").join(&r.fit_key.0);
     let fctx = FitContext {
         device: ctx.device,
