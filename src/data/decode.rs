@@ -28,7 +28,7 @@ fn is_jpeg(bytes: &[u8]) -> bool {
 /// JPEG is decoded at the smallest DCT scale (1/8…1) whose shorter side is
 /// still at least that many pixels.
 pub fn decode(origin: &str, bytes: &[u8], min_short_side: Option<u32>) -> Result<DynamicImage> {
-    if let (Some(target), true) = (min_short_side, is_jpeg(bytes)) {
+    if let (Some(target), true) = (min_short_side, is_jpeg(bytes) && ends_its_scan(bytes)) {
         // jpeg-decoder panics on a few malformed streams; a panic is a bad image.
         match std::panic::catch_unwind(|| decode_jpeg_scaled(bytes, target)) {
             Ok(Ok(Some(img))) => return Ok(img),
@@ -44,6 +44,15 @@ pub fn decode(origin: &str, bytes: &[u8], min_short_side: Option<u32>) -> Result
 /// Full-size decode by the image crate (PNG, JPEG, and what else it is built
 /// with), oriented.
 pub fn decode_full(origin: &str, bytes: &[u8]) -> Result<DynamicImage> {
+    if is_jpeg(bytes) && !ends_its_scan(bytes) {
+        // zune-jpeg decodes a truncated file without an error, filling the
+        // missing rows with grey; Pillow refuses it ("image file is
+        // truncated"), and so does repbench, rather than store a half image.
+        return Err(Error::data(
+            origin,
+            "cannot decode image: truncated JPEG (no end-of-image marker after its scan data)",
+        ));
+    }
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::data(origin, format!("cannot read image: {e}")))?;
@@ -54,6 +63,15 @@ pub fn decode_full(origin: &str, bytes: &[u8]) -> Result<DynamicImage> {
     let mut img = DynamicImage::from_decoder(decoder).map_err(bad)?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// Whether an end-of-image marker (FF D9) follows the first start-of-scan
+/// (FF DA). Entropy-coded data cannot contain FF D9 (an FF in it is followed
+/// by 00 or a restart marker), and an EXIF thumbnail's own markers come
+/// before the scan, so this finds truncation without parsing the stream.
+fn ends_its_scan(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// A JPEG decoded at a reduced DCT scale, or `None` when no scale helps or the
@@ -105,6 +123,17 @@ mod tests {
         assert_eq!((img.width(), img.height()), (100, 75));
         let full = decode("x.jpg", &b, Some(200)).unwrap();
         assert_eq!((full.width(), full.height()), (400, 300));
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_refused_at_any_scale() {
+        let b = jpeg(400, 300);
+        let cut = &b[..b.len() / 2];
+        for scale in [None, Some(64)] {
+            let e = decode("x.jpg", cut, scale).unwrap_err().to_string();
+            assert!(e.contains("x.jpg") && e.contains("cannot decode"), "{e}");
+        }
+        assert!(decode("x.jpg", &b, None).is_ok());
     }
 
     #[test]

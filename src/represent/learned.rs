@@ -35,8 +35,11 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
     let s = images.size();
     let info = BuildInfo { shape: (s[1], s[2], s[3]), num_classes: ctx.num_classes };
     let (vs, mut learner) = init(method, ctx.device, info, crate::runtime::seeding::derive(ctx.seed, "init"))?;
-    let images = images.to_device(ctx.device);
-    let rows = ctx.rows.map(|r| r.to_device(ctx.device));
+    // Streamed (a mapped store): the images stay in host memory and each batch
+    // is gathered there and moved to the device; otherwise the training split
+    // moves to the device once.
+    let images = if ctx.rows.is_some() { images.shallow_clone() } else { images.to_device(ctx.device) };
+    let rows = ctx.rows.map(|r| r.to_device(Device::Cpu));
     let n = rows.as_ref().map(|r| r.size()[0]).unwrap_or(s[0]);
     match &rows {
         Some(r) => learner.normalizer().fit_rows(&images, r),
@@ -58,7 +61,7 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
     // The monitor's bank is the training set itself (streamed fits gather it
     // once: the monitor is a diagnostic, docs/datasets.md says what it costs).
     let bank = match (&tp.monitor, &rows) {
-        (Some(_), Some(r)) => Some(images.index_select(0, r)),
+        (Some(_), Some(r)) => Some(images.index_select(0, r).to_device(ctx.device)),
         _ => None,
     };
     let monitor = match &tp.monitor {

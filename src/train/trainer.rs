@@ -200,11 +200,13 @@ pub trait Objective {
 pub struct TrainData<'a> {
     /// u8 [M, C, H, W] on the training device.
     pub images: &'a Tensor,
-    /// When set, the training images are these rows of `images` (i64 [N]):
-    /// `images` is then a memory-mapped store part and each batch is gathered
-    /// from it, so no copy of the training set is made.
+    /// When set, the training images are these rows of `images` (i64 [N],
+    /// both in host memory): `images` is then a memory-mapped store part and
+    /// each batch is gathered from it and moved to the training device, so
+    /// no copy of the training set is made.
     pub rows: Option<&'a Tensor>,
-    /// i64 [N] on the training device (following `rows` when set).
+    /// i64 [N] on the training device (following `rows` when set); its device
+    /// is where training runs.
     pub labels: &'a Tensor,
 }
 
@@ -221,7 +223,10 @@ impl TrainData<'_> {
     /// The u8 images at positions `idx` of the training set.
     pub fn batch(&self, idx: &Tensor) -> Tensor {
         match self.rows {
-            Some(r) => self.images.index_select(0, &r.index_select(0, idx)),
+            Some(r) => {
+                let rows = r.index_select(0, &idx.to_device(r.device()));
+                self.images.index_select(0, &rows).to_device(self.labels.device())
+            }
             None => self.images.index_select(0, idx),
         }
     }
@@ -278,7 +283,7 @@ fn train_with<O: Objective + ?Sized>(
     if n == 0 {
         return Err(Error::stage("no training images"));
     }
-    let dev = data.images.device();
+    let dev = data.labels.device();
     let bs = (cfg.batch_size as i64).min(n);
     let spe = n / bs;
     let total = spe * cfg.epochs as i64;
