@@ -63,25 +63,6 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_round_trip_and_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.json");
-        write_json(&p, &vec![1.5f64, 2.0]).unwrap();
-        let back: Vec<f64> = read_json(&p).unwrap();
-        assert_eq!(back, vec![1.5, 2.0]);
-        std::fs::write(&p, b"abc").unwrap();
-        // sha256("abc")
-        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let e = read_json::<Vec<f64>>(&p).unwrap_err().to_string();
-        assert!(e.contains("a.json"), "{e}");
-    }
-}
-
 /// Maps `path` read-only for the rest of the process: the map is never
 /// unmapped, so tensors viewing it (`Tensor::from_blob`, which cannot hold a
 /// reference) stay valid wherever they are moved. Only cache files are
@@ -109,4 +90,23 @@ pub fn map_for_process(path: &Path) -> Result<&'static [u8]> {
     let map: &'static memmap2::Mmap = Box::leak(Box::new(unsafe { memmap2::Mmap::map(&f) }.at(path)?));
     maps.push((id, map));
     Ok(&map[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_json(&p, &vec![1.5f64, 2.0]).unwrap();
+        let back: Vec<f64> = read_json(&p).unwrap();
+        assert_eq!(back, vec![1.5, 2.0]);
+        std::fs::write(&p, b"abc").unwrap();
+        // sha256("abc")
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let e = read_json::<Vec<f64>>(&p).unwrap_err().to_string();
+        assert!(e.contains("a.json"), "{e}");
+    }
 }

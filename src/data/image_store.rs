@@ -192,6 +192,10 @@ impl HashedFile {
 /// image's pixels (or why it was left out) with its label.
 type Decoded = (usize, Vec<(Result<Vec<u8>>, i64, String, Part)>);
 
+/// What the writer thread returns: the skipped images, the images stored per
+/// part, and each written file's sha256.
+type Written = (Vec<Skipped>, [usize; 3], BTreeMap<String, String>);
+
 /// Decodes every listed image into `dir` (a fresh folder the cache moves into
 /// place when this returns), in parallel over all cores, while a writer
 /// thread writes (and hashes) the previous chunk. Returns the store's
@@ -208,7 +212,7 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(2);
     let writer = {
         let dir = dir.to_path_buf();
-        std::thread::spawn(move || -> Result<(Vec<Skipped>, [usize; 3], BTreeMap<String, String>)> {
+        std::thread::spawn(move || -> Result<Written> {
             let mut pixels: Vec<HashedFile> =
                 files.iter().map(|f| HashedFile::create(dir.join(format!("{f}.u8")))).collect::<Result<_>>()?;
             let mut labels: Vec<HashedFile> =
