@@ -57,7 +57,8 @@ pub struct StoreInfo {
     pub val: usize,
     pub test: usize,
     pub skipped: Vec<Skipped>,
-    /// Extra manifest columns and their values per stored image, by part.
+    /// The names of a manifest's extra columns. Their per-image values are
+    /// in the listing (`Item::meta`), not yet in the store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub meta_columns: Vec<String>,
 }
