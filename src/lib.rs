@@ -9,6 +9,7 @@ pub mod app;
 pub mod augment;
 pub mod cache;
 pub mod checks;
+pub mod corrupt;
 pub mod data;
 pub mod error;
 pub mod eval;
