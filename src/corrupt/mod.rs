@@ -61,6 +61,20 @@ pub enum Family {
     Geometric,
 }
 
+impl Family {
+    pub const ALL: [Family; 5] = [Family::Noise, Family::Blur, Family::Photometric, Family::Digital, Family::Geometric];
+    /// The metric prefix (`noise@3`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Noise => "noise",
+            Family::Blur => "blur",
+            Family::Photometric => "photometric",
+            Family::Digital => "digital",
+            Family::Geometric => "geometric",
+        }
+    }
+}
+
 /// A corruption as named in a suite (`corruptions: [gaussian_noise, …]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -115,6 +115,25 @@ impl Probe {
     }
 }
 
+/// A probe with the grid point chosen on the validation split.
+pub struct Selected {
+    pub probe: Probe,
+    pub best: usize,
+    /// Validation accuracy per grid point.
+    pub val_acc: Vec<f64>,
+}
+
+impl Selected {
+    /// Predictions of the chosen grid point for raw features [N, D].
+    pub fn predict(&self, x: &Tensor) -> Tensor {
+        self.probe.predict(x).get(self.best as i64)
+    }
+    /// Logits of the chosen grid point [N, C].
+    pub fn logits(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.probe.logits(x).get(self.best as i64))
+    }
+}
+
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
 pub const VERSION: u32 = 4;
@@ -336,18 +355,24 @@ impl LinearProbeParams {
         Ok((w.detach(), b.detach(), vec![None; g as usize]))
     }
 
-    pub fn run(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
-        let probe = self.train(&f.train_x, &f.train_y, f.num_classes, ctx.seed)?;
+    /// Trains the probe on the training split and picks the L2 strength on
+    /// the validation split (ties to the stronger regulariser).
+    pub fn fit_selected(&self, f: &Features, seed: u64) -> Result<Selected> {
+        let probe = self.train(&f.train_x, &f.train_y, f.num_classes, seed)?;
         let val_pred = probe.predict(&f.val_x);
         let val_acc: Vec<f64> = (0..self.l2_grid.len() as i64).map(|i| accuracy(&val_pred.get(i), &f.val_y)).collect();
-        // Best validation accuracy; ties go to the stronger regulariser (later in a
-        // sorted grid is not assumed, so compare λ explicitly).
+        // Sorted grids are not assumed, so ties compare λ explicitly.
         let mut best = 0;
         for i in 1..val_acc.len() {
             if val_acc[i] > val_acc[best] || (val_acc[i] == val_acc[best] && self.l2_grid[i] > self.l2_grid[best]) {
                 best = i;
             }
         }
+        Ok(Selected { probe, best, val_acc })
+    }
+
+    pub fn run(&self, f: &Features, ctx: &EvalContext) -> Result<EvalOutput> {
+        let Selected { probe, best, val_acc } = self.fit_selected(f, ctx.seed)?;
         let test_pred = probe.predict(&f.test_x).get(best as i64);
         let train_pred = probe.predict(&f.train_x).get(best as i64);
         let test_acc = accuracy(&test_pred, &f.test_y);

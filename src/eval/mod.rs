@@ -95,6 +95,8 @@ pub enum FigureKind {
     AttentionGrid,
     /// Row-normalised confusion matrix of the test predictions (`confusion` in the details).
     Confusion,
+    /// Accuracy versus corruption severity per corruption family (`<family>@<severity>`).
+    SeverityCurve,
 }
 
 /// What every evaluation does: read its input, return metrics and details, and
@@ -188,6 +190,7 @@ define_evaluations! {
     depth_probe: DepthProbeParams => DepthProbe,
     attention_maps: AttentionMapsParams => AttentionMaps,
     similarity: SimilarityParams => Similarity,
+    robustness: RobustnessParams => Robustness,
 }
 
 /// Helpers whose files are not evaluations themselves.
