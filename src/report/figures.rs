@@ -206,3 +206,28 @@ pub fn depth(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     }
     Ok(out)
 }
+
+/// Accuracy versus corruption severity (0 = clean), one chart per corruption
+/// family of each `robustness` evaluation.
+pub fn severity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::SeverityCurve)) {
+        for (fam, xs, series) in family_curves(data, &ev.name, |m| {
+            m.split_once('@').and_then(|(f, x)| x.parse().ok().map(|x| (f.to_string(), x)))
+        }) {
+            let labels: Vec<String> =
+                xs.iter().map(|x| if x == "0" { "clean".to_string() } else { format!("severity {x}") }).collect();
+            out.push(curve_chart(
+                dir,
+                &format!("{}_{}", slug(&ev.name), slug(&fam)),
+                &ev.name,
+                &format!("{} — {fam} corruptions: top-1 vs severity", ev.name),
+                "Mean top-1 over the family's corruptions, then over seeds (95 % CI); the classifier is fitted on clean features.",
+                &labels,
+                "top-1",
+                &series,
+            )?);
+        }
+    }
+    Ok(out)
+}

@@ -19,6 +19,7 @@ pub mod markdown;
 pub mod merge;
 pub mod paired;
 pub mod plot;
+pub mod robustness;
 pub mod seed_plan;
 pub mod significance;
 pub mod stats;
@@ -118,6 +119,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     let mut figures = Vec::new();
     figures.extend(figures::label_efficiency(dir, data)?);
     figures.extend(figures::depth(dir, data)?);
+    figures.extend(figures::severity(dir, data)?);
     figures.extend(heatmaps::similarity(dir, data)?);
     figures.extend(heatmaps::confusion(dir, data)?);
     figures.extend(maps::embedding_maps(dir, data)?);

@@ -159,7 +159,14 @@ pub(super) fn evaluation_section(
     figures: &[Figure],
 ) {
     let index = data.index();
-    let rows: &[&SummaryRow] = index.summaries(&ev.name);
+    let robustness = ev.draws(crate::eval::FigureKind::SeverityCurve);
+    let rows: Vec<&SummaryRow> = index
+        .summaries(&ev.name)
+        .iter()
+        .copied()
+        .filter(|s| !(robustness && crate::report::robustness::is_detail_metric(&s.metric)))
+        .collect();
+    let rows = rows.as_slice();
     let has_figures = figures.iter().any(|f| f.section == ev.name);
     if rows.is_empty() && !has_figures {
         return;
@@ -209,6 +216,9 @@ pub(super) fn evaluation_section(
             pairs_table(o, f, ev.proportion);
         }
         solver_warnings(o, rows);
+        if robustness {
+            crate::report::robustness::tables(o, data, ev);
+        }
     }
     figures_of(o, figures, &ev.name);
 }
