@@ -28,9 +28,10 @@ fn first_run_computes_second_is_all_cached_and_k_change_reruns_only_knn() {
         assert!(dir.join("runs/tiny").join(f).is_file(), "missing {f}");
     }
     let (first, cached) = results(dir);
-    // 3 representations × 2 seeds × (8 probe metrics — top1, val_top1, train_top1, l2,
-    // l2_edge, iterations, grad_max, converged — + 1 knn metric)
-    assert_eq!(first.len(), 3 * 2 * 9);
+    // 3 representations × 2 seeds × (12 probe metrics — top1, val_top1, train_top1, l2,
+    // l2_edge, iterations, grad_max, converged, balanced_top1, worst_class_top1, ece, nll —
+    // + 3 knn metrics: top1_k5, balanced_top1, worst_class_top1)
+    assert_eq!(first.len(), 3 * 2 * 15);
     assert!(cached.iter().all(|c| !c));
     // The generated classes are easy: every representation's probe must learn them.
     for (k, v) in &first {

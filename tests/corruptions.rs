@@ -41,8 +41,26 @@ fn deterministic_corruptions_are_within_one_grey_level_of_the_reference() {
     let r = reference();
     let mut worst = Vec::new();
     for (input, deterministic) in [
-        ("gray", vec![Corruption::DefocusBlur, Corruption::GaussianBlur, Corruption::Contrast, Corruption::Brightness, Corruption::Pixelate]),
-        ("rgb", vec![Corruption::DefocusBlur, Corruption::GaussianBlur, Corruption::Contrast, Corruption::Brightness, Corruption::Pixelate]),
+        (
+            "gray",
+            vec![
+                Corruption::DefocusBlur,
+                Corruption::GaussianBlur,
+                Corruption::Contrast,
+                Corruption::Brightness,
+                Corruption::Pixelate,
+            ],
+        ),
+        (
+            "rgb",
+            vec![
+                Corruption::DefocusBlur,
+                Corruption::GaussianBlur,
+                Corruption::Contrast,
+                Corruption::Brightness,
+                Corruption::Pixelate,
+            ],
+        ),
     ] {
         let imgs = inputs(&r, input);
         for c in deterministic {
@@ -157,7 +175,10 @@ fn random_corruptions_match_the_reference_in_mean_and_spread() {
                 let se_mean = (2.0 * var.max(rs * rs) / nd).sqrt();
                 let se_var = (2.0 * (m4 - var * var).max(0.0) / nd).sqrt();
                 if (mean - rm).abs() > 5.0 * se_mean + 0.05 || (var - rs * rs).abs() > 5.0 * se_var + 0.5 {
-                    bad.push(format!("{} s{s} pixel {j}: mean {mean:.2} vs {rm:.2}, std {std:.2} vs {rs:.2}", c.name()));
+                    bad.push(format!(
+                        "{} s{s} pixel {j}: mean {mean:.2} vs {rm:.2}, std {std:.2} vs {rs:.2}",
+                        c.name()
+                    ));
                 }
             }
         }
@@ -172,7 +193,10 @@ fn a_batch_is_the_same_whatever_its_chunks() {
     for c in [Corruption::ShotNoise, Corruption::Rotate, Corruption::Jpeg] {
         let whole = corrupt_batch(&gray, c, 3, 7, 0).unwrap();
         let parts = Tensor::cat(
-            &[corrupt_batch(&gray.narrow(0, 0, 2), c, 3, 7, 0).unwrap(), corrupt_batch(&gray.narrow(0, 2, 4), c, 3, 7, 2).unwrap()],
+            &[
+                corrupt_batch(&gray.narrow(0, 0, 2), c, 3, 7, 0).unwrap(),
+                corrupt_batch(&gray.narrow(0, 2, 4), c, 3, 7, 2).unwrap(),
+            ],
             0,
         );
         assert!(whole.equal(&parts), "{c:?}");

@@ -85,8 +85,9 @@ fn sigkill_at_many_points_then_rerun_equals_an_uninterrupted_run() {
     run_to_end(dir, "ref-cache", "ref");
     let full = t.elapsed();
     let reference = results(&dir.join("ref"));
-    // 3 representations × 2 seeds × (linear 6 without its solver diagnostics + knn 1 + clusters 2).
-    assert_eq!(reference.len(), 3 * 2 * 9);
+    // 3 representations × 2 seeds × (linear 10 without its solver diagnostics
+    // + knn 3 with balanced and worst-class accuracy + clusters 2).
+    assert_eq!(reference.len(), 3 * 2 * 15);
     // Kill at 12 points spread over one uninterrupted run's duration; each
     // restart continues from what the previous ones left.
     let kills = 12;

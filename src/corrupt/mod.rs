@@ -151,7 +151,8 @@ impl Corruption {
     /// Whether the corruption draws random numbers (noise; the direction of an
     /// affine one); the others are functions of the image.
     pub fn is_random(self) -> bool {
-        matches!(self.family(), Family::Noise) || matches!(self, Corruption::Rotate | Corruption::Shear | Corruption::Translate)
+        matches!(self.family(), Family::Noise)
+            || matches!(self, Corruption::Rotate | Corruption::Shear | Corruption::Translate)
     }
 
     /// Corrupts one image at `severity` (1..=5). Errors on a severity out of range.
@@ -188,7 +189,13 @@ pub const MAX_SIDE: i64 = 64;
 /// Corrupts a batch of u8 images (N×C×H×W) at one severity. Image i draws from
 /// its own generator, derived from `seed`, the corruption, the severity and i,
 /// so the result does not depend on the number of threads or on the batch.
-pub fn corrupt_batch(images: &Tensor, corruption: Corruption, severity: u8, seed: u64, first_index: usize) -> Result<Tensor> {
+pub fn corrupt_batch(
+    images: &Tensor,
+    corruption: Corruption,
+    severity: u8,
+    seed: u64,
+    first_index: usize,
+) -> Result<Tensor> {
     let size = images.size();
     let [n, c, h, w] = size[..] else {
         return Err(Error::stage(format!("corrupt: images must be N×C×H×W, got {size:?}")));

@@ -49,6 +49,16 @@ impl FigureData for ConfusionData {
     const KIND: FigureKind = FigureKind::Confusion;
 }
 
+/// Confidence bins of the test predictions (see `class_metrics::calibration`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityData {
+    pub reliability: Vec<super::class_metrics::Bin>,
+}
+
+impl FigureData for ReliabilityData {
+    const KIND: FigureKind = FigureKind::Reliability;
+}
+
 /// Linear CKA between an encoder's blocks (`null` when not computed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockCkaData {

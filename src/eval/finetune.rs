@@ -119,7 +119,7 @@ fn predict(net: &mut Net, images: &Tensor, dev: Device) -> Result<Tensor> {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 impl Evaluation for FinetuneParams {
     /// Its own version plus the shared training machinery's (the loop, the
@@ -199,6 +199,8 @@ impl FinetuneParams {
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
         let test_pred = predict(&mut net, &img.test.0, device)?;
         let val_pred = predict(&mut net, &img.val.0, device)?;
+        // The train–test gap (issue 36): the tuned network on its own training images.
+        let train_pred = predict(&mut net, &img.train.0, device)?;
         let test_acc = accuracy(&test_pred, &img.test.1);
         let mut details = serde_json::json!({
             "test_correct": super::correct_bits(&test_pred, &img.test.1)?,
@@ -208,15 +210,16 @@ impl FinetuneParams {
             "train_log": logs,
         });
         let confusion = confusion_matrix(&test_pred, &img.test.1, img.num_classes)?;
+        let mut metrics = vec![
+            ("top1".into(), test_acc),
+            ("val_top1".into(), accuracy(&val_pred, &img.val.1)),
+            ("train_top1".into(), accuracy(&train_pred, &img.train.1)),
+            ("trained_params".into(), trained as f64),
+            ("final_loss".into(), logs.last().map(|l| l.loss).unwrap_or(f64::NAN)),
+        ];
+        metrics.extend(super::class_metrics::class_metrics(&confusion));
+        details["test_labels"] = super::class_metrics::labels_b64(&img.test.1, img.num_classes)?.into();
         super::figure_data::put(&mut details, &super::figure_data::ConfusionData { confusion })?;
-        Ok(EvalOutput {
-            metrics: vec![
-                ("top1".into(), test_acc),
-                ("val_top1".into(), accuracy(&val_pred, &img.val.1)),
-                ("trained_params".into(), trained as f64),
-                ("final_loss".into(), logs.last().map(|l| l.loss).unwrap_or(f64::NAN)),
-            ],
-            details,
-        })
+        Ok(EvalOutput { metrics, details })
     }
 }

@@ -40,7 +40,7 @@ impl Validate for KnnParams {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 impl Evaluation for KnnParams {
     fn version(&self) -> u32 {
@@ -65,12 +65,18 @@ impl KnnParams {
         let bank_y = Tensor::cat(&[&f.train_y, &f.val_y], 0);
         let query = crate::knn_vote::normalize(&f.test_x);
         let preds = predict_normalized(&bank_x, &bank_y, &query, &self.k, self.temperature, f.num_classes)?;
-        let metrics = self.k.iter().zip(&preds).map(|(k, p)| (format!("top1_k{k}"), accuracy(p, &f.test_y))).collect();
+        let mut metrics: Vec<(String, f64)> =
+            self.k.iter().zip(&preds).map(|(k, p)| (format!("top1_k{k}"), accuracy(p, &f.test_y))).collect();
         let correct = preds.first().map(|p| super::correct_bits(p, &f.test_y)).transpose()?;
-        Ok(EvalOutput {
-            metrics,
-            details: serde_json::json!({"temperature": self.temperature, "bank": bank_x.size()[0], "test_correct": correct, "test_images": f.test_y.size()[0]}),
-        })
+        let mut details = serde_json::json!({"temperature": self.temperature, "bank": bank_x.size()[0], "test_correct": correct, "test_images": f.test_y.size()[0]});
+        // Per class for the headline k (the first).
+        if let Some(p) = preds.first() {
+            let confusion = super::linear_probe::confusion_matrix(p, &f.test_y, f.num_classes)?;
+            metrics.extend(super::class_metrics::class_metrics(&confusion));
+            details["test_labels"] = super::class_metrics::labels_b64(&f.test_y, f.num_classes)?.into();
+            super::figure_data::put(&mut details, &super::figure_data::ConfusionData { confusion })?;
+        }
+        Ok(EvalOutput { metrics, details })
     }
 }
 

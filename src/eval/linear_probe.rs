@@ -136,7 +136,7 @@ impl Selected {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 impl Evaluation for LinearProbeParams {
     fn version(&self) -> u32 {
@@ -146,7 +146,7 @@ impl Evaluation for LinearProbeParams {
         self.run(&input.features()?.to_device(ctx.device), ctx)
     }
     fn figures(&self) -> &'static [super::FigureKind] {
-        &[super::FigureKind::Confusion]
+        &[super::FigureKind::Confusion, super::FigureKind::Reliability]
     }
     fn choices(&self) -> &'static [&'static str] {
         &["l2", "iterations", "grad_max", "converged", "l2_edge"]
@@ -377,6 +377,7 @@ impl LinearProbeParams {
         let train_pred = probe.predict(&f.train_x).get(best as i64);
         let test_acc = accuracy(&test_pred, &f.test_y);
         let confusion = confusion_matrix(&test_pred, &f.test_y, f.num_classes)?;
+        let calibration = super::class_metrics::calibration(&probe.logits(&f.test_x).get(best as i64), &f.test_y)?;
         let (lo, hi) = self.l2_grid.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &l| (a.min(l), b.max(l)));
         let edge = self.l2_grid.len() >= 3 && (self.l2_grid[best] == lo || self.l2_grid[best] == hi);
         let mut metrics = vec![
@@ -386,6 +387,9 @@ impl LinearProbeParams {
             ("l2".into(), self.l2_grid[best]),
             ("l2_edge".into(), if edge { 1.0 } else { 0.0 }),
         ];
+        metrics.extend(super::class_metrics::class_metrics(&confusion));
+        metrics.push(("ece".into(), calibration.ece));
+        metrics.push(("nll".into(), calibration.nll));
         if let Some((iters, grad, _)) = probe.path[best] {
             let all_converged = probe.path.iter().flatten().all(|p| p.2);
             metrics.push(("iterations".into(), iters as f64));
@@ -405,7 +409,9 @@ impl LinearProbeParams {
             })
             .collect();
         let mut details = serde_json::json!({ "path": path, "solver": self.solver, "train_images": f.train_x.size()[0], "val_images": f.val_x.size()[0], "test_correct": super::correct_bits(&test_pred, &f.test_y)?, "test_images": f.test_y.size()[0] });
+        details["test_labels"] = super::class_metrics::labels_b64(&f.test_y, f.num_classes)?.into();
         super::figure_data::put(&mut details, &super::figure_data::ConfusionData { confusion })?;
+        super::figure_data::put(&mut details, &super::figure_data::ReliabilityData { reliability: calibration.bins })?;
         Ok(EvalOutput { metrics, details })
     }
 }

@@ -95,6 +95,8 @@ pub enum FigureKind {
     AttentionGrid,
     /// Row-normalised confusion matrix of the test predictions (`confusion` in the details).
     Confusion,
+    /// Reliability diagram of the test predictions' confidence (`reliability` bins in the details).
+    Reliability,
     /// Accuracy versus corruption severity per corruption family (`<family>@<severity>`).
     SeverityCurve,
 }
@@ -176,6 +178,7 @@ macro_rules! define_evaluations {
 // The registry: one line per evaluation (`file: ParamsType => Variant,`); the
 // file name is the suite's `kind:`.
 pub mod backbone;
+pub mod class_metrics;
 pub mod figure_data;
 pub mod lbfgs;
 

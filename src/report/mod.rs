@@ -18,7 +18,9 @@ pub mod maps;
 pub mod markdown;
 pub mod merge;
 pub mod paired;
+pub mod per_class;
 pub mod plot;
+pub mod reliability;
 pub mod robustness;
 pub mod seed_plan;
 pub mod significance;
@@ -122,6 +124,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(figures::severity(dir, data)?);
     figures.extend(heatmaps::similarity(dir, data)?);
     figures.extend(heatmaps::confusion(dir, data)?);
+    figures.extend(reliability::reliability(dir, data)?);
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
     figures.extend(training_curves::training_curves(dir, data)?);

@@ -105,7 +105,10 @@ pub fn tables(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
             index.values(&key).iter().map(|(_, v)| *v).collect()
         };
         let base = ev.baseline.as_deref().filter(|b| reps.iter().any(|r| r == b));
-        let _ = writeln!(o, "| representation | clean top-1 (%) | mean corrupted top-1, mCA (%) | mCE (%) | relative mCE (%) |");
+        let _ = writeln!(
+            o,
+            "| representation | clean top-1 (%) | mean corrupted top-1, mCA (%) | mCE (%) | relative mCE (%) |"
+        );
         let _ = writeln!(o, "|---|---|---|---|---|");
         for rep in reps {
             let clean = seeds_of("top1_clean", rep);
@@ -117,11 +120,25 @@ pub fn tables(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
                     let per_seed = ce_per_seed(data, ev, params, rep, b, &list);
                     let m: Option<Vec<f64>> = per_seed.iter().map(|(ce, _)| mean_all(ce)).collect();
                     let r: Option<Vec<f64>> = per_seed.iter().map(|(_, rel)| mean_all(rel)).collect();
-                    let show = |v: Option<Vec<f64>>| match v {
-                        Some(v) if !v.is_empty() => fmt_over_seeds(&v, 100.0),
-                        _ => "n/a (the baseline has no error or no drop on a corruption)".to_string(),
+                    // Where the baseline makes no error, or loses nothing, on a
+                    // corruption, its ratio has no denominator: name the corruptions.
+                    let undefined = |pick: fn(&(Vec<Option<f64>>, Vec<Option<f64>>)) -> &Vec<Option<f64>>,
+                                     what: &str| {
+                        let mut names: Vec<&str> = Vec::new();
+                        for ps in &per_seed {
+                            for (c, v) in list.iter().zip(pick(ps)) {
+                                if v.is_none() && !names.contains(&c.as_str()) {
+                                    names.push(c);
+                                }
+                            }
+                        }
+                        format!("n/a: {b} {what} on {} in a seed", names.join(", "))
                     };
-                    (show(m), show(r))
+                    let show = |v: Option<Vec<f64>>, why: String| match v {
+                        Some(v) if !v.is_empty() => fmt_over_seeds(&v, 100.0),
+                        _ => why,
+                    };
+                    (show(m, undefined(|p| &p.0, "makes no error")), show(r, undefined(|p| &p.1, "loses no accuracy")))
                 }
                 None => ("—".to_string(), "—".to_string()),
             };

@@ -157,6 +157,7 @@ pub(super) fn evaluation_section(
     ev: &EvaluationRecord,
     families: &[Family],
     figures: &[Figure],
+    diagnostics: &mut String,
 ) {
     let index = data.index();
     let robustness = ev.draws(crate::eval::FigureKind::SeverityCurve);
@@ -166,6 +167,8 @@ pub(super) fn evaluation_section(
         .copied()
         .filter(|s| !(robustness && crate::report::robustness::is_detail_metric(&s.metric)))
         .collect();
+    let (choices, rows): (Vec<&SummaryRow>, Vec<&SummaryRow>) = rows.into_iter().partition(|s| ev.is_choice(&s.metric));
+    diagnostics_table(diagnostics, ev, &choices);
     let rows = rows.as_slice();
     let has_figures = figures.iter().any(|f| f.section == ev.name);
     if rows.is_empty() && !has_figures {
@@ -205,7 +208,7 @@ pub(super) fn evaluation_section(
                 metric,
                 s.mean,
                 s.std,
-                if ev.is_choice(&s.metric) { "— (a choice)".to_string() } else { fmt_ci(s) },
+                fmt_ci(s),
                 s.n,
                 fmt_row(family, &s.representation, ev.proportion),
                 s.cell_keys
@@ -215,12 +218,29 @@ pub(super) fn evaluation_section(
         for f in &mine {
             pairs_table(o, f, ev.proportion);
         }
-        solver_warnings(o, rows);
+        solver_warnings(o, &choices);
+        crate::report::per_class::gap_section(o, data, ev);
+        crate::report::per_class::per_class_section(o, data, ev);
         if robustness {
             crate::report::robustness::tables(o, data, ev);
         }
     }
     figures_of(o, figures, &ev.name);
+}
+
+/// The choices and counts of an evaluation (mean ± std over seeds), for the appendix.
+fn diagnostics_table(o: &mut String, ev: &EvaluationRecord, rows: &[&SummaryRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "**{}** ({})\n", ev.name, ev.kind);
+    let _ = writeln!(o, "| representation | params | metric | mean ± std | n |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    for s in rows {
+        let p = if s.params.is_empty() { "—" } else { &s.params };
+        let _ = writeln!(o, "| {} | {p} | {} | {:.4} ± {:.4} | {} |", s.representation, s.metric, s.mean, s.std, s.n);
+    }
+    o.push('\n');
 }
 
 /// Warnings from the probe's own diagnostics: an L2 chosen at an edge of its

@@ -28,8 +28,9 @@ pub fn render(
     findings::findings(&mut o, data, families);
     collapse_warnings(&mut o, data);
     ranks(&mut o, rank_table);
+    let mut diagnostics = String::new();
     for ev in &data.manifest.evaluations {
-        evaluation::evaluation_section(&mut o, data, ev, families, figures);
+        evaluation::evaluation_section(&mut o, data, ev, families, figures, &mut diagnostics);
     }
     if figures.iter().any(|f| f.section == "training") {
         let _ = writeln!(o, "## Training\n");
@@ -38,6 +39,12 @@ pub fn render(
     provenance::skipped_and_failed(&mut o, data);
     provenance::data_section(&mut o, data);
     provenance::provenance(&mut o, data);
+    if !diagnostics.is_empty() {
+        let _ = writeln!(o, "## Appendix: solver diagnostics\n");
+        let _ = writeln!(o, "<details><summary>What each evaluation chose or counted (the L2 strength, iterations, the final gradient, convergence and grid-edge flags): choices, not estimates — no interval, no test.</summary>\n");
+        o.push_str(&diagnostics);
+        let _ = writeln!(o, "</details>\n");
+    }
     o
 }
 
