@@ -137,7 +137,8 @@ impl RobustnessParams {
             Fitted::Probe(p) => Ok(p.predict(x)),
             Fitted::Knn { bank, bank_y, classes } => {
                 let q = crate::knn_vote::normalize(x);
-                let mut p = crate::knn_vote::predict_normalized(bank, bank_y, &q, &[self.k], self.temperature, *classes)?;
+                let mut p =
+                    crate::knn_vote::predict_normalized(bank, bank_y, &q, &[self.k], self.temperature, *classes)?;
                 p.pop().ok_or_else(|| Error::stage("k-NN returned no prediction"))
             }
         }
@@ -295,9 +296,13 @@ mod tests {
         // A five-pixel shift (scaled to 16 px: 2.9) moves the square off its place: accuracy falls.
         assert!(get("geometric@5") < clean - 0.2, "{out:?}");
         let table = out.details["accuracy"].as_array().unwrap();
-        let mean_all: f64 = table.iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_f64().unwrap()).sum::<f64>() / 6.0;
+        let mean_all: f64 =
+            table.iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_f64().unwrap()).sum::<f64>() / 6.0;
         assert!((get("mca") - mean_all).abs() < 1e-12);
-        assert!((get("top1:contrast") - (table[0][0].as_f64().unwrap() + table[0][1].as_f64().unwrap()) / 2.0).abs() < 1e-12);
+        assert!(
+            (get("top1:contrast") - (table[0][0].as_f64().unwrap() + table[0][1].as_f64().unwrap()) / 2.0).abs()
+                < 1e-12
+        );
         let per_image = out.details["per_image"]["mca"].as_array().unwrap();
         assert_eq!(per_image.len(), 90);
         let mean_img: f64 = per_image.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 90.0;
@@ -319,7 +324,8 @@ mod tests {
         let mut c = Checker::default();
         p.validate("evaluations.rob", &mut c);
         let msg = format!("{c:?}");
-        for want in ["corruptions[1]", "jpeg is listed twice", "severities[0]", "0 is not a severity", "severities[2]"] {
+        for want in ["corruptions[1]", "jpeg is listed twice", "severities[0]", "0 is not a severity", "severities[2]"]
+        {
             assert!(msg.contains(want), "{want}: {msg}");
         }
         let yaml = "kind: robustness\ncorruptions: [fog]\n";
