@@ -117,6 +117,9 @@ fn predict(net: &mut Net, images: &Tensor, dev: Device) -> Result<Tensor> {
     })
 }
 
+/// Training images scored after each epoch for the fine-tuning curve.
+const CURVE_TRAIN: i64 = 2000;
+
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
 pub const VERSION: u32 = 3;
@@ -134,7 +137,7 @@ impl Evaluation for FinetuneParams {
         self.run(input.model()?, ctx.device, ctx.seed)
     }
     fn figures(&self) -> &'static [super::FigureKind] {
-        &[super::FigureKind::Confusion]
+        &[super::FigureKind::Confusion, super::FigureKind::FinetuneCurve]
     }
     fn choices(&self) -> &'static [&'static str] {
         &["trained_params", "final_loss"]
@@ -187,6 +190,11 @@ impl FinetuneParams {
             name.starts_with("head.") || unfrozen.iter().any(|p| name == p || name.starts_with(&format!("{p}.")))
         };
         let (train_x, train_y) = (img.train.0.to_device(device), img.train.1.to_device(device));
+        // Fine-tuning curves: after each epoch, top-1 on the validation split and
+        // on a fixed sample of the training split (its first CURVE_TRAIN images;
+        // the split is already shuffled), so over- or under-fitting shows per epoch.
+        let n_curve = img.train.0.size()[0].min(CURVE_TRAIN);
+        let (curve_x, curve_y) = (img.train.0.narrow(0, 0, n_curve), img.train.1.narrow(0, 0, n_curve));
         let logs = trainer::train_subset(
             &mut net,
             &vs,
@@ -194,7 +202,13 @@ impl FinetuneParams {
             TrainData { images: &train_x, rows: None, labels: &train_y },
             &self.train,
             crate::runtime::seeding::derive(seed, "finetune/train"),
-            &mut |_, _| Ok(()),
+            &mut |net: &mut Net, log| {
+                let val = accuracy(&predict(net, &img.val.0, device)?, &img.val.1);
+                let train = accuracy(&predict(net, &curve_x, device)?, &curve_y);
+                log.diagnostics.insert("val_top1".into(), val);
+                log.diagnostics.insert("train_top1".into(), train);
+                Ok(())
+            },
         )?;
         let trained = vs.trainable_variables().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum::<usize>();
         let test_pred = predict(&mut net, &img.test.0, device)?;

@@ -97,6 +97,8 @@ pub enum FigureKind {
     Confusion,
     /// Reliability diagram of the test predictions' confidence (`reliability` bins in the details).
     Reliability,
+    /// Fine-tuning curves: train and validation top-1 per epoch (`train_log` in the details).
+    FinetuneCurve,
     /// Accuracy versus corruption severity per corruption family (`<family>@<severity>`).
     SeverityCurve,
 }

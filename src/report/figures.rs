@@ -231,3 +231,53 @@ pub fn severity(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     }
     Ok(out)
 }
+
+/// Fine-tuning curves: per fine-tuned representation, top-1 on the
+/// validation split and on a fixed training sample after each epoch (mean over
+/// seeds, 95 % CI), from the `train_log` each cell stored.
+pub fn finetune_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
+    use crate::train::trainer::EpochLog;
+    let mut out = Vec::new();
+    let index = data.index();
+    for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::FinetuneCurve)) {
+        for rep in &data.manifest.representations {
+            let logs: Vec<Vec<EpochLog>> = index
+                .artifacts(&ev.name)
+                .iter()
+                .filter(|c| &c.representation == rep)
+                .filter_map(|c| serde_json::from_value(c.details.get("train_log")?.clone()).ok())
+                .collect();
+            let epochs = logs.iter().map(|l| l.len()).max().unwrap_or(0);
+            let has_curve = logs.iter().flatten().any(|e| e.diagnostics.contains_key("val_top1"));
+            if epochs == 0 || !has_curve {
+                continue;
+            }
+            let series: Vec<Series> = [("train_top1", "train (2,000-image sample)", RGBColor(0xd5, 0x5e, 0x00)), ("val_top1", "validation", RGBColor(0x00, 0x72, 0xb2))]
+                .into_iter()
+                .map(|(key, label, color)| {
+                    let points = (0..epochs)
+                        .map(|e| {
+                            let v: Vec<f64> = logs.iter().filter_map(|l| l.get(e)?.diagnostics.get(key).copied()).collect();
+                            let (m, sd) = super::stats::mean_std(&v);
+                            let h = super::stats::ci95_half_width(sd, v.len());
+                            if h.is_finite() { (e as f64, m, m - h, m + h) } else { (e as f64, m, m, m) }
+                        })
+                        .collect();
+                    Series { label: label.into(), color, points }
+                })
+                .collect();
+            let labels: Vec<String> = (1..=epochs).map(|e| format!("epoch {e}")).collect();
+            out.push(curve_chart(
+                dir,
+                &format!("{}_{}_curve", slug(&ev.name), slug(rep)),
+                &ev.name,
+                &format!("{} — {rep}: fine-tuning curve", ev.name),
+                "Top-1 after each epoch on the validation split and on a fixed sample of the training split (mean over seeds, 95 % CI); a widening gap is the network fitting its training images.",
+                &labels,
+                "top-1",
+                &series,
+            )?);
+        }
+    }
+    Ok(out)
+}

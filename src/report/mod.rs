@@ -122,6 +122,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(figures::label_efficiency(dir, data)?);
     figures.extend(figures::depth(dir, data)?);
     figures.extend(figures::severity(dir, data)?);
+    figures.extend(figures::finetune_curves(dir, data)?);
     figures.extend(heatmaps::similarity(dir, data)?);
     figures.extend(heatmaps::confusion(dir, data)?);
     figures.extend(reliability::reliability(dir, data)?);
