@@ -113,7 +113,7 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "linear_probe",
         settings: "{}",
-        version: 5,
+        version: 6,
         values: &[
             8.000000e-1,
             1.000000e0,
@@ -131,7 +131,7 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "label_efficiency",
         settings: "{fractions: [0.5, 1.0]}",
-        version: 12,
+        version: 13,
         values: &[8.333333e-1, 8.000000e-1],
     },
     Golden { kind: "clustering", settings: "{}", version: 2, values: &[2.588889e-1, 2.701533e-1] },
@@ -148,7 +148,7 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "depth_probe",
         settings: "{}",
-        version: 14,
+        version: 15,
         values: &[1.000000e0, 1.000000e0, 1.000000e0, 1.000000e0],
     },
     Golden { kind: "attention_maps", settings: "images: 3", version: 5, values: &[9.999722e-1, 0.000000e0] },

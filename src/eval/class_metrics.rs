@@ -55,19 +55,21 @@ pub struct Calibration {
 
 pub const BINS: i64 = 15;
 
-/// ECE, NLL and the 15 bins of `logits` [N, C] against labels [N]. A
-/// confidence c falls in bin ⌊c·15⌋ (bins [b/15, (b+1)/15), the last one
-/// closed), as torchmetrics' `bucketize(..., right=True) - 1` puts it.
+/// ECE, NLL and the bins of `logits` [N, C] against labels [N]. A confidence
+/// c falls in bin ⌊c·15⌋ (bins [b/15, (b+1)/15)), as torchmetrics'
+/// `bucketize(c, linspace(0, 1, 16), right=True) - 1` puts it — which gives a
+/// confidence of exactly 1 a sixteenth bin of its own; so does this.
 pub fn calibration(logits: &Tensor, y: &Tensor) -> Result<Calibration> {
     let logp = logits.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
     let y = y.to_device(logp.device());
     let nll = -logp.gather(1, &y.unsqueeze(1), false).mean(Kind::Double).double_value(&[]);
     let (top, pred) = logp.exp().max_dim(1, false);
     let right = pred.eq_tensor(&y).to_kind(Kind::Double);
-    let bin = (&top * BINS as f64).floor().clamp(0.0, (BINS - 1) as f64).to_kind(Kind::Int64);
-    let count = bin.bincount::<Tensor>(None, BINS);
-    let conf_sum = bin.bincount(Some(&top), BINS);
-    let right_sum = bin.bincount(Some(&right), BINS);
+    let slots = BINS + 1;
+    let bin = (&top * BINS as f64).floor().clamp(0.0, BINS as f64).to_kind(Kind::Int64);
+    let count = bin.bincount::<Tensor>(None, slots);
+    let conf_sum = bin.bincount(Some(&top), slots);
+    let right_sum = bin.bincount(Some(&right), slots);
     let (count, conf_sum, right_sum): (Vec<i64>, Vec<f64>, Vec<f64>) = (
         Vec::try_from(count.to_device(tch::Device::Cpu))?,
         Vec::try_from(conf_sum.to_device(tch::Device::Cpu))?,
@@ -76,7 +78,7 @@ pub fn calibration(logits: &Tensor, y: &Tensor) -> Result<Calibration> {
     let n: i64 = count.iter().sum();
     let mut ece = 0.0;
     let mut bins = Vec::new();
-    for b in 0..BINS as usize {
+    for b in 0..slots as usize {
         let k = count[b];
         let (c, a) = if k > 0 { (conf_sum[b] / k as f64, right_sum[b] / k as f64) } else { (0.0, 0.0) };
         if k > 0 {
@@ -137,6 +139,12 @@ mod tests {
         let nll = -(0.95f64.ln() + 0.05f64.ln() + 0.6f64.ln() + 0.5f64.ln()) / 4.0;
         assert!((c.nll - nll).abs() < 1e-12);
         assert_eq!(c.bins[14].count, 2);
+        // A confidence of exactly 1 has a bin of its own (torchmetrics' sixteenth).
+        let sure =
+            calibration(&Tensor::from_slice(&[0.0f64, -1e9]).view([1, 2]), &Tensor::from_slice(&[1i64])).unwrap();
+        assert_eq!(sure.bins.len(), 16);
+        assert_eq!(sure.bins[15].count, 1);
+        assert!((sure.ece - 1.0).abs() < 1e-12);
         assert_eq!(c.bins.iter().map(|b| b.count).sum::<i64>(), 4);
     }
 

@@ -136,7 +136,7 @@ impl Selected {
 
 /// Version of this evaluation's arithmetic; bump it when what it computes
 /// changes (it enters the evaluation's key, see `Evaluation::version`).
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 impl Evaluation for LinearProbeParams {
     fn version(&self) -> u32 {

@@ -252,20 +252,27 @@ pub fn finetune_curves(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             if epochs == 0 || !has_curve {
                 continue;
             }
-            let series: Vec<Series> = [("train_top1", "train (2,000-image sample)", RGBColor(0xd5, 0x5e, 0x00)), ("val_top1", "validation", RGBColor(0x00, 0x72, 0xb2))]
-                .into_iter()
-                .map(|(key, label, color)| {
-                    let points = (0..epochs)
-                        .map(|e| {
-                            let v: Vec<f64> = logs.iter().filter_map(|l| l.get(e)?.diagnostics.get(key).copied()).collect();
-                            let (m, sd) = super::stats::mean_std(&v);
-                            let h = super::stats::ci95_half_width(sd, v.len());
-                            if h.is_finite() { (e as f64, m, m - h, m + h) } else { (e as f64, m, m, m) }
-                        })
-                        .collect();
-                    Series { label: label.into(), color, points }
-                })
-                .collect();
+            let series: Vec<Series> = [
+                ("train_top1", "train (2,000-image sample)", RGBColor(0xd5, 0x5e, 0x00)),
+                ("val_top1", "validation", RGBColor(0x00, 0x72, 0xb2)),
+            ]
+            .into_iter()
+            .map(|(key, label, color)| {
+                let points = (0..epochs)
+                    .map(|e| {
+                        let v: Vec<f64> = logs.iter().filter_map(|l| l.get(e)?.diagnostics.get(key).copied()).collect();
+                        let (m, sd) = super::stats::mean_std(&v);
+                        let h = super::stats::ci95_half_width(sd, v.len());
+                        if h.is_finite() {
+                            (e as f64, m, m - h, m + h)
+                        } else {
+                            (e as f64, m, m, m)
+                        }
+                    })
+                    .collect();
+                Series { label: label.into(), color, points }
+            })
+            .collect();
             let labels: Vec<String> = (1..=epochs).map(|e| format!("epoch {e}")).collect();
             out.push(curve_chart(
                 dir,
