@@ -25,6 +25,7 @@ pub mod robustness;
 pub mod seed_plan;
 pub mod significance;
 pub mod stats;
+pub mod summary_table;
 pub mod table;
 pub mod training_curves;
 
@@ -117,7 +118,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     let headlines = data.ranked_headlines();
     let families = comparisons::compare_in(dir, &data.rows, &data.summary, &headlines, &data.artifacts)?;
     let ranks = significance::rank_table(&data.summary, &headlines, &data.manifest.representations);
-    let charts = plot::summary_chart(dir, &data.summary, &data.manifest)?;
+    let charts = plot::summary_chart(dir, &families, &data.manifest)?;
     let mut figures = Vec::new();
     figures.extend(figures::label_efficiency(dir, data)?);
     figures.extend(figures::depth(dir, data)?);
@@ -129,7 +130,8 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
     figures.extend(training_curves::training_curves(dir, data)?);
-    let md = markdown::render(data, &families, &ranks, &charts, &figures);
+    let table = summary_table::write(dir, data, &families)?;
+    let md = markdown::render(data, &families, &ranks, &charts, &figures, &table);
     let path = dir.join("report.md");
     write_atomic(&path, md.as_bytes())?;
     let page = html::render(dir, &md, &data.manifest)?;

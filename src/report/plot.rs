@@ -2,9 +2,8 @@
 //! buffer, then written atomically (SVG for print, PNG for quick viewing).
 //!
 //! Each representation keeps one colour in every chart (its position in the suite).
-use super::index::ResultsIndex;
+use super::comparisons::Family;
 use super::manifest::Manifest;
-use super::stats::SummaryRow;
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use plotters::coord::Shift;
@@ -52,66 +51,76 @@ pub struct Charts {
     pub summary_svg: Option<String>,
 }
 
-struct Bar {
+/// One dot of the differences chart: a representation's difference from the
+/// panel's reference with its 95 % CI (in points for a share).
+struct Dot {
     label: String,
-    mean: f64,
-    lo: f64,
-    hi: f64,
+    diff: f64,
+    ci: Option<(f64, f64)>,
     color: RGBColor,
 }
 
-fn bars_for(index: &ResultsIndex, manifest: &Manifest, eval: &str, metric: &str) -> Vec<Bar> {
-    index
-        .metric(eval, metric)
-        .map(|s| {
-            let (lo, hi) = if s.n >= 2 { (s.ci95_low, s.ci95_high) } else { (s.mean, s.mean) };
-            let label = if s.params.is_empty() {
-                s.representation.clone()
-            } else {
-                format!("{} [{}]", s.representation, s.params)
-            };
-            Bar { label, mean: s.mean, lo, hi, color: color_of(manifest, &s.representation) }
+/// The families drawn: ranked headlines without matrix params, with a reference
+/// and at least one comparison.
+fn charted(families: &[Family]) -> Vec<&Family> {
+    families.iter().filter(|f| f.params.is_empty() && f.reference().is_some() && !f.comparisons.is_empty()).collect()
+}
+
+fn dots(f: &Family, manifest: &Manifest, scale: f64) -> Vec<Dot> {
+    manifest
+        .representations
+        .iter()
+        .filter_map(|rep| {
+            let c = f.row_of(rep)?;
+            Some(Dot {
+                label: rep.clone(),
+                diff: c.diff * scale,
+                ci: c.ci.map(|(lo, hi)| (lo * scale, hi * scale)),
+                color: color_of(manifest, rep),
+            })
         })
         .collect()
 }
 
 type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
 
-/// Long on purpose: one chart's layout (axes, bars, whiskers, labels, legend), drawn top to bottom as
+/// Long on purpose: one chart's layout (panels, zero line, dots, whiskers, labels), drawn top to bottom as
 /// plotters composes it.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    index: &ResultsIndex,
+    families: &[Family],
     manifest: &Manifest,
 ) -> DrawResult<DB::ErrorType> {
     root.fill(&WHITE)?;
-    let evals = charted(index, manifest);
-    let (rows, cols) = layout(evals.len());
+    let charted = charted(families);
+    let (rows, cols) = layout(charted.len());
     let panels = root.split_evenly((rows, cols));
-    for (panel, ev) in panels.iter().zip(evals) {
-        let mut bars = bars_for(index, manifest, &ev.name, &ev.headline);
-        // Accuracy-like metrics keep a [0, 1] axis; a wide 2-seed CI is cut at 1.
-        if bars.iter().all(|b| (0.0..=1.0).contains(&b.mean)) {
-            for b in &mut bars {
-                (b.lo, b.hi) = (b.lo.max(0.0), b.hi.min(1.0));
-            }
-        }
-        let ymax = bars.iter().map(|b| b.hi.max(b.mean)).fold(0.0f64, f64::max);
-        let ymax = if ymax <= 1.0 { 1.08 } else { ymax * 1.1 };
-        let n = bars.len();
+    for (panel, f) in panels.iter().zip(charted) {
+        let proportion = manifest.evaluations.iter().find(|e| e.name == f.evaluation).is_none_or(|e| e.proportion);
+        let scale = if proportion { 100.0 } else { 1.0 };
+        let dots = dots(f, manifest, scale);
+        // Zoomed to the data, zero always in view.
+        let (lo, hi) = dots
+            .iter()
+            .flat_map(|d| [d.diff, d.ci.map_or(d.diff, |c| c.0), d.ci.map_or(d.diff, |c| c.1)])
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let pad = ((hi - lo) * 0.1).max(if proportion { 0.5 } else { 1e-3 });
+        let n = dots.len();
+        let reference = f.reference().unwrap_or_default();
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("{} — {}", ev.name, ev.headline), ("sans-serif", 22))
+            .caption(format!("{} {}: Δ vs {reference}", f.evaluation, f.metric), ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..ymax)?;
-        let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+            .y_label_area_size(10 + 8 * manifest.representations.iter().map(|r| r.len()).max().unwrap_or(4) as u32)
+            .build_cartesian_2d((lo - pad)..(hi + pad), -0.5f64..n as f64 - 0.5)?;
+        let labels: Vec<String> = dots.iter().map(|d| d.label.clone()).collect();
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .y_desc(format!("{} (mean, 95% CI over seeds)", ev.headline))
-            .x_labels(n + 1)
-            .x_label_formatter(&|v| {
+            .disable_y_mesh()
+            .x_desc(if proportion { "difference (points), 95 % CI" } else { "difference, 95 % CI" })
+            .y_labels(n + 1)
+            .y_label_formatter(&|v| {
                 let i = v.round();
                 if (v - i).abs() < 1e-6 && i >= 0.0 {
                     labels.get(i as usize).cloned().unwrap_or_default()
@@ -119,45 +128,24 @@ fn draw<DB: DrawingBackend>(
                     String::new()
                 }
             })
-            .x_label_style(("sans-serif", 15))
-            .y_label_style(("sans-serif", 14))
+            .x_label_style(("sans-serif", 14))
+            .y_label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 15))
             .draw()?;
-        for (i, b) in bars.iter().enumerate() {
-            let x = i as f64;
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(x - 0.38, 0.0), (x + 0.38, b.mean)],
-                b.color.filled(),
-            )))?;
-            if b.hi > b.lo {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(x, b.lo), (x, b.hi)],
-                    BLACK.stroke_width(2),
-                )))?;
-                for y in [b.lo, b.hi] {
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(x - 0.12, y), (x + 0.12, y)],
-                        BLACK.stroke_width(2),
-                    )))?;
-                }
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, -0.5), (0.0, n as f64 - 0.5)],
+            BLACK.stroke_width(1),
+        )))?;
+        for (i, d) in dots.iter().enumerate() {
+            let y = i as f64;
+            if let Some((a, b)) = d.ci {
+                chart.draw_series(std::iter::once(PathElement::new(vec![(a, y), (b, y)], d.color.stroke_width(3))))?;
             }
-            chart.draw_series(std::iter::once(Text::new(
-                format!("{:.3}", b.mean),
-                (x, b.hi + ymax * 0.015),
-                ("sans-serif", 14).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Bottom,
-                )),
-            )))?;
+            chart.draw_series(std::iter::once(Circle::new((d.diff, y), 6, d.color.filled())))?;
         }
     }
     root.present()?;
     Ok(())
-}
-
-/// The evaluations with something to chart (their headline metric exists).
-fn charted<'a>(index: &ResultsIndex, manifest: &'a Manifest) -> Vec<&'a super::manifest::EvaluationRecord> {
-    manifest.evaluations.iter().filter(|ev| index.metric(&ev.name, &ev.headline).next().is_some()).collect()
 }
 
 /// Panels in rows of at most three.
@@ -166,34 +154,32 @@ fn layout(n: usize) -> (usize, usize) {
     (n.div_ceil(cols).max(1), cols)
 }
 
-fn size(index: &ResultsIndex, manifest: &Manifest) -> (u32, u32) {
-    let reps = manifest.representations.len().max(1) as u32;
-    // Wide enough that the longest name fits under its bar (~9 px per character).
-    let longest = manifest.representations.iter().map(|r| r.len()).max().unwrap_or(4) as u32;
-    let per_panel = ((9 * longest + 20).max(110) * reps + 90).clamp(420, 2400);
-    let (rows, cols) = layout(charted(index, manifest).len());
-    (per_panel * cols as u32, 520 * rows as u32)
+fn size(families: &[Family], manifest: &Manifest) -> (u32, u32) {
+    let reps = manifest.representations.len().max(2) as u32;
+    let (rows, cols) = layout(charted(families).len());
+    (520 * cols as u32, (70 * reps + 110).clamp(260, 1200) * rows as u32)
 }
 
-/// The summary bar chart: one panel per evaluation, its headline metric per
-/// representation with 95 % CI error bars.
-pub fn summary_chart(dir: &Path, summary: &[SummaryRow], manifest: &Manifest) -> Result<Charts> {
+/// The summary chart: per ranked headline, each representation's difference
+/// from the family's reference (the baseline, or the best mean) as a dot with
+/// its 95 % CI whisker and a zero line — the differences, zoomed to them, not
+/// bars from 0 on which a one-point difference is invisible.
+pub fn summary_chart(dir: &Path, families: &[Family], manifest: &Manifest) -> Result<Charts> {
     register_font();
-    if summary.is_empty() {
+    if charted(families).is_empty() {
         return Ok(Charts::default());
     }
-    let index = ResultsIndex::new(&[], summary, &[]);
-    let (w, h) = size(&index, manifest);
+    let (w, h) = size(families, manifest);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        draw(&root, &index, manifest).map_err(|e| Error::stage(format!("plotting summary.svg: {e}")))?;
+        draw(&root, families, manifest).map_err(|e| Error::stage(format!("plotting summary.svg: {e}")))?;
     }
     write_atomic(&dir.join("summary.svg"), svg.as_bytes())?;
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw(&root, &index, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
+        draw(&root, families, manifest).map_err(|e| Error::stage(format!("plotting summary.png: {e}")))?;
     }
     let png = crate::report::figure::encode_png(&rgb, w, h, "summary")?;
     write_atomic(&dir.join("summary.png"), &png)?;

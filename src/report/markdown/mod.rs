@@ -21,9 +21,14 @@ pub fn render(
     rank_table: &RankTable,
     charts: &Charts,
     figures: &[Figure],
+    summary_table: &str,
 ) -> String {
     let mut o = String::new();
-    header(&mut o, data, charts);
+    header(&mut o, data);
+    if !summary_table.is_empty() {
+        let _ = writeln!(o, "## Summary\n\n{summary_table}\nThe same table is in `table.md` and, for a paper, `table.tex` (booktabs).\n");
+    }
+    summary_chart(&mut o, charts);
     seed_plan(&mut o, data);
     findings::findings(&mut o, data, families);
     collapse_warnings(&mut o, data);
@@ -72,8 +77,8 @@ fn seed_plan(o: &mut String, data: &ReportData) {
     }
 }
 
-/// Title, description, what ran where, and the summary chart.
-fn header(o: &mut String, data: &ReportData, charts: &Charts) {
+/// Title, description, what ran where, warnings about the data.
+fn header(o: &mut String, data: &ReportData) {
     let m = &data.manifest;
     let _ = writeln!(o, "# repbench report: {}\n", m.suite);
     if let Some(d) = &m.description {
@@ -113,8 +118,12 @@ fn header(o: &mut String, data: &ReportData, charts: &Charts) {
     if m.interrupted {
         let _ = writeln!(o, "**Interrupted (Ctrl-C): this report covers the cells that finished; re-running the suite computes the rest.**\n");
     }
+}
+
+/// The differences chart under the summary table.
+fn summary_chart(o: &mut String, charts: &Charts) {
     if let (Some(png), Some(svg)) = (&charts.summary_png, &charts.summary_svg) {
-        let _ = writeln!(o, "![summary]({png})\n\n([SVG]({svg}); bars are means over seeds, whiskers the 95 % Student-t confidence interval.)\n");
+        let _ = writeln!(o, "![differences from the reference]({png})\n\n([SVG]({svg}); each dot is a representation's difference from the panel's reference — its baseline, or its best mean — with the 95 % CI of the comparison in its section; the line is zero.)\n");
     }
 }
 
