@@ -141,6 +141,7 @@ fn report_from_fixture_has_every_section_figure_and_test() {
     let md_path = report::write_run(&dir, &fixture(0.0)).unwrap();
     let md = std::fs::read_to_string(&md_path).unwrap();
     for s in [
+        "## Summary",
         "## Ranks across evaluations",
         "## linear (linear_probe)",
         "## labels (label_efficiency)",
@@ -175,6 +176,7 @@ fn report_from_fixture_has_every_section_figure_and_test() {
         "figures/training_curves.png",
         "summary.png",
     ] {
+        assert!(dir.join("table.md").is_file() && dir.join("table.tex").is_file(), "no table.md / table.tex");
         assert!(dir.join(f).is_file(), "missing {f}");
         assert!(md.contains(f), "report.md does not show {f}");
     }

@@ -8,7 +8,7 @@ use pulldown_cmark::{html, Event, Options, Parser, Tag};
 use std::path::Path;
 
 const STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#1b1b1b;line-height:1.45}\
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}\
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;max-width:100%;overflow-x:auto}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}\
 tr:nth-child(even) td{background:#fafafa}code{font-size:0.85em;background:#f5f5f5;padding:1px 3px}img{max-width:100%;height:auto;border:1px solid #eee}\
 h1{border-bottom:2px solid #333}h2{border-bottom:1px solid #ccc;margin-top:2em}pre{background:#f5f5f5;padding:1em;overflow-x:auto}";
 
