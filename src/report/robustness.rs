@@ -10,6 +10,9 @@ use super::stats::{ci95_half_width, mean_std, params_groups};
 use super::ReportData;
 use std::fmt::Write;
 
+/// A baseline drop (clean − corrupted top-1) below which relative CE is flagged.
+const SMALL_DROP: f64 = 0.01;
+
 /// Whether a metric of a robustness evaluation belongs in these tables and the
 /// severity figure rather than in the section's main table.
 pub fn is_detail_metric(metric: &str) -> bool {
@@ -148,6 +151,33 @@ pub fn tables(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
                 fmt_over_seeds(&clean, 100.0),
                 fmt_over_seeds(&seeds_of("mca", rep), 100.0)
             );
+        }
+        if let Some(b) = base {
+            // Relative CE divides by the baseline's drop from clean accuracy: on a
+            // corruption the baseline barely notices, that ratio is noise.
+            let small: Vec<String> = list
+                .iter()
+                .filter_map(|c| {
+                    let drops: Vec<f64> = index
+                        .values(&SeriesKey { evaluation: &ev.name, params, metric: "top1_clean", representation: b })
+                        .iter()
+                        .filter_map(|(seed, clean)| {
+                            let key = SeriesKey {
+                                evaluation: &ev.name,
+                                params,
+                                metric: &format!("top1:{c}"),
+                                representation: b,
+                            };
+                            index.values(&key).iter().find(|(s, _)| s == seed).map(|(_, a)| clean - a)
+                        })
+                        .collect();
+                    let mean = mean_std(&drops).0;
+                    (!drops.is_empty() && mean < SMALL_DROP).then(|| format!("{c} ({:.1} points)", mean * 100.0))
+                })
+                .collect();
+            if !small.is_empty() {
+                let _ = writeln!(o, "\n**Warning:** {b} loses less than {:.0} point of accuracy on {}: relative CE divides by that drop, so relative mCE is dominated by these corruptions and its interval is wide — read mCE instead.", SMALL_DROP * 100.0, small.join(", "));
+            }
         }
         let n = seeds_of("top1_clean", &reps[0]).len();
         let how = match base {

@@ -53,12 +53,20 @@ fn columns(data: &ReportData) -> Vec<(String, String, Column)> {
     let mut out: Vec<(String, String, Column)> = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.ranks) {
         let title = format!("{} {}", ev.name, ev.headline);
-        out.push((ev.name.clone(), ev.headline.clone(), Column { title, higher_is_better: ev.higher_is_better, percent: ev.proportion }));
+        out.push((
+            ev.name.clone(),
+            ev.headline.clone(),
+            Column { title, higher_is_better: ev.higher_is_better, percent: ev.proportion },
+        ));
     }
     // The first evaluation that records each extra, by the suite's order.
     for (metric, title, higher) in [("worst_class_top1", "worst class", true), ("ece", "ECE", false)] {
         if let Some(ev) = data.manifest.evaluations.iter().find(|e| index.metric(&e.name, metric).next().is_some()) {
-            out.push((ev.name.clone(), metric.to_string(), Column { title: format!("{} {title}", ev.name), higher_is_better: higher, percent: true }));
+            out.push((
+                ev.name.clone(),
+                metric.to_string(),
+                Column { title: format!("{} {title}", ev.name), higher_is_better: higher, percent: true },
+            ));
         }
     }
     out
@@ -76,7 +84,8 @@ pub fn build(data: &ReportData, families: &[Family]) -> SummaryTable {
                 .map(|(ev, metric, _)| {
                     let s = index.summary(&SeriesKey { evaluation: ev, params: "", metric, representation: rep })?;
                     let half = (s.n >= 2).then(|| (s.ci95_high - s.ci95_low) / 2.0).filter(|h| h.is_finite());
-                    let family = families.iter().find(|f| &f.evaluation == ev && &f.metric == metric && f.params.is_empty());
+                    let family =
+                        families.iter().find(|f| &f.evaluation == ev && &f.metric == metric && f.params.is_empty());
                     let mark = match family {
                         Some(f) if f.reference() == Some(rep.as_str()) => Mark::Reference,
                         Some(f) => match f.row_of(rep).map(|c| c.verdict) {
@@ -93,14 +102,13 @@ pub fn build(data: &ReportData, families: &[Family]) -> SummaryTable {
         })
         .collect();
     for (j, (_, _, col)) in cols.iter().enumerate() {
-        let best = rows
-            .iter()
-            .filter_map(|r| r.1[j].as_ref().map(|c| c.mean))
-            .filter(|m| m.is_finite())
-            .fold(None, |b: Option<f64>, m| match b {
+        let best = rows.iter().filter_map(|r| r.1[j].as_ref().map(|c| c.mean)).filter(|m| m.is_finite()).fold(
+            None,
+            |b: Option<f64>, m| match b {
                 Some(b) if (col.higher_is_better && b >= m) || (!col.higher_is_better && b <= m) => Some(b),
                 _ => Some(m),
-            });
+            },
+        );
         for r in rows.iter_mut() {
             if let (Some(c), Some(b)) = (r.1[j].as_mut(), best) {
                 c.best = c.mean == b;
@@ -165,13 +173,18 @@ fn tex_escape(s: &str) -> String {
 /// `caption` is LaTeX already.
 pub fn latex(t: &SummaryTable, caption: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "% Written by repbench; needs \\usepackage{{booktabs}} and \\usepackage{{amssymb}} (the triangles).");
+    let _ = writeln!(
+        o,
+        "% Written by repbench; needs \\usepackage{{booktabs}} and \\usepackage{{amssymb}} (the triangles)."
+    );
     let _ = writeln!(o, "\\begin{{table}}[t]\n\\centering\n\\small");
     let _ = writeln!(o, "\\begin{{tabular}}{{l{}}}\n\\toprule", "c".repeat(t.columns.len()));
     let heads: Vec<String> = t
         .columns
         .iter()
-        .map(|c| format!("{} {}", tex_escape(&c.title), if c.higher_is_better { "$\\uparrow$" } else { "$\\downarrow$" }))
+        .map(|c| {
+            format!("{} {}", tex_escape(&c.title), if c.higher_is_better { "$\\uparrow$" } else { "$\\downarrow$" })
+        })
         .collect();
     let _ = writeln!(o, "Representation & {} \\\\\n\\midrule", heads.join(" & "));
     for (rep, cells) in &t.rows {
@@ -227,7 +240,10 @@ mod tests {
         SummaryTable {
             columns: vec![col("linear top1", true, true), col("linear ECE", false, true)],
             rows: vec![
-                ("raw".into(), vec![cell(0.8215, Some(0.0123), Mark::Reference, false), cell(0.044, Some(0.01), Mark::None, true)]),
+                (
+                    "raw".into(),
+                    vec![cell(0.8215, Some(0.0123), Mark::Reference, false), cell(0.044, Some(0.01), Mark::None, true)],
+                ),
                 ("hog_v2".into(), vec![cell(0.8655, Some(0.0051), Mark::Above, true), None]),
             ],
         }
@@ -244,7 +260,15 @@ mod tests {
     #[test]
     fn latex_is_booktabs_with_escaped_names() {
         let tex = latex(&table(), "cap");
-        for want in ["\\toprule", "\\midrule", "\\bottomrule", "hog\\_v2", "\\textbf{86.5} $\\pm$ 0.5$^{\\blacktriangle}$", "82.2 $\\pm$ 1.2$^{\\mathrm{ref}}$", "{lcc}"] {
+        for want in [
+            "\\toprule",
+            "\\midrule",
+            "\\bottomrule",
+            "hog\\_v2",
+            "\\textbf{86.5} $\\pm$ 0.5$^{\\blacktriangle}$",
+            "82.2 $\\pm$ 1.2$^{\\mathrm{ref}}$",
+            "{lcc}",
+        ] {
             assert!(tex.contains(want), "{want} not in\n{tex}");
         }
         let rows = tex.lines().filter(|l| l.ends_with("\\\\")).count();
