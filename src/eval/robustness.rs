@@ -196,7 +196,7 @@ impl RobustnessParams {
             for &s in &self.severities {
                 let (ok, secs) = self.correct_under(&clf, test_images, &labels, embed, (c, s), ctx)?;
                 corrupt_s += secs;
-                survived = survived + ok.to_kind(Kind::Float);
+                survived += ok.to_kind(Kind::Float);
                 row.push(ok.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]));
             }
             table.push(row);

@@ -12,6 +12,9 @@ use crate::render_figure;
 use plotters::prelude::*;
 use std::path::Path;
 
+/// One representation's line: name, colour, pooled bins.
+type Line = (String, RGBColor, Vec<(f64, f64, i64)>);
+
 /// Bins pooled over a representation's cells: (mean confidence, accuracy, count).
 fn pooled(bins: &[Vec<Bin>]) -> Vec<(f64, f64, i64)> {
     let n = bins.iter().map(|b| b.len()).max().unwrap_or(0);
@@ -33,7 +36,7 @@ pub fn reliability(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let index = data.index();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::Reliability)) {
         let cells = index.artifacts(&ev.name);
-        let series: Vec<(String, RGBColor, Vec<(f64, f64, i64)>)> = data
+        let series: Vec<Line> = data
             .manifest
             .representations
             .iter()

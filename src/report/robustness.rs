@@ -46,8 +46,11 @@ fn fmt_over_seeds(v: &[f64], scale: f64) -> String {
     }
 }
 
-/// Per seed shared with the baseline: (CE per corruption, relative CE per
-/// corruption); None where the baseline's error (or drop) is zero there.
+/// One seed's (CE per corruption, relative CE per corruption); None where the
+/// baseline's error (or drop) is zero there.
+type SeedRatios = (Vec<Option<f64>>, Vec<Option<f64>>);
+
+/// Per seed shared with the baseline: its `SeedRatios`.
 fn ce_per_seed(
     data: &ReportData,
     ev: &EvaluationRecord,
@@ -55,7 +58,7 @@ fn ce_per_seed(
     rep: &str,
     base: &str,
     list: &[String],
-) -> Vec<(Vec<Option<f64>>, Vec<Option<f64>>)> {
+) -> Vec<SeedRatios> {
     let index = data.index();
     let at = |metric: &str, r: &str, seed: u64| -> Option<f64> {
         let key = SeriesKey { evaluation: &ev.name, params, metric, representation: r };
@@ -125,8 +128,7 @@ pub fn tables(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
                     let r: Option<Vec<f64>> = per_seed.iter().map(|(_, rel)| mean_all(rel)).collect();
                     // Where the baseline makes no error, or loses nothing, on a
                     // corruption, its ratio has no denominator: name the corruptions.
-                    let undefined = |pick: fn(&(Vec<Option<f64>>, Vec<Option<f64>>)) -> &Vec<Option<f64>>,
-                                     what: &str| {
+                    let undefined = |pick: fn(&SeedRatios) -> &Vec<Option<f64>>, what: &str| {
                         let mut names: Vec<&str> = Vec::new();
                         for ps in &per_seed {
                             for (c, v) in list.iter().zip(pick(ps)) {
