@@ -101,7 +101,10 @@ pub fn build(data: &ReportData, families: &[Family]) -> SummaryTable {
             (rep.clone(), cells)
         })
         .collect();
-    for (j, (_, _, col)) in cols.iter().enumerate() {
+    rows.retain(|r| r.1.iter().any(|c| c.is_some()));
+    let mut columns: Vec<Column> = cols.into_iter().map(|c| c.2).collect();
+    cost_column(data, &mut columns, &mut rows);
+    for (j, col) in columns.iter().enumerate() {
         let best = rows.iter().filter_map(|r| r.1[j].as_ref().map(|c| c.mean)).filter(|m| m.is_finite()).fold(
             None,
             |b: Option<f64>, m| match b {
@@ -115,17 +118,46 @@ pub fn build(data: &ReportData, families: &[Family]) -> SummaryTable {
             }
         }
     }
-    rows.retain(|r| r.1.iter().any(|c| c.is_some()));
-    SummaryTable { columns: cols.into_iter().map(|c| c.2).collect(), rows }
+    SummaryTable { columns, rows }
+}
+
+/// The cost of each representation: fit + embedding seconds (train, validation
+/// and test images), mean over seeds, on the run's device. A fit read from the
+/// cache counts the seconds it took when it was computed.
+fn cost_column(data: &ReportData, columns: &mut Vec<Column>, rows: &mut [(String, Vec<Option<Cell>>)]) {
+    let mut any = false;
+    for (rep, cells) in rows.iter_mut() {
+        let mut per_seed: Vec<(u64, f64)> = Vec::new();
+        for r in data.rows.iter().filter(|r| &r.representation == rep) {
+            let secs = r.fit_seconds + r.embed_seconds;
+            if secs.is_finite() && !per_seed.iter().any(|(s, _)| *s == r.seed) {
+                per_seed.push((r.seed, secs));
+            }
+        }
+        let v: Vec<f64> = per_seed.iter().map(|p| p.1).collect();
+        cells.push((!v.is_empty()).then(|| {
+            any = true;
+            let (m, sd) = super::stats::mean_std(&v);
+            let h = super::stats::ci95_half_width(sd, v.len());
+            Cell { mean: m, half: h.is_finite().then_some(h), mark: Mark::None, best: false }
+        }));
+    }
+    if any {
+        columns.push(Column { title: "fit + embed s".into(), higher_is_better: false, percent: false });
+    } else {
+        rows.iter_mut().for_each(|r| {
+            r.1.pop();
+        });
+    }
 }
 
 fn value(c: &Cell, col: &Column) -> (String, Option<String>) {
     let k = if col.percent { 100.0 } else { 1.0 };
-    let digits = if col.percent { 1 } else { 3 };
+    let digits = if col.percent || c.mean.abs() >= 10.0 { 1 } else { 3 };
     (format!("{:.*}", digits, c.mean * k), c.half.map(|h| format!("{:.*}", digits, h * k)))
 }
 
-const LEGEND: &str = "mean ± half-width of the 95 % t-interval over seeds (percent for shares); **bold**: the best mean of the column; ▲ / ▼: resolved above / below the column's reference (ref: its baseline, or its best mean when no baseline is declared), Holm-adjusted as in the evaluation's section; no mark: not resolved or not tested. Extra columns (worst class, ECE — lower is better) carry no test.";
+const LEGEND: &str = "mean ± half-width of the 95 % t-interval over seeds (percent for shares); **bold**: the best mean of the column; ▲ / ▼: resolved above / below the column's reference (ref: its baseline, or its best mean when no baseline is declared), Holm-adjusted as in the evaluation's section; no mark: not resolved or not tested. Extra columns (worst class, ECE — lower is better —, seconds to fit and embed) carry no test.";
 
 /// The table in Markdown (report.md's summary and `table.md`).
 pub fn markdown(t: &SummaryTable) -> String {

@@ -26,7 +26,7 @@ pub fn render(
     let mut o = String::new();
     header(&mut o, data);
     if !summary_table.is_empty() {
-        let _ = writeln!(o, "## Summary\n\n{summary_table}\nThe same table is in `table.md` and, for a paper, `table.tex` (booktabs).\n");
+        let _ = writeln!(o, "## Summary\n\n{summary_table}\nSeconds are on {}. The same table is in `table.md` and, for a paper, `table.tex` (booktabs).\n", data.manifest.device);
     }
     summary_chart(&mut o, charts);
     seed_plan(&mut o, data);
