@@ -55,6 +55,12 @@ fn curve_chart(
     let (lo, hi) = if unit { (lo.max(0.0), hi.min(1.0)) } else { (lo, hi) };
     let pad = ((hi - lo) * 0.08).max(0.01);
     let (ymin, ymax) = ((lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY }), hi + pad);
+    // The legend goes where the curves are not at their right end: below
+    // rising curves (label efficiency), above falling ones (severity).
+    let ends: Vec<f64> = series.iter().filter_map(|s| s.points.last().map(|p| p.1)).collect();
+    let end = ends.iter().sum::<f64>() / ends.len().max(1) as f64;
+    let legend_at =
+        if end < (ymin + ymax) / 2.0 { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight };
     let (png, svg) = render_figure!(dir, name, (140 * k as u32 + 420, 440), true, |root| {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -96,7 +102,7 @@ fn curve_chart(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::LowerRight)
+            .position(legend_at.clone())
             .draw()?;
     });
     Ok(Figure { section: section.into(), title: title.into(), png, svg, caption: caption.into() })
