@@ -276,7 +276,7 @@ mod tests {
                     "raw".into(),
                     vec![cell(0.8215, Some(0.0123), Mark::Reference, false), cell(0.044, Some(0.01), Mark::None, true)],
                 ),
-                ("hog_v2".into(), vec![cell(0.8655, Some(0.0051), Mark::Above, true), None]),
+                ("hog_v2".into(), vec![cell(0.8654, Some(0.0051), Mark::Above, true), None]),
             ],
         }
     }
