@@ -48,11 +48,18 @@ pub fn pixelate(img: &Planes, s: usize) -> Result<Planes> {
     Ok(from_interleaved(img.c, img.h, img.w, &up))
 }
 
-/// Encoded at the severity's quality as Pillow encodes it by default (libjpeg's
-/// Annex K tables scaled by quality, 4:2:0 chroma for colour; the
-/// jpeg-encoder crate, whose DCT is libjpeg-turbo's) and decoded again.
+/// Encoded at the severity's quality and decoded again: gray images through
+/// libjpeg's arithmetic (`jpeg_gray`); colour ones through the jpeg-encoder
+/// crate (Annex K tables scaled by quality, 4:2:0 as Pillow's default) and the
+/// image crate's decoder, which differ from Pillow's colour path
+/// (docs/beyond_top1.md).
 pub fn jpeg(img: &Planes, s: usize) -> Result<Planes> {
     check_channels(img, "jpeg")?;
+    if img.c == 1 {
+        // Gray: libjpeg's own arithmetic (within one grey level of Pillow).
+        let px = super::jpeg_gray::round_trip_gray(&img.to_u8(), img.w, img.h, JPEG_QUALITY[s]);
+        return Ok(from_interleaved(1, img.h, img.w, &px));
+    }
     let (color, sampling) = if img.c == 3 {
         (jpeg_encoder::ColorType::Rgb, jpeg_encoder::SamplingFactor::R_4_2_0)
     } else {
