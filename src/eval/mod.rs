@@ -101,6 +101,8 @@ pub enum FigureKind {
     FinetuneCurve,
     /// Accuracy versus corruption severity per corruption family (`<family>@<severity>`).
     SeverityCurve,
+    /// Each representation's nearest training images for fixed test queries (`RetrievalData`).
+    Retrieval,
 }
 
 /// What every evaluation does: read its input, return metrics and details, and
@@ -196,6 +198,8 @@ define_evaluations! {
     attention_maps: AttentionMapsParams => AttentionMaps,
     similarity: SimilarityParams => Similarity,
     robustness: RobustnessParams => Robustness,
+    cost: CostParams => Cost,
+    retrieval: RetrievalParams => Retrieval,
 }
 
 /// Helpers whose files are not evaluations themselves.

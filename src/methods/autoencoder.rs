@@ -66,6 +66,10 @@ impl Method for AutoencoderParams {
         c.positive(&format!("{path}.bottleneck"), self.bottleneck);
         c.non_negative_f(&format!("{path}.noise_std"), self.noise_std);
     }
+    /// The representation is the bottleneck after the encoder.
+    fn complexity(&self, shape: Shape) -> crate::error::Result<crate::nn::cost::Complexity> {
+        Ok(crate::nn::cost::with_linear(self.encoder.complexity(shape)?, self.bottleneck as i64))
+    }
     fn build(&self, vs: &nn::VarStore, info: BuildInfo) -> BuildResult {
         let p = self;
         let root = vs.root();

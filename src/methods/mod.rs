@@ -68,6 +68,11 @@ pub trait Method: std::fmt::Debug + Send + Sync {
     fn backbone_prefix(&self) -> &'static str {
         "vs/encoder"
     }
+    /// Parameters and multiply-accumulates per image of what embeds: the
+    /// encoder, unless the method's representation adds layers after it.
+    fn complexity(&self, shape: crate::nn::Shape) -> crate::error::Result<crate::nn::cost::Complexity> {
+        self.encoder().complexity(shape)
+    }
     /// Checks of the method's own settings (`path` is the representation's
     /// field path); the encoder and training settings are checked for every method.
     fn check(&self, path: &str, c: &mut Checker);

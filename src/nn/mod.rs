@@ -5,6 +5,7 @@
 //! Parameters are named by path (`encoder/block2/conv1/weight`), so checkpoints are
 //! stable across runs and readable by other tools.
 pub mod convnet;
+pub mod cost;
 pub mod mlp;
 pub mod resnet;
 pub mod vit;

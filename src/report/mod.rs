@@ -6,6 +6,7 @@
 pub mod collapse;
 pub mod compare;
 pub mod comparisons;
+pub mod cost;
 pub mod equivalence;
 pub mod figure;
 pub mod figures;
@@ -21,6 +22,7 @@ pub mod paired;
 pub mod per_class;
 pub mod plot;
 pub mod reliability;
+pub mod retrieval;
 pub mod robustness;
 pub mod seed_plan;
 pub mod significance;
@@ -129,6 +131,8 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(reliability::reliability(dir, data)?);
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
+    figures.extend(retrieval::retrieval(dir, data)?);
+    figures.extend(cost::pareto(dir, data)?);
     figures.extend(training_curves::training_curves(dir, data)?);
     let table = summary_table::write(dir, data, &families)?;
     let md = markdown::render(data, &families, &ranks, &charts, &figures, &table);

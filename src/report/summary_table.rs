@@ -149,15 +149,47 @@ fn cost_column(data: &ReportData, columns: &mut Vec<Column>, rows: &mut [(String
             r.1.pop();
         });
     }
+    measured_cost_columns(data, columns, rows);
+}
+
+/// MACs per image and embedding throughput from the first `cost` evaluation.
+fn measured_cost_columns(data: &ReportData, columns: &mut Vec<Column>, rows: &mut [(String, Vec<Option<Cell>>)]) {
+    let Some(ev) = data.manifest.evaluations.iter().find(|e| e.kind == "cost") else { return };
+    let index = data.index();
+    for (metric, title, higher, scale) in
+        [("macs", "MMACs / image", false, 1e-6), ("images_per_second", "images / s", true, 1.0)]
+    {
+        let mut any = false;
+        for (rep, cells) in rows.iter_mut() {
+            let key = SeriesKey { evaluation: &ev.name, params: "", metric, representation: rep };
+            cells.push(index.summary(&key).map(|s| {
+                any = true;
+                let half =
+                    (s.n >= 2).then(|| (s.ci95_high - s.ci95_low) / 2.0 * scale).filter(|h| h.is_finite() && *h > 0.0);
+                Cell { mean: s.mean * scale, half, mark: Mark::None, best: false }
+            }));
+        }
+        if any {
+            columns.push(Column { title: format!("{} {title}", ev.name), higher_is_better: higher, percent: false });
+        } else {
+            rows.iter_mut().for_each(|r| {
+                r.1.pop();
+            });
+        }
+    }
 }
 
 fn value(c: &Cell, col: &Column) -> (String, Option<String>) {
     let k = if col.percent { 100.0 } else { 1.0 };
-    let digits = if col.percent || c.mean.abs() >= 10.0 { 1 } else { 3 };
+    let digits = match c.mean.abs() {
+        m if !col.percent && m >= 1000.0 => 0,
+        m if col.percent || m >= 10.0 => 1,
+        _ => 3,
+    };
     (format!("{:.*}", digits, c.mean * k), c.half.map(|h| format!("{:.*}", digits, h * k)))
 }
 
-const LEGEND: &str = "mean ± half-width of the 95 % t-interval over seeds (percent for shares); **bold**: the best mean of the column; ▲ / ▼: resolved above / below the column's reference (ref: its baseline, or its best mean when no baseline is declared), Holm-adjusted as in the evaluation's section; no mark: not resolved or not tested. Extra columns (worst class, ECE — lower is better —, seconds to fit and embed) carry no test.";
+const LEGEND: &str = "mean ± half-width of the 95 % t-interval over seeds (percent for shares); **bold**: the best mean of the column; ▲ / ▼: resolved above / below the column's reference (ref: its baseline, or its best mean when no baseline is declared), Holm-adjusted as in the evaluation's section; no mark: not resolved or not tested. Extra columns (worst class, ECE — lower is better —, seconds to fit and embed, MACs and throughput of the cost evaluation) carry no test.";
 
 /// The table in Markdown (report.md's summary and `table.md`).
 pub fn markdown(t: &SummaryTable) -> String {

@@ -288,4 +288,7 @@ impl Fitted for FittedEmbeddings {
     fn state(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
+    fn counted(&self) -> super::Counted {
+        super::Counted::not_counted(None, "imported embeddings: rows of a file, computed elsewhere")
+    }
 }

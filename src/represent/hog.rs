@@ -169,6 +169,12 @@ impl Fitted for FittedHog {
     fn state(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
+    fn counted(&self) -> super::Counted {
+        super::Counted::not_counted(
+            Some(0),
+            "gradients, histograms and block norms, not multiply-accumulates: timed only",
+        )
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,15 @@ pub struct FittedLearned {
     learner: Box<dyn Learner>,
     info: BuildInfo,
     pub logs: Vec<EpochLog>,
+    counted: super::Counted,
+}
+
+/// The embedding network's parameters and MACs, counted from the architecture.
+fn count(method: &dyn Method, info: BuildInfo) -> super::Counted {
+    match method.complexity(info.shape) {
+        Ok(c) => super::Counted::exact(c.params, c.macs, "counted from the architecture (ptflops' aten convention)"),
+        Err(e) => super::Counted::not_counted(None, &e.to_string()),
+    }
 }
 
 /// Builds the networks under the fit seed, so initial weights are reproducible.
@@ -90,7 +99,7 @@ pub fn fit(method: &dyn Method, images: &Tensor, ctx: &FitContext) -> Result<Fit
         ckpt.as_ref(),
         &mut on_epoch,
     )?;
-    Ok(FittedLearned { vs, learner, info, logs })
+    Ok(FittedLearned { vs, learner, info, logs, counted: count(method, info) })
 }
 
 /// The k-NN monitor's data (see `train::monitor`): the training images as the
@@ -156,7 +165,7 @@ pub fn pretrained(
 ) -> Result<FittedLearned> {
     let (vs, learner) = init(method, device, info, seed)?;
     load(&vs)?;
-    Ok(FittedLearned { vs, learner, info, logs: Vec::new() })
+    Ok(FittedLearned { vs, learner, info, logs: Vec::new(), counted: count(method, info) })
 }
 
 /// Rebuilds a fitted learned representation from its saved state.
@@ -171,7 +180,7 @@ pub fn restore(method: &dyn Method, state: &NamedTensors, device: Device) -> Res
     let (vs, mut learner) = init(method, device, info, 0)?;
     crate::train::checkpoint::load_vars(&vs, "vs", &get)?;
     learner.load_extra_state(&|n| get(n).map(|t| t.to_device(device)))?;
-    Ok(FittedLearned { vs, learner, info, logs: Vec::new() })
+    Ok(FittedLearned { vs, learner, info, logs: Vec::new(), counted: count(method, info) })
 }
 
 impl FittedLearned {
@@ -229,6 +238,9 @@ impl Fitted for FittedLearned {
             }
         }
         Ok(Some(parts.iter().map(|p| Tensor::cat(p, 0)).collect()))
+    }
+    fn counted(&self) -> super::Counted {
+        self.counted.clone()
     }
     fn cls_attention(&self, images: &Tensor, device: Device) -> Result<Option<Tensor>> {
         let x = images.to_device(self.vs.device()).to_kind(Kind::Float) / 255.0;

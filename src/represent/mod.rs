@@ -195,6 +195,26 @@ impl Part {
     }
 }
 
+/// What repbench can count of a fitted representation per image: its
+/// parameters and multiply-accumulates (`nn::cost`'s convention), or why not.
+/// The `cost` evaluation adds what is measured (throughput, memory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    pub params: Option<u64>,
+    pub macs: Option<u64>,
+    /// How the numbers were obtained, or why one is missing (shown in the report).
+    pub note: String,
+}
+
+impl Counted {
+    pub fn exact(params: u64, macs: u64, note: &str) -> Counted {
+        Counted { params: Some(params), macs: Some(macs), note: note.into() }
+    }
+    pub fn not_counted(params: Option<u64>, note: &str) -> Counted {
+        Counted { params, macs: None, note: note.into() }
+    }
+}
+
 /// A fitted representation: embeds u8 images (N×C×H×W, CPU) into f32 N×D features.
 pub trait Fitted: Send {
     fn embed(&self, images: &Tensor, device: Device) -> Result<Tensor>;
@@ -219,6 +239,8 @@ pub trait Fitted: Send {
     fn cls_attention(&self, _images: &Tensor, _device: Device) -> Result<Option<Tensor>> {
         Ok(None)
     }
+    /// Parameters and MACs per image, where repbench can count them.
+    fn counted(&self) -> Counted;
 }
 
 impl RepresentationSpec {

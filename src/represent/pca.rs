@@ -82,6 +82,11 @@ impl Fitted for FittedPca {
     fn state(&self) -> Vec<(String, Tensor)> {
         vec![("mean".into(), self.mean.shallow_clone()), ("components".into(), self.components.shallow_clone())]
     }
+    /// The mean and the D×K projection are its parameters; one product per image.
+    fn counted(&self) -> super::Counted {
+        let (d, k) = (self.components.size()[0] as u64, self.components.size()[1] as u64);
+        super::Counted::exact(d * k + d, d * k, "a D×K projection after centring")
+    }
 }
 
 #[cfg(test)]

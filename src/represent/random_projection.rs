@@ -67,4 +67,8 @@ impl Fitted for FittedProjection {
     fn state(&self) -> Vec<(String, Tensor)> {
         vec![("matrix".into(), self.matrix.shallow_clone())]
     }
+    fn counted(&self) -> super::Counted {
+        let (d, k) = (self.matrix.size()[0] as u64, self.matrix.size()[1] as u64);
+        super::Counted::exact(d * k, d * k, "a D×K projection")
+    }
 }

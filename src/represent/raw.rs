@@ -38,4 +38,7 @@ impl Fitted for FittedRaw {
     fn state(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
+    fn counted(&self) -> super::Counted {
+        super::Counted::exact(0, 0, "the pixels scaled to [0, 1]: nothing to multiply")
+    }
 }

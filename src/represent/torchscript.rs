@@ -193,4 +193,13 @@ impl Fitted for FittedTorchscript {
     fn state(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
+    /// A scripted or traced graph is opaque to repbench's counter: its
+    /// parameters are counted where the module keeps them (a frozen trace
+    /// holds constants instead), its arithmetic only timed.
+    fn counted(&self) -> super::Counted {
+        let params: u64 =
+            self.module.named_parameters().map(|v| v.iter().map(|(_, t)| t.numel() as u64).sum()).unwrap_or(0);
+        let note = "imported TorchScript: MACs not counted, timed only";
+        super::Counted::not_counted((params > 0).then_some(params), note)
+    }
 }

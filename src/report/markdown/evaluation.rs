@@ -224,6 +224,9 @@ pub(super) fn evaluation_section(
         if robustness {
             crate::report::robustness::tables(o, data, ev);
         }
+        if ev.kind == "cost" {
+            crate::report::cost::section(o, data, ev);
+        }
     }
     figures_of(o, figures, &ev.name);
 }
