@@ -210,7 +210,7 @@ const EVALUATIONS: &[Golden] = &[
             1.000000e0,
         ],
     },
-    Golden { kind: "cost", settings: "{}", version: 1, values: &[1.796800e4, 3.680000e3] },
+    Golden { kind: "cost", settings: "{}", version: 2, values: &[1.796800e4, 3.680000e3] },
     Golden { kind: "retrieval", settings: "{}", version: 1, values: &[1.000000e0] },
 ];
 

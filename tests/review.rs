@@ -91,7 +91,7 @@ representations:
   hog: {kind: hog, cell_size: 2, orientations: 4, block_size: 2}
 evaluations:
   linear: {kind: linear_probe}
-  cost: {kind: cost, images: 50, batch_size: 16}
+  cost: {kind: cost, images: 50, batch_size: 16, min_seconds: 0.05}
   nn: {kind: retrieval, k: 3, queries: 3}
 matrix:
   seed: [0, 1]

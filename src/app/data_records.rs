@@ -10,7 +10,8 @@ use crate::runner::plan::{DatasetPlan, SuitePlan};
 /// run used (read from the cache; a split that is not there is left out).
 pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> {
     let mut out: Vec<(crate::cache::key::Key, SplitCounts)> = Vec::new();
-    let mut loaded: Vec<(usize, Vec<usize>, crate::data::Dataset)> = Vec::new();
+    type Subset = (Vec<usize>, crate::data::LabelMap);
+    let mut loaded: Vec<(usize, Subset, crate::data::Dataset)> = Vec::new();
     for p in &plan.points {
         let label = p.label("").trim().to_string();
         if let Some((_, c)) = out.iter_mut().find(|(k, _)| *k == p.data.key) {
@@ -27,10 +28,13 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
                 else {
                     continue;
                 };
-                let (src, classes) = (p.data.source_index, p.data.spec.classes.clone());
+                let src = p.data.source_index;
+                let classes = (p.data.spec.classes.clone(), p.data.spec.label_map.clone());
                 if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
                     let Ok(full) = plan.datasets[src].load(store, false) else { continue };
-                    let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes) else { continue };
+                    let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes.0, &classes.1) else {
+                        continue;
+                    };
                     loaded.push((src, classes.clone(), ds));
                 }
                 let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
@@ -38,8 +42,16 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
             }
         };
         let SplitClassCounts { dataset, classes, class_names, train, val, test } = counts;
-        // Names are not in any key: the suite's own list wins over the stored one.
-        let class_names = p.data.spec.class_names.clone().unwrap_or(class_names);
+        // Names are not in any key: the suite's own list (names of the data's
+        // labels, before `classes` and `label_map`) wins over the stored one.
+        let spec = &p.data.spec;
+        let class_names = match &spec.class_names {
+            Some(names) if spec.label_map.is_empty() && spec.classes.is_empty() => names.clone(),
+            Some(names) if spec.label_map.is_empty() => {
+                spec.classes.iter().map(|&c| names.get(c).cloned().unwrap_or_else(|| format!("class {c}"))).collect()
+            }
+            _ => class_names,
+        };
         out.push((
             p.data.key.clone(),
             SplitCounts { points: vec![label], dataset, classes, class_names, train, val, test },

@@ -92,7 +92,7 @@ fn embeddings(plan: &SuitePlan, store: &Store, p: &PointPlan, r: &RepPlan, base:
     let splits: crate::data::split::Splits = read_json(&s.file("splits.json"))?;
     let feats = NamedTensors::from(Tensor::read_safetensors(e.file("embeddings.safetensors"))?);
     let full = plan.datasets[p.data.source_index].load(store, true)?;
-    let ds = full.prepared(p.data.spec.class_names.as_deref(), &p.data.spec.classes)?;
+    let ds = full.prepared(p.data.spec.class_names.as_deref(), &p.data.spec.classes, &p.data.spec.label_map)?;
     let mut arrays: Vec<(String, Tensor)> = Vec::new();
     for (name, idx, set) in
         [("train", &splits.train, &ds.train), ("val", &splits.val, &ds.train), ("test", &splits.test, &ds.test)]

@@ -223,7 +223,7 @@ fn check_class_names(plan: &SuitePlan, store: &Store) -> Result<()> {
         if checked.contains(&(p.data.source_index, names)) {
             continue;
         }
-        plan.datasets[p.data.source_index].load(store, true)?.prepared(Some(names), &[])?;
+        plan.datasets[p.data.source_index].load(store, true)?.prepared(Some(names), &[], &Default::default())?;
         checked.push((p.data.source_index, names));
     }
     Ok(())

@@ -18,6 +18,9 @@ pub mod split;
 pub mod webdataset;
 
 use crate::error::Result;
+
+/// `dataset.label_map`: coarse class name → the data's labels it unites.
+pub type LabelMap = indexmap::IndexMap<String, Vec<usize>>;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
@@ -247,9 +250,10 @@ impl ImageSet {
 
 impl Dataset {
     /// The data a suite evaluates on: the suite's `class_names` (checked against
-    /// the number of classes the data holds), then its `classes` subset.
-    pub fn prepared(&self, class_names: Option<&[String]>, classes: &[usize]) -> Result<Dataset> {
-        match class_names {
+    /// the number of classes the data holds), then its `classes` subset, then
+    /// its `label_map` (validation keeps the two apart).
+    pub fn prepared(&self, class_names: Option<&[String]>, classes: &[usize], label_map: &LabelMap) -> Result<Dataset> {
+        let named = match class_names {
             Some(names) if names.len() != self.num_classes => Err(crate::error::Error::data(
                 &self.name,
                 format!(
@@ -260,7 +264,67 @@ impl Dataset {
             )),
             Some(names) => Dataset { class_names: names.to_vec(), ..self.clone() }.with_classes(classes),
             None => self.with_classes(classes),
+        }?;
+        named.with_label_map(label_map)
+    }
+
+    /// A coarser task: label l becomes the index of the group listing it, the
+    /// groups' names the class names. Every class of the data must be listed
+    /// once; images and their order are unchanged.
+    pub fn with_label_map(self, map: &LabelMap) -> Result<Dataset> {
+        if map.is_empty() {
+            return Ok(self);
         }
+        let mut to = vec![None; self.num_classes];
+        for (g, members) in map.values().enumerate() {
+            for &m in members {
+                match to.get_mut(m) {
+                    Some(slot @ None) => *slot = Some(g as i64),
+                    Some(Some(_)) => {
+                        return Err(crate::error::Error::data(
+                            &self.name,
+                            format!("dataset.label_map lists class {m} twice"),
+                        ))
+                    }
+                    None => {
+                        return Err(crate::error::Error::data(
+                            &self.name,
+                            format!(
+                                "dataset.label_map: class {m} does not exist (the data has {} classes)",
+                                self.num_classes
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        let missing: Vec<String> = to
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_none())
+            .map(|(k, _)| format!("{k} ({})", self.class_name(k)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(crate::error::Error::data(
+                &self.name,
+                format!(
+                    "dataset.label_map leaves out class(es) {}: every class must be in one group",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        let relabel = |set: &ImageSet| ImageSet {
+            labels: set.labels.iter().map(|&l| to[l as usize].unwrap_or(-1)).collect(),
+            ..set.clone()
+        };
+        Ok(Dataset {
+            name: format!("{} (coarse: {})", self.name, map.keys().cloned().collect::<Vec<_>>().join(", ")),
+            train: relabel(&self.train),
+            test: relabel(&self.test),
+            num_classes: map.len(),
+            class_names: map.keys().cloned().collect(),
+            ..self
+        })
     }
 
     /// The name of label `k` (`class k` past the known names).
@@ -329,9 +393,9 @@ mod tests {
             official_val: None,
         };
         assert_eq!(ds.with_classes(&[2, 0]).unwrap().class_names, ["c", "a"]);
-        let named = ds.prepared(Some(&["x".into(), "y".into(), "z".into()]), &[1, 2]).unwrap();
+        let named = ds.prepared(Some(&["x".into(), "y".into(), "z".into()]), &[1, 2], &LabelMap::new()).unwrap();
         assert_eq!(named.class_names, ["y", "z"]);
-        let e = ds.prepared(Some(&["x".into()]), &[]).unwrap_err().to_string();
+        let e = ds.prepared(Some(&["x".into()]), &[], &LabelMap::new()).unwrap_err().to_string();
         assert!(e.contains("class_names lists 1 names, but the data holds 3 classes"), "{e}");
         assert_eq!(ds.class_name(7), "class 7");
     }

@@ -29,6 +29,7 @@ pub mod significance;
 pub mod stats;
 pub mod summary_table;
 pub mod table;
+pub mod tasks;
 pub mod training_curves;
 
 use crate::error::{Error, Result};
@@ -68,6 +69,20 @@ impl ReportData {
             .cloned()
             .or_else(|| self.manifest.legacy_class_names().and_then(|n| n.get(k as usize).cloned()))
             .unwrap_or_else(|| format!("class {k}"))
+    }
+
+    /// The name of label `k` in the data of the matrix points with `params`
+    /// (a suite with `datasets:` or a `label_map` axis names classes per point).
+    pub fn class_name_in(&self, params: &str, k: i64) -> String {
+        let suffix = format!(" {params}");
+        let counts =
+            self.manifest.split_counts.iter().find(|c| {
+                c.points.iter().any(|p| if params.is_empty() { !p.contains(' ') } else { p.ends_with(&suffix) })
+            });
+        match counts.and_then(|c| c.class_names.get(k as usize)) {
+            Some(n) => n.clone(),
+            None => self.class_name(k),
+        }
     }
 
     /// The keyed lookup of this run's results, summaries and details.

@@ -72,7 +72,7 @@ pub fn per_class_section(o: &mut String, data: &ReportData, ev: &EvaluationRecor
             reps.iter().filter_map(|r| mean_per_class(&of(r)).map(|v| (r, v))).collect();
         let Some(classes) = rows.first().map(|r| r.1.len()) else { continue };
         let what = if params.is_empty() { String::new() } else { format!(" [{params}]") };
-        let names: Vec<String> = (0..classes as i64).map(|k| data.class_name(k)).collect();
+        let names: Vec<String> = (0..classes as i64).map(|k| data.class_name_in(params, k)).collect();
         let _ =
             writeln!(o, "Per-class top-1 (%){what}, mean over seeds; **bold**: the representation's worst class:\n");
         let _ = writeln!(o, "| representation | {} |", names.join(" | "));

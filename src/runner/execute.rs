@@ -22,27 +22,30 @@ use tch::Tensor;
 struct DataMemo<'p> {
     plan: &'p SuitePlan,
     store: &'p crate::cache::store::Store,
-    loaded: HashMap<(usize, Vec<usize>), Arc<Dataset>>,
+    /// By source, classes kept and label map (JSON): what `prepared` makes.
+    loaded: HashMap<(usize, Vec<usize>, String), Arc<Dataset>>,
 }
 
 impl DataMemo<'_> {
     fn get(&mut self, dp: &DataPlan) -> Result<Arc<Dataset>> {
-        let key = (dp.source_index, dp.spec.classes.clone());
+        let map = serde_json::to_string(&dp.spec.label_map).unwrap_or_default();
+        let key = (dp.source_index, dp.spec.classes.clone(), map);
         if let Some(d) = self.loaded.get(&key) {
             return Ok(d.clone());
         }
-        let full = match self.loaded.get(&(dp.source_index, Vec::new())) {
+        let full = match self.loaded.get(&(dp.source_index, Vec::new(), String::new())) {
             Some(d) => d.clone(),
             None => {
                 let d = Arc::new(self.plan.datasets[dp.source_index].load(self.store, true)?);
-                self.loaded.insert((dp.source_index, Vec::new()), d.clone());
+                self.loaded.insert((dp.source_index, Vec::new(), String::new()), d.clone());
                 d
             }
         };
-        let d = if dp.spec.classes.is_empty() && dp.spec.class_names.is_none() {
+        let s = &dp.spec;
+        let d = if s.classes.is_empty() && s.class_names.is_none() && s.label_map.is_empty() {
             full
         } else {
-            Arc::new(full.prepared(dp.spec.class_names.as_deref(), &dp.spec.classes)?)
+            Arc::new(full.prepared(s.class_names.as_deref(), &s.classes, &s.label_map)?)
         };
         self.loaded.insert(key, d.clone());
         Ok(d)

@@ -158,6 +158,9 @@ fn data_plan(
     if !d.classes.is_empty() {
         config["classes"] = json!(d.classes);
     }
+    if !d.label_map.is_empty() {
+        config["label_map"] = json!(d.label_map);
+    }
     let key = stage_key("data", &config, &[]);
     Ok(DataPlan { source_index, spec: d.clone(), key, config, seed: split_seed })
 }

@@ -1,6 +1,8 @@
 //! `matrix:` expansion. Each key is a dotted path into the suite
 //! (`seed`, `dataset.train_size`, `representations.pca.components`) with a list of
 //! values; the cells are the cartesian product, in the order the keys are written.
+//! A suite's `datasets:` is one more axis, the first: `dataset` set to each
+//! entry, named `dataset=<name>` in the params.
 use super::Suite;
 use crate::error::Result;
 use serde_yaml::Value;
@@ -11,6 +13,8 @@ use std::path::Path;
 pub struct MatrixPoint {
     pub overrides: Vec<(String, Value)>,
     pub suite: Suite,
+    /// The `datasets:` entry this point evaluates on, by name.
+    pub task: Option<String>,
 }
 
 impl MatrixPoint {
@@ -20,7 +24,10 @@ impl MatrixPoint {
         self.overrides
             .iter()
             .filter(|(k, _)| k != "seed")
-            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .map(|(k, v)| match (&self.task, k.as_str()) {
+                (Some(t), "dataset") => format!("dataset={t}"),
+                _ => format!("{k}={}", value_text(v)),
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -64,7 +71,13 @@ pub const MAX_POINTS: usize = 10_000;
 /// Expands `base.matrix` into its cells. A suite without a matrix is one cell.
 pub fn expand(file: &Path, text: &str, base: &Suite) -> Result<Vec<MatrixPoint>> {
     let mut template = base.clone();
-    let axes: Vec<(String, Vec<Value>)> = std::mem::take(&mut template.matrix).into_iter().collect();
+    let tasks = std::mem::take(&mut template.datasets);
+    let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
+    if !tasks.is_empty() {
+        let specs = tasks.values().map(serde_yaml::to_value).collect::<std::result::Result<Vec<_>, _>>();
+        axes.push(("dataset".into(), specs.map_err(|e| super::load::spec_err(file, None, e.to_string()))?));
+    }
+    axes.extend(std::mem::take(&mut template.matrix));
     let total = axes.iter().try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()));
     if total.is_none_or(|n| n > MAX_POINTS) {
         let sizes: Vec<String> = axes.iter().map(|(k, v)| format!("{k}: {}", v.len())).collect();
@@ -87,7 +100,8 @@ pub fn expand(file: &Path, text: &str, base: &Suite) -> Result<Vec<MatrixPoint>>
         }
         points = next;
     }
-    let mut out = Vec::with_capacity(points.len());
+    let points_len = points.len();
+    let mut out = Vec::with_capacity(points_len);
     for overrides in points {
         let mut v = tvalue.clone();
         for (k, val) in &overrides {
@@ -100,7 +114,11 @@ pub fn expand(file: &Path, text: &str, base: &Suite) -> Result<Vec<MatrixPoint>>
             super::load::spec_err(file, super::load::find_path(text, "matrix"), format!("matrix ({key}): {e}"))
         })?;
         super::validate::check(file, text, &suite)?;
-        out.push(MatrixPoint { overrides, suite });
+        let task = (!tasks.is_empty())
+            .then(|| tasks.get_index(out.len() / (points_len / tasks.len())))
+            .flatten()
+            .map(|(name, _)| name.clone());
+        out.push(MatrixPoint { overrides, suite, task });
     }
     Ok(out)
 }

@@ -61,6 +61,12 @@ pub struct DatasetSpec {
     /// The count is checked against the data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_names: Option<Vec<String>>,
+    /// A coarser task: each new class (named by its key, labelled 0..k−1 in the
+    /// order written) is the union of the listed labels of the data, which must
+    /// list every class exactly once (`{tops: [0, 2, 4, 6], bottoms: [1, 3], ...}`).
+    /// Not with `classes`; `holdout_classes` then refers to the new labels.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub label_map: IndexMap<String, Vec<usize>>,
     /// Photo formats: resize and crop every image to one size on decoding
     /// (torchvision's `Resize(resize)` + `CenterCrop(size)`), and the channels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +84,31 @@ pub struct DatasetSpec {
     /// CSV without a `split` column: this fraction of each class is the test part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_fraction: Option<f64>,
+}
+
+impl Default for DatasetSpec {
+    /// No data named: what a suite with `datasets:` holds in `dataset:` until
+    /// the matrix sets each one (validation refuses it anywhere else).
+    fn default() -> Self {
+        DatasetSpec {
+            name: None,
+            path: None,
+            format: None,
+            train_size: None,
+            test_size: None,
+            val_fraction: default_val_fraction(),
+            split_seed: None,
+            holdout_classes: Vec::new(),
+            classes: Vec::new(),
+            class_names: None,
+            label_map: IndexMap::new(),
+            image: None,
+            on_bad_image: Default::default(),
+            columns: Default::default(),
+            shards: None,
+            test_fraction: None,
+        }
+    }
 }
 
 impl DatasetSpec {
@@ -120,7 +151,15 @@ pub struct Suite {
     /// libtorch intra-op threads (default: all cores).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// The data; with `datasets:` it is left out and each matrix point gets one.
+    #[serde(default)]
     pub dataset: DatasetSpec,
+    /// Many tasks in one suite: name → dataset. Each becomes a matrix axis
+    /// (`dataset=<name>` in the params), fitted per dataset — or once on
+    /// `pretrain:` and evaluated on all — and the report ranks
+    /// representations per dataset and aggregates over them.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub datasets: IndexMap<String, DatasetSpec>,
     /// Transfer: when set, every representation is fitted on this data (its train
     /// split) and evaluated on `dataset`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

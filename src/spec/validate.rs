@@ -45,6 +45,7 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
             );
         }
     }
+    check_label_map(path, d, c);
     if !d.classes.is_empty() && d.classes.len() < 2 {
         c.push(&format!("{path}.classes"), "needs at least 2 classes");
     }
@@ -56,6 +57,45 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
                     format!("{h} is not a label after `classes` (0..{})", d.classes.len()),
                 );
             }
+        }
+    }
+}
+
+/// A coarser task's groups: named, non-empty, each class once, not with
+/// `classes`, at least two groups. Whether every class of the data is listed
+/// is checked when the data is read (`Dataset::with_label_map`).
+fn check_label_map(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
+    if d.label_map.is_empty() {
+        return;
+    }
+    if !d.classes.is_empty() {
+        c.push(&format!("{path}.label_map"), "cannot be combined with `classes` (map the classes you keep instead)");
+    }
+    if d.label_map.len() < 2 {
+        c.push(&format!("{path}.label_map"), "needs at least 2 groups");
+    }
+    let mut seen: Vec<(usize, &str)> = Vec::new();
+    for (group, members) in &d.label_map {
+        let p = format!("{path}.label_map.{group}");
+        if group.trim().is_empty() {
+            c.push(&p, "a group needs a name");
+        }
+        if members.is_empty() {
+            c.push(&p, "lists no class");
+        }
+        for m in members {
+            match seen.iter().find(|(x, _)| x == m) {
+                Some((_, other)) => c.push(&p, format!("class {m} is already in group `{other}`")),
+                None => seen.push((*m, group)),
+            }
+        }
+    }
+    for (i, h) in d.holdout_classes.iter().enumerate() {
+        if *h >= d.label_map.len() {
+            c.push(
+                &format!("{path}.holdout_classes[{i}]"),
+                format!("{h} is not a label after `label_map` (0..{})", d.label_map.len()),
+            );
         }
     }
 }
@@ -114,7 +154,24 @@ pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
     let mut c = Checker { base_dir: Some(file.parent().unwrap_or(Path::new(".")).to_path_buf()), ..Default::default() };
     c.name("suite", &s.suite);
     let d = &s.dataset;
-    check_dataset("dataset", d, &mut c);
+    if s.datasets.is_empty() {
+        check_dataset("dataset", d, &mut c);
+    } else {
+        if *d != crate::spec::DatasetSpec::default() {
+            c.push("dataset", "give either `dataset:` (one task) or `datasets:` (many), not both");
+        }
+        if s.matrix.keys().any(|k| k == "dataset" || k.starts_with("dataset.")) {
+            c.push(
+                "matrix",
+                "with `datasets:`, vary each dataset in its own entry, not through `matrix: {dataset...}`",
+            );
+        }
+        for (name, ds) in &s.datasets {
+            let p = format!("datasets.{name}");
+            c.name(&p, name);
+            check_dataset(&p, ds, &mut c);
+        }
+    }
     if let Some(p) = &s.pretrain {
         check_dataset("pretrain", p, &mut c);
     }
@@ -136,7 +193,8 @@ pub fn check(file: &Path, text: &str, s: &Suite) -> Result<()> {
         let p = format!("evaluations.{name}");
         c.name(&p, name);
         e.validate(&p, &mut c);
-        if let crate::eval::EvaluationSpec::Anomaly(a) = e {
+        // With `datasets:`, each expanded point checks against its own dataset.
+        if let (crate::eval::EvaluationSpec::Anomaly(a), true) = (e, s.datasets.is_empty()) {
             match a.class {
                 Some(class) if !d.holdout_classes.contains(&class) => c.push(
                     &format!("{p}.class"),

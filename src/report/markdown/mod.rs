@@ -28,6 +28,7 @@ pub fn render(
     if !summary_table.is_empty() {
         let _ = writeln!(o, "## Summary\n\n{summary_table}\nSeconds are on {}. The same table is in `table.md` and, for a paper, `table.tex` (booktabs).\n", data.manifest.device);
     }
+    crate::report::tasks::section(&mut o, data);
     summary_chart(&mut o, charts);
     seed_plan(&mut o, data);
     findings::findings(&mut o, data, families);
