@@ -173,7 +173,8 @@ mod tests {
     fn a_pca_is_counted_exactly_and_timed() {
         let x = Tensor::randint(255, [300, 1, 8, 8], (Kind::Uint8, Device::Cpu));
         let fitted = PcaParams { components: 5 }.fit(&x, &FitContext::simple(Device::Cpu, 0)).unwrap();
-        let out = CostParams { images: 200, batch_size: 64, min_seconds: 0.0 }.run(fitted.as_ref(), &x, Device::Cpu).unwrap();
+        let out =
+            CostParams { images: 200, batch_size: 64, min_seconds: 0.0 }.run(fitted.as_ref(), &x, Device::Cpu).unwrap();
         let get = |k: &str| out.metrics.iter().find(|m| m.0 == k).map(|m| m.1);
         assert_eq!(get("params"), Some((64 * 5 + 64) as f64));
         assert_eq!(get("macs"), Some((64 * 5) as f64));

@@ -35,7 +35,10 @@ impl Validate for RetrievalParams {
         c.positive(&format!("{path}.k"), self.k);
         c.positive(&format!("{path}.queries"), self.queries);
         if self.k > 50 {
-            c.push(&format!("{path}.k"), format!("{} neighbours per query is more than a figure shows (at most 50)", self.k));
+            c.push(
+                &format!("{path}.k"),
+                format!("{} neighbours per query is more than a figure shows (at most 50)", self.k),
+            );
         }
     }
 }
@@ -96,11 +99,20 @@ impl super::figure_data::FigureData for RetrievalData {
 type Split = (Tensor, Tensor);
 
 impl RetrievalParams {
-    pub fn run(&self, train_x: &Tensor, test_x: &Tensor, (train, test): (&Split, &Split), dev: Device) -> Result<EvalOutput> {
+    pub fn run(
+        &self,
+        train_x: &Tensor,
+        test_x: &Tensor,
+        (train, test): (&Split, &Split),
+        dev: Device,
+    ) -> Result<EvalOutput> {
         let bank = normalize(&train_x.to_device(dev).to_kind(Kind::Float));
         let k = self.k as i64;
         if bank.size()[0] < k {
-            return Err(Error::stage(format!("retrieval: k = {k} but the training split has {} images", bank.size()[0])));
+            return Err(Error::stage(format!(
+                "retrieval: k = {k} but the training split has {} images",
+                bank.size()[0]
+            )));
         }
         let train_y = train.1.to_device(dev);
         let test_y = test.1.to_device(dev);
@@ -110,7 +122,10 @@ impl RetrievalParams {
             let len = CHUNK.min(n - start);
             let q = normalize(&test_x.narrow(0, start, len).to_device(dev).to_kind(Kind::Float));
             let (sim, idx) = q.matmul(&bank.tr()).topk(k, 1, true, true);
-            let same = train_y.index_select(0, &idx.reshape([-1])).reshape([len, k]).eq_tensor(&test_y.narrow(0, start, len).unsqueeze(1));
+            let same = train_y
+                .index_select(0, &idx.reshape([-1]))
+                .reshape([len, k])
+                .eq_tensor(&test_y.narrow(0, start, len).unsqueeze(1));
             hits.push(same.to_kind(Kind::Float).mean_dim(1, false, Kind::Float).to_device(Device::Cpu));
             idx_parts.push(idx.to_device(Device::Cpu));
             sim_parts.push(sim.to_device(Device::Cpu));
@@ -128,7 +143,14 @@ impl RetrievalParams {
         Ok(EvalOutput { metrics: vec![(name, precision)], details })
     }
 
-    fn figure(&self, queries: &[usize], idx: &Tensor, sim: &Tensor, train: &Split, test: &Split) -> Result<RetrievalData> {
+    fn figure(
+        &self,
+        queries: &[usize],
+        idx: &Tensor,
+        sim: &Tensor,
+        train: &Split,
+        test: &Split,
+    ) -> Result<RetrievalData> {
         let train_labels: Vec<i64> = Vec::try_from(&train.1)?;
         let (mut neighbours, mut neighbour_labels, mut similarity, mut pixels) = (vec![], vec![], vec![], vec![]);
         for &q in queries {
@@ -166,7 +188,11 @@ mod tests {
         let n = 60;
         let y = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
         let x = y.one_hot(3).to_kind(Kind::Float) + Tensor::rand([n, 3], (Kind::Float, Device::Cpu)) * 0.01;
-        let img = Tensor::arange(n, (Kind::Int64, Device::Cpu)).to_kind(Kind::Uint8).view([n, 1, 1, 1]).expand([n, 1, 2, 2], false).contiguous();
+        let img = Tensor::arange(n, (Kind::Int64, Device::Cpu))
+            .to_kind(Kind::Uint8)
+            .view([n, 1, 1, 1])
+            .expand([n, 1, 2, 2], false)
+            .contiguous();
         let split = (img, y);
         let out = RetrievalParams { k: 4, queries: 3 }.run(&x, &x, (&split, &split), Device::Cpu).unwrap();
         assert_eq!(out.metrics, vec![("precision_at_4".to_string(), 1.0)]);
