@@ -81,20 +81,22 @@ fn deterministic_corruptions_are_within_one_grey_level_of_the_reference() {
     assert!(bad.is_empty(), "more than one grey level from the reference: {bad:?}");
 }
 
-/// Gray JPEG goes through libjpeg's own arithmetic (`corrupt::jpeg_gray`):
-/// every pixel equals Pillow's at every severity. Colour JPEG (the
-/// jpeg-encoder crate, 4:2:0) is not checked: it differs from Pillow's colour
-/// path by a mean of 7–23 grey levels (docs/beyond_top1.md).
+/// JPEG goes through libjpeg's own lossy arithmetic (`corrupt::jpeg_gray`,
+/// `corrupt::jpeg_color`: YCbCr 4:2:0, fancy upsampling): every pixel equals
+/// Pillow's at every severity, gray and colour.
 #[test]
-fn jpeg_on_gray_images_equals_pillows_bit_for_bit() {
+fn jpeg_equals_pillows_bit_for_bit() {
     let r = reference();
-    let imgs = inputs(&r, "gray");
-    for s in 1..=5u8 {
-        let key = format!("jpeg_{s}_gray");
-        for (i, img) in imgs.iter().enumerate() {
-            let mut rng = repbench::runtime::seeding::rng(0, "unused");
-            let ours = Corruption::Jpeg.apply(img, s, &mut rng).unwrap().to_u8();
-            assert_eq!(max_diff(&ours, &expected(&r, &key, i as i64, 1)), 0, "severity {s}, image {i}");
+    for input in ["gray", "rgb"] {
+        let imgs = inputs(&r, input);
+        for s in 1..=5u8 {
+            let key = format!("jpeg_{s}_{input}");
+            for (i, img) in imgs.iter().enumerate() {
+                let mut rng = repbench::runtime::seeding::rng(0, "unused");
+                let ours = Corruption::Jpeg.apply(img, s, &mut rng).unwrap().to_u8();
+                let d = max_diff(&ours, &expected(&r, &key, i as i64, img.c as i64));
+                assert_eq!(d, 0, "{input}, severity {s}, image {i}");
+            }
         }
     }
 }

@@ -161,7 +161,7 @@ const EVALUATIONS: &[Golden] = &[
     Golden {
         kind: "robustness",
         settings: "{}",
-        version: 2,
+        version: 3,
         values: &[
             1.000000e0,
             1.000000e0,

@@ -48,29 +48,17 @@ pub fn pixelate(img: &Planes, s: usize) -> Result<Planes> {
     Ok(from_interleaved(img.c, img.h, img.w, &up))
 }
 
-/// Encoded at the severity's quality and decoded again: gray images through
-/// libjpeg's arithmetic (`jpeg_gray`); colour ones through the jpeg-encoder
-/// crate (Annex K tables scaled by quality, 4:2:0 as Pillow's default) and the
-/// image crate's decoder, which differ from Pillow's colour path
-/// (docs/beyond_top1.md).
+/// Encoded at the severity's quality and decoded again, through libjpeg's own
+/// lossy arithmetic as Pillow runs it: gray images in `jpeg_gray`, colour ones
+/// (YCbCr 4:2:0, Pillow's default) in `jpeg_color`. Entropy coding is lossless
+/// and skipped.
 pub fn jpeg(img: &Planes, s: usize) -> Result<Planes> {
     check_channels(img, "jpeg")?;
-    if img.c == 1 {
-        // Gray: libjpeg's own arithmetic (within one grey level of Pillow).
-        let px = super::jpeg_gray::round_trip_gray(&img.to_u8(), img.w, img.h, JPEG_QUALITY[s]);
-        return Ok(from_interleaved(1, img.h, img.w, &px));
-    }
-    let (color, sampling) = if img.c == 3 {
-        (jpeg_encoder::ColorType::Rgb, jpeg_encoder::SamplingFactor::R_4_2_0)
+    let q = JPEG_QUALITY[s];
+    let px = if img.c == 1 {
+        super::jpeg_gray::round_trip_gray(&img.to_u8(), img.w, img.h, q)
     } else {
-        (jpeg_encoder::ColorType::Luma, jpeg_encoder::SamplingFactor::R_4_4_4)
+        super::jpeg_color::round_trip_rgb(&interleaved(img), img.w, img.h, q)
     };
-    let mut bytes = Vec::new();
-    let mut enc = jpeg_encoder::Encoder::new(&mut bytes, JPEG_QUALITY[s]);
-    enc.set_sampling_factor(sampling);
-    enc.encode(&interleaved(img), img.w as u16, img.h as u16, color)
-        .map_err(|e| Error::stage(format!("jpeg corruption: {e}")))?;
-    let back = crate::data::decode::decode_full("jpeg corruption", &bytes)?;
-    let px = if img.c == 3 { back.to_rgb8().into_raw() } else { back.to_luma8().into_raw() };
     Ok(from_interleaved(img.c, img.h, img.w, &px))
 }

@@ -34,11 +34,20 @@ fn descale(x: i64, n: i64) -> i64 {
     (x + (1 << (n - 1))) >> n
 }
 
-/// libjpeg's quality scaling of the table (`jpeg_set_quality` with force_baseline).
-fn table(quality: u8) -> [i64; 64] {
+/// libjpeg's quality scaling of a base table (`jpeg_set_quality` with force_baseline).
+pub(super) fn scaled(base: &[i64; 64], quality: u8) -> [i64; 64] {
     let q = quality.clamp(1, 100) as i64;
     let scale = if q < 50 { 5000 / q } else { 200 - 2 * q };
-    LUMA.map(|b| ((b * scale + 50) / 100).clamp(1, 255))
+    base.map(|b| ((b * scale + 50) / 100).clamp(1, 255))
+}
+
+fn table(quality: u8) -> [i64; 64] {
+    scaled(&LUMA, quality)
+}
+
+/// The luminance table at `quality` (the colour path's Y plane).
+pub(super) fn luma_table(quality: u8) -> [i64; 64] {
+    table(quality)
 }
 
 /// The odd part shared by both transforms: (out1, out3, out5, out7) of the
@@ -99,7 +108,7 @@ fn idct_1d(v: [i64; 8], shift: i64) -> [i64; 8] {
 }
 
 /// One block: samples (0..255) in, decoded samples out.
-fn round_trip(block: &[i64; 64], q: &[i64; 64]) -> [i64; 64] {
+pub(super) fn round_trip(block: &[i64; 64], q: &[i64; 64]) -> [i64; 64] {
     let mut d = block.map(|s| s - 128);
     for r in 0..8 {
         fdct_1d(&mut d, |k| r * 8 + k, true);
@@ -140,7 +149,12 @@ fn round_trip(block: &[i64; 64], q: &[i64; 64]) -> [i64; 64] {
 
 /// A w×h gray image (row-major bytes) through JPEG at `quality`.
 pub fn round_trip_gray(px: &[u8], w: usize, h: usize, quality: u8) -> Vec<u8> {
-    let q = table(quality);
+    round_trip_plane(px, w, h, &table(quality))
+}
+
+/// A w×h plane through the block transform with table `q`, edges replicated.
+pub(super) fn round_trip_plane(px: &[u8], w: usize, h: usize, q: &[i64; 64]) -> Vec<u8> {
+    let q = *q;
     let at = |y: usize, x: usize| px[y.min(h - 1) * w + x.min(w - 1)] as i64;
     let mut out = vec![0u8; w * h];
     for by in (0..h).step_by(8) {

@@ -10,6 +10,7 @@
 mod blur;
 mod digital;
 pub mod geometric;
+mod jpeg_color;
 mod jpeg_gray;
 mod noise;
 mod photometric;

@@ -84,7 +84,7 @@ impl Validate for RobustnessParams {
 }
 
 /// Version of this evaluation's arithmetic (it enters the key).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Test images corrupted, embedded and classified at a time.
 const CHUNK: i64 = 4096;
