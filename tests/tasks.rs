@@ -21,6 +21,7 @@ datasets:
   pca: {{kind: pca, components: 4}}
 evaluations:
   linear: {{kind: linear_probe}}
+  nn: {{kind: retrieval, k: 3, queries: 2}}
 matrix:
   seed: [0, 1]
 "
@@ -61,6 +62,12 @@ fn two_tasks_are_two_points_ranked_and_aggregated() {
         assert_eq!(v.len(), 2);
         v.iter().sum::<f64>() / 2.0 * 100.0
     };
+    // A figure per task, each titled with its task and drawn with its own class names.
+    for task in ["fine", "coarse"] {
+        let f = format!("nn_dataset_{task}_neighbours.png");
+        assert!(run.join("figures").join(&f).is_file(), "missing {f}");
+        assert!(md.contains(&format!("nn [dataset={task}] — each representation")), "{task}");
+    }
     let raw = across.lines().find(|l| l.starts_with("| raw |")).unwrap();
     for p in ["dataset=fine", "dataset=coarse"] {
         assert!(raw.contains(&format!("{:.1}", mean(p))), "{p}: {raw}");

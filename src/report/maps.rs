@@ -18,17 +18,46 @@ pub(super) fn grid(n: usize, max_cols: usize) -> (usize, usize) {
 }
 
 /// The figure data of the first stored cell of `eval` for each representation,
-/// in suite order, with the representation's name. Data that does not read as
-/// `T` is an error naming the cell.
-pub(super) fn first_per_rep<'a, T: FigureData>(data: &'a ReportData, eval: &str) -> Result<Vec<(&'a str, T)>> {
+/// in suite order, with the representation's name — all from the matrix params
+/// of the first stored cell (one task of a many-task suite), which is returned
+/// so the figure can say which. Data that does not read as `T` is an error
+/// naming the cell.
+pub(super) fn first_per_rep<'a, T: FigureData>(
+    data: &'a ReportData,
+    eval: &str,
+) -> Result<(String, Vec<(&'a str, T)>)> {
+    let index = data.index();
+    let Some(first) = index.artifacts(eval).first() else { return Ok((String::new(), Vec::new())) };
+    let params = first.params.clone();
+    Ok((params.clone(), per_rep_in(data, eval, &params)?))
+}
+
+/// As `first_per_rep`, for the cells of matrix params `params`.
+pub(super) fn per_rep_in<'a, T: FigureData>(
+    data: &'a ReportData,
+    eval: &str,
+    params: &str,
+) -> Result<Vec<(&'a str, T)>> {
     let index = data.index();
     let cells = index.artifacts(eval);
     data.manifest
         .representations
         .iter()
-        .filter_map(|rep| cells.iter().find(|a| &a.representation == rep))
+        .filter_map(|rep| cells.iter().find(|a| &a.representation == rep && a.params == params))
         .map(|a| Ok((a.representation.as_str(), read_figure_data(a)?)))
         .collect()
+}
+
+/// " [params]" for a title when the evaluation ran at more than one matrix
+/// params (so a figure of one of them says which); empty otherwise.
+pub(super) fn params_tag(data: &ReportData, eval: &str, params: &str) -> String {
+    let index = data.index();
+    let many = index.artifacts(eval).iter().any(|a| a.params != params);
+    if many && !params.is_empty() {
+        format!(" [{params}]")
+    } else {
+        String::new()
+    }
 }
 
 /// A cell's figure data of kind `T`, or an error naming the cell.
@@ -45,17 +74,18 @@ pub(super) fn read_figure_data<T: FigureData>(a: &Artifact) -> Result<T> {
 pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::EmbeddingMap)) {
-        let arts = first_per_rep::<EmbeddingMapData>(data, &ev.name)?;
+        let (params, arts) = first_per_rep::<EmbeddingMapData>(data, &ev.name)?;
         if arts.is_empty() {
             continue;
         }
+        let tag = params_tag(data, &ev.name, &params);
         let index = data.index();
         let (rows, cols) = grid(arts.len(), 4);
         let method = match arts[0].1.method {
             MapMethod::Pca => "PCA",
             MapMethod::Tsne => "t-SNE",
         };
-        let title = format!("{} — {method} of test embeddings, coloured by class", ev.name);
+        let title = format!("{}{tag} — {method} of test embeddings, coloured by class", ev.name);
         let width = (360 * cols as u32).max(800);
         let (png, svg) = render_figure!(dir, &slug(&ev.name), (width, 360 * rows as u32 + 100), false, |root| {
             root.fill(&WHITE)?;
@@ -72,7 +102,12 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
                     }
                 };
                 let knn = index
-                    .summary(&SeriesKey { evaluation: &ev.name, params: "", metric: "map_knn5", representation: rep })
+                    .summary(&SeriesKey {
+                        evaluation: &ev.name,
+                        params: &params,
+                        metric: "map_knn5",
+                        representation: rep,
+                    })
                     .map(|s| format!(" (5-NN in map {:.3})", s.mean))
                     .unwrap_or_default();
                 let mut chart = ChartBuilder::on(area)
@@ -93,7 +128,7 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
             for c in 0..=max_class {
                 let (x, y) = (20 + col_w * (c as i32 % 5), 14 + 26 * (c as i32 / 5 % 2));
                 legend.draw(&Circle::new((x, y + 8), 6, class_color(c).filled()))?;
-                legend.draw(&Text::new(data.class_name(c), (x + 10, y), ("sans-serif", 14)))?;
+                legend.draw(&Text::new(data.class_name_in(&params, c), (x + 10, y), ("sans-serif", 14)))?;
             }
         });
         out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "A fixed stratified sample of test points (first seed); the metric in each title is the leave-one-out 5-NN accuracy inside the map.".into() });
@@ -108,10 +143,11 @@ pub fn embedding_maps(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
 pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.draws(FigureKind::AttentionGrid)) {
-        let arts = first_per_rep::<AttentionGridData>(data, &ev.name)?;
+        let (params, arts) = first_per_rep::<AttentionGridData>(data, &ev.name)?;
         if arts.is_empty() {
             continue;
         }
+        let tag = params_tag(data, &ev.name, &params);
         let heads = arts.iter().map(|(_, a)| a.heads.max(1) as usize).max().unwrap_or(1);
         let n_img = arts.iter().map(|(_, a)| a.labels.len()).max().unwrap_or(0);
         let side = arts.iter().filter_map(|(_, a)| a.image_shape.get(1).copied()).max().unwrap_or(32) as u32;
@@ -119,13 +155,13 @@ pub fn attention(dir: &Path, data: &ReportData) -> Result<Vec<Figure>> {
         let cell = side * (84 / side).max(1);
         let width = LABEL_W + (cell + 6) * (heads as u32 + 2);
         let height = 50 + arts.len() as u32 * (64 + (cell + 6) * n_img as u32);
-        let title = format!("{} — last-block CLS attention per head, overlaid on the image", ev.name);
+        let title = format!("{}{tag} — last-block CLS attention per head, overlaid on the image", ev.name);
         let (png, svg) = render_figure!(dir, &slug(&ev.name), (width, height), false, |root| {
             root.fill(&WHITE)?;
             root.draw(&Text::new(title.clone(), (10, 10), ("sans-serif", 20)))?;
             let mut top = 45i32;
             for (rep, a) in &arts {
-                top = draw_attention_rows(&root, (rep, a), top, heads, cell, &|k| data.class_name(k))?;
+                top = draw_attention_rows(&root, (rep, a), top, heads, cell, &|k| data.class_name_in(&params, k))?;
             }
         });
         out.push(Figure { section: ev.name.clone(), title, png, svg, caption: "One test image of each class (the first in the test split); per head and for the mean over heads, the attention of the CLS token to each patch, scaled to the map's own range (dark: least, yellow: most) and blended over the image. Attention concentrated on the object is what DINO is known for; `attention_foreground` in the table measures it over many images.".into() });
