@@ -63,7 +63,13 @@ fn the_report_shows_robustness_per_class_gap_and_calibration() {
         assert!((get(&format!("hog/robust/mca/{s}")) - mean).abs() < 1e-12);
         assert_eq!(get(&format!("hog/robust/photometric@0/{s}")), get(&format!("hog/robust/top1_clean/{s}")));
     }
-    for f in ["robust_photometric.png", "robust_geometric.png", "robust_noise.png", "linear_reliability.png"] {
+    for f in [
+        "robust_photometric.png",
+        "robust_geometric.png",
+        "robust_noise.png",
+        "linear_reliability.png",
+        "linear_class_gap.png",
+    ] {
         assert!(run.join("figures").join(f).is_file(), "missing {f}");
     }
     // Per class, the gap, calibration in the table, diagnostics in the appendix only.

@@ -3,6 +3,7 @@
 //! with significance tests, a manifest of provenance, figures, report.md and a
 //! self-contained report.html. `rebuild` regenerates all but the stored results,
 //! so `repbench report` never trains anything.
+pub mod class_gap;
 pub mod collapse;
 pub mod compare;
 pub mod comparisons;
@@ -144,6 +145,7 @@ pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     figures.extend(heatmaps::similarity(dir, data)?);
     figures.extend(heatmaps::confusion(dir, data)?);
     figures.extend(reliability::reliability(dir, data)?);
+    figures.extend(class_gap::figures(dir, data)?);
     figures.extend(maps::embedding_maps(dir, data)?);
     figures.extend(maps::attention(dir, data)?);
     figures.extend(retrieval::retrieval(dir, data)?);

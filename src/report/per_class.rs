@@ -103,7 +103,11 @@ fn fmt_p(p: f64) -> String {
 }
 
 /// The reference of the per-class comparisons and why it was chosen.
-fn reference<'a>(data: &'a ReportData, ev: &'a EvaluationRecord, params: &str) -> Option<(String, &'static str)> {
+pub(super) fn reference<'a>(
+    data: &'a ReportData,
+    ev: &'a EvaluationRecord,
+    params: &str,
+) -> Option<(String, &'static str)> {
     if let Some(b) = &ev.baseline {
         return Some((b.clone(), "the baseline"));
     }
