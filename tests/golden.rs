@@ -211,7 +211,7 @@ const EVALUATIONS: &[Golden] = &[
         ],
     },
     Golden { kind: "cost", settings: "{}", version: 2, values: &[1.796800e4, 3.680000e3] },
-    Golden { kind: "retrieval", settings: "{}", version: 1, values: &[1.000000e0] },
+    Golden { kind: "retrieval", settings: "{}", version: 2, values: &[1.000000e0] },
 ];
 
 fn images(n: usize, offset: usize) -> (Tensor, Tensor) {
