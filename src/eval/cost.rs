@@ -66,10 +66,7 @@ impl Evaluation for CostParams {
         Headline::descriptive("images_per_second")
     }
     fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
-        if rep.kind() == "embeddings" {
-            return Err("imported embeddings are computed elsewhere: nothing here to count or time".into());
-        }
-        Ok(())
+        super::needs_pixels(rep, "imported embeddings are computed elsewhere: nothing here to count or time")
     }
 }
 

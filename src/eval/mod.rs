@@ -145,6 +145,15 @@ pub fn needs_encoder(rep: &RepresentationSpec, vit_only: bool) -> std::result::R
     }
 }
 
+/// Refuses imported embeddings (`why` says what the evaluation would need):
+/// rows of a file have no pixels to corrupt, time or show.
+pub fn needs_pixels(rep: &RepresentationSpec, why: &str) -> std::result::Result<(), String> {
+    match rep {
+        RepresentationSpec::Embeddings(_) => Err(why.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Defines `EvaluationSpec` (strict serde parsing by `kind:`) and its modules
 /// from the registry below, with one dispatch arm per variant.
 macro_rules! define_evaluations {

@@ -68,10 +68,7 @@ impl Evaluation for RetrievalParams {
         &[super::FigureKind::Retrieval]
     }
     fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
-        if rep.kind() == "embeddings" {
-            return Err("the figure shows training images, which imported embeddings do not come with".into());
-        }
-        Ok(())
+        super::needs_pixels(rep, "the figure shows training images, which imported embeddings do not come with")
     }
 }
 

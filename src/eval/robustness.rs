@@ -107,10 +107,7 @@ impl Evaluation for RobustnessParams {
         &[super::FigureKind::SeverityCurve]
     }
     fn applies_to(&self, rep: &RepresentationSpec) -> std::result::Result<(), String> {
-        if rep.kind() == "embeddings" {
-            return Err("imported embeddings are rows of a file: a corrupted image has none".into());
-        }
-        Ok(())
+        super::needs_pixels(rep, "imported embeddings are rows of a file: a corrupted image has none")
     }
 }
 
