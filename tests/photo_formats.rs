@@ -139,6 +139,22 @@ fn manifest_parquet_and_shards_store_the_same_images() {
     assert_eq!(csv.class_names, folder.class_names);
     assert_eq!(csv.train.len(), folder.train.len());
     assert_eq!(csv_src.list().unwrap().meta_columns, ["site"]);
+    // The store keeps each row's `site` (its test rows in the manifest's order),
+    // and a re-open reads the same values from the mapped store.
+    let want: Vec<String> = std::fs::read_to_string(fixtures().join("manifest.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|c| c[2] == "test")
+        .map(|c| c[3].to_string())
+        .collect();
+    for ds in [&csv, &load(&csv_src, cache.path()).unwrap()] {
+        let meta = ds.metadata.as_deref().expect("the manifest's extra column is stored");
+        let got: Vec<&str> = (0..ds.test.len()).map(|i| meta.test_value(i, 0).unwrap()).collect();
+        assert_eq!(got, want);
+        assert_eq!(meta.train.len(), ds.train.len());
+    }
     // Same files, other order: compare as sets of (label, pixels).
     let set = |ds: &Dataset| {
         let mut v: Vec<(i64, Vec<u8>)> = (0..ds.train.len() + ds.test.len())

@@ -282,6 +282,8 @@ fn old_manifests_get_class_names_only_when_the_record_determines_them() {
         train: vec![1; 10],
         val: vec![1; 10],
         test: vec![1; 10],
+        groups: None,
+        groups_error: None,
     };
     let named = |m: &mut Manifest| {
         m.datasets[0].name = "fashion-mnist".into();

@@ -2,16 +2,18 @@
 //! fingerprint), the images per class in every split it used, and every file a
 //! bring-your-own representation imported.
 use crate::cache::store::Store;
+use crate::data::groups::TestGroups;
 use crate::data::split::SplitClassCounts;
+use crate::data::Dataset;
 use crate::report::manifest::{DatasetRecord, ImportedFile, SplitCounts};
-use crate::runner::plan::{DatasetPlan, SuitePlan};
+use crate::runner::plan::{DataPlan, DatasetPlan, SuitePlan};
 
 /// Images per class in each split of every distinct evaluation-data split the
-/// run used (read from the cache; a split that is not there is left out).
+/// run used, with its test images' groups where the suite asks for them (read
+/// from the cache; a split that is not there is left out).
 pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> {
     let mut out: Vec<(crate::cache::key::Key, SplitCounts)> = Vec::new();
-    type Subset = (Vec<usize>, crate::data::LabelMap);
-    let mut loaded: Vec<(usize, Subset, crate::data::Dataset)> = Vec::new();
+    let mut data = PreparedData { plan, store, loaded: Vec::new() };
     for p in &plan.points {
         let label = p.label("").trim().to_string();
         if let Some((_, c)) = out.iter_mut().find(|(k, _)| *k == p.data.key) {
@@ -19,32 +21,34 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
             continue;
         }
         let Ok(Some(entry)) = store.get(&p.data.key) else { continue };
+        let splits = || crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json")).ok();
         let stored = entry.file(crate::runner::stages::COUNTS_FILE);
         let counts = match crate::files::read_json::<SplitClassCounts>(&stored) {
             Ok(c) => c,
             // Entries from before counts.json: count from the data (decodes it).
             Err(_) => {
-                let Ok(splits) = crate::files::read_json::<crate::data::split::Splits>(&entry.file("splits.json"))
-                else {
-                    continue;
-                };
-                let src = p.data.source_index;
-                let classes = (p.data.spec.classes.clone(), p.data.spec.label_map.clone());
-                if !loaded.iter().any(|(s, c, _)| *s == src && *c == classes) {
-                    let Ok(full) = plan.datasets[src].load(store, false) else { continue };
-                    let Ok(ds) = full.prepared(p.data.spec.class_names.as_deref(), &classes.0, &classes.1) else {
-                        continue;
-                    };
-                    loaded.push((src, classes.clone(), ds));
-                }
-                let ds = &loaded.iter().find(|(s, c, _)| *s == src && *c == classes).expect("loaded above").2;
+                let (Some(splits), Ok(ds)) = (splits(), data.get(&p.data)) else { continue };
                 SplitClassCounts::of(ds, &splits)
+            }
+        };
+        let spec = &p.data.spec;
+        // Computed from the stored metadata and split; why not, when not (the report warns).
+        let (groups, groups_error) = match (spec.groups.is_empty(), splits()) {
+            (true, _) => (None, None),
+            (false, None) => (None, Some("the split's indices are not readable".to_string())),
+            (false, Some(s)) => {
+                match data
+                    .get(&p.data)
+                    .and_then(|ds| TestGroups::of(ds, &s.test, &spec.groups).map_err(|e| e.to_string()))
+                {
+                    Ok(g) => (Some(g), None),
+                    Err(e) => (None, Some(e)),
+                }
             }
         };
         let SplitClassCounts { dataset, classes, class_names, train, val, test } = counts;
         // Names are not in any key: the suite's own list (names of the data's
         // labels, before `classes` and `label_map`) wins over the stored one.
-        let spec = &p.data.spec;
         let class_names = match &spec.class_names {
             Some(names) if spec.label_map.is_empty() && spec.classes.is_empty() => names.clone(),
             Some(names) if spec.label_map.is_empty() => {
@@ -54,10 +58,39 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
         };
         out.push((
             p.data.key.clone(),
-            SplitCounts { points: vec![label], dataset, classes, class_names, train, val, test },
+            SplitCounts { points: vec![label], dataset, classes, class_names, train, val, test, groups, groups_error },
         ));
     }
     out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The suite's data as its points prepare it (class subset, label map),
+/// loaded at most once each (an image store is mapped, not decoded).
+struct PreparedData<'a> {
+    plan: &'a SuitePlan,
+    store: &'a Store,
+    loaded: Vec<(Prepared, Result<Dataset, String>)>,
+}
+
+/// What `Dataset::prepared` makes of a source: (source, classes kept, label map).
+type Prepared = (usize, Vec<usize>, crate::data::LabelMap);
+
+impl PreparedData<'_> {
+    fn get(&mut self, dp: &DataPlan) -> Result<&Dataset, String> {
+        let key = (dp.source_index, dp.spec.classes.clone(), dp.spec.label_map.clone());
+        let i = match self.loaded.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let ds = self.plan.datasets[dp.source_index]
+                    .load(self.store, false)
+                    .and_then(|full| full.prepared(dp.spec.class_names.as_deref(), &key.1, &key.2))
+                    .map_err(|e| e.to_string());
+                self.loaded.push((key, ds));
+                self.loaded.len() - 1
+            }
+        };
+        self.loaded[i].1.as_ref().map_err(String::clone)
+    }
 }
 
 /// Every imported file of the suite, once.

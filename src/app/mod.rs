@@ -151,6 +151,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let started = crate::files::unix_now();
     let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
     check_class_names(&plan, &store)?;
+    check_groups(&plan)?;
     let suite = &plan.loaded.suite;
     let (device, device_note) = crate::runtime::setup(&suite.run_settings(), opts.device, None)?;
     let dir = run_dir(opts, &suite.suite);
@@ -200,7 +201,11 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         merged_from: Vec::new(),
         plan: Some(record_look(&plan.loaded, &store, started, &dir)?),
     };
-    let data = crate::report::ReportData::new(outcome.rows, manifest, outcome.artifacts, outcome.train_logs);
+    let (mut rows, mut artifacts) = (outcome.rows, outcome.artifacts);
+    let headlines: Vec<(String, String)> =
+        manifest.evaluations.iter().map(|e| (e.name.clone(), e.headline.clone())).collect();
+    crate::report::worst_group::derive(&mut rows, &mut artifacts, &manifest.split_counts, &headlines);
+    let data = crate::report::ReportData::new(rows, manifest, artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;
     Ok(RunResult {
         report,
@@ -225,6 +230,45 @@ fn check_class_names(plan: &SuitePlan, store: &Store) -> Result<()> {
         }
         plan.datasets[p.data.source_index].load(store, true)?.prepared(Some(names), &[], &Default::default())?;
         checked.push((p.data.source_index, names));
+    }
+    Ok(())
+}
+
+/// Checks every `dataset.groups` column against its manifest's header before
+/// anything runs (the groups are read only when the report is written).
+fn check_groups(plan: &SuitePlan) -> Result<()> {
+    let mut checked = Vec::new();
+    for p in &plan.points {
+        let spec = &p.data.spec;
+        if spec.groups.iter().all(|g| g == crate::data::groups::LABEL) || checked.contains(&p.data.source_index) {
+            continue;
+        }
+        checked.push(p.data.source_index);
+        let source = &plan.datasets[p.data.source_index].source;
+        let extra = crate::data::csv_manifest::extra_columns(&source.root, &source.options.columns)?;
+        let params = p.point.params();
+        let field = match params.split(' ').find_map(|kv| kv.strip_prefix("dataset=")) {
+            Some(name) => format!("datasets.{name}.groups"),
+            None => "dataset.groups".to_string(),
+        };
+        let missing = spec.groups.iter().position(|g| g != crate::data::groups::LABEL && !extra.contains(g));
+        if let Some(i) = missing {
+            let loaded = &plan.loaded;
+            return Err(crate::spec::load::spec_err(
+                &loaded.path,
+                crate::spec::load::find_path(&loaded.text, &field),
+                format!(
+                    "{field}[{i}]: `{}` is not an extra column of {}; it has: {}",
+                    spec.groups[i],
+                    source.root.display(),
+                    if extra.is_empty() {
+                        "none (only `label`)".to_string()
+                    } else {
+                        extra.join(", ") + " (or `label`)"
+                    }
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -106,7 +106,16 @@ pub fn load_dir(name: &str, dir: &Path, variant: Variant) -> Result<Dataset> {
     let num_classes = variant.classes();
     let files = train_files.into_iter().chain(test_files).collect();
     let class_names = class_names(dir, variant, num_classes)?;
-    Ok(Dataset { name: name.to_string(), train, test, num_classes, class_names, files, official_val: None })
+    Ok(Dataset {
+        name: name.to_string(),
+        train,
+        test,
+        num_classes,
+        class_names,
+        files,
+        official_val: None,
+        metadata: None,
+    })
 }
 
 /// CIFAR-10's classes, in label order (the dataset's `batches.meta.txt`).

@@ -14,11 +14,12 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// The rows of a manifest as strings, with the header.
-fn read_strings(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+/// The rows of a manifest as strings (the first `rows`, or all), with the header.
+fn read_strings(path: &Path, rows: Option<usize>) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let bad = |e: PolarsError| Error::data(path, format!("cannot read as CSV: {e}"));
     let df = CsvReadOptions::default()
         .with_has_header(true)
+        .with_n_rows(rows)
         // Every column as text: labels and splits are parsed here, with line numbers.
         .with_infer_schema_length(Some(0))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
@@ -34,9 +35,17 @@ fn read_strings(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     Ok((header, cols))
 }
 
+/// The manifest's extra columns (all but path, label and split), from its
+/// header alone: what `dataset.groups` may name, checked before a run.
+pub fn extra_columns(csv: &Path, columns: &Columns) -> Result<Vec<String>> {
+    let (header, _) = read_strings(csv, Some(0))?;
+    let used = [&columns.path, &columns.label, &columns.split];
+    Ok(header.into_iter().filter(|h| !used.contains(&h)).collect())
+}
+
 /// Lists the manifest at `csv`. `test_fraction` applies only without a split column.
 pub fn list(csv: &Path, columns: &Columns, test_fraction: Option<f64>) -> Result<Listing> {
-    let (header, cols) = read_strings(csv)?;
+    let (header, cols) = read_strings(csv, None)?;
     let find = |name: &str| header.iter().position(|h| h == name);
     let need = |name: &str, field: &str| {
         find(name).ok_or_else(|| {

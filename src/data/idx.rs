@@ -158,6 +158,7 @@ pub fn load_dir(name: &str, dir: &Path) -> Result<super::Dataset> {
         class_names,
         files: vec![tri, trl, tei, tel],
         official_val: None,
+        metadata: None,
     })
 }
 

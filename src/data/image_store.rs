@@ -8,8 +8,9 @@
 //! Layout of an entry (built inside `cache::Store::put`, so a killed build
 //! leaves nothing behind): `store.json` (shape, counts, class names, skipped
 //! images), `train.u8` (the official validation part's images, when the data
-//! ships one, follow the training images), `test.u8`, and `train.labels` /
-//! `test.labels` as little-endian `i64`.
+//! ships one, follow the training images), `test.u8`, `train.labels` /
+//! `test.labels` as little-endian `i64`, and for a manifest with extra
+//! columns `train.meta` / `test.meta` (their coded values, `metadata.rs`).
 use super::decode;
 use super::listing::{Item, Listing, Loc, Part};
 use super::prep::ImagePrep;
@@ -57,10 +58,13 @@ pub struct StoreInfo {
     pub val: usize,
     pub test: usize,
     pub skipped: Vec<Skipped>,
-    /// The names of a manifest's extra columns. Their per-image values are
-    /// in the listing (`Item::meta`), not yet in the store.
+    /// The names of a manifest's extra columns; their per-image codes are in
+    /// `train.meta` / `test.meta`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub meta_columns: Vec<String>,
+    /// Each extra column's values, in code order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meta_values: Vec<Vec<String>>,
 }
 
 /// How every image becomes a stored row: prepared by `dataset.image`, or, without
@@ -191,11 +195,11 @@ impl HashedFile {
 
 /// A decoded chunk on its way to the writer thread: which file, and each
 /// image's pixels (or why it was left out) with its label.
-type Decoded = (usize, Vec<(Result<Vec<u8>>, i64, String, Part)>);
+type Decoded = (usize, Vec<(Result<Vec<u8>>, i64, String, Part, Vec<String>)>);
 
 /// What the writer thread returns: the skipped images, the images stored per
-/// part, and each written file's sha256.
-type Written = (Vec<Skipped>, [usize; 3], BTreeMap<String, String>);
+/// part, each written file's sha256, and each metadata column's values.
+type Written = (Vec<Skipped>, [usize; 3], BTreeMap<String, String>, Vec<Vec<String>>);
 
 /// Decodes every listed image into `dir` (a fresh folder the cache moves into
 /// place when this returns), in parallel over all cores, while a writer
@@ -210,21 +214,27 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
     let bar = progress_bar(listing.len() as u64, settings.progress);
     let on_bad = settings.on_bad_image;
     let files = ["train", "test"];
+    let meta_columns = listing.meta_columns.len();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(2);
     let writer = {
         let dir = dir.to_path_buf();
         std::thread::spawn(move || -> Result<Written> {
-            let mut pixels: Vec<HashedFile> =
-                files.iter().map(|f| HashedFile::create(dir.join(format!("{f}.u8")))).collect::<Result<_>>()?;
-            let mut labels: Vec<HashedFile> =
-                files.iter().map(|f| HashedFile::create(dir.join(format!("{f}.labels")))).collect::<Result<_>>()?;
+            let create = |ext: &str| -> Result<Vec<HashedFile>> {
+                files.iter().map(|f| HashedFile::create(dir.join(format!("{f}.{ext}")))).collect()
+            };
+            let (mut pixels, mut labels) = (create("u8")?, create("labels")?);
+            let mut meta = if meta_columns > 0 { create("meta")? } else { Vec::new() };
+            let mut coder = super::metadata::Coder::new(meta_columns);
             let (mut skipped, mut counts) = (Vec::new(), [0usize; 3]);
             for (file, chunk) in rx {
-                for (decoded, label, origin, part) in chunk {
+                for (decoded, label, origin, part, values) in chunk {
                     match decoded {
                         Ok(px) => {
                             pixels[file].write(&px)?;
                             labels[file].write(&label.to_le_bytes())?;
+                            if let Some(m) = meta.get_mut(file) {
+                                m.write(&coder.encode(&values))?;
+                            }
                             counts[part as usize] += 1;
                         }
                         Err(e) if on_bad == OnBadImage::Skip => {
@@ -236,8 +246,8 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
                     }
                 }
             }
-            let hashes = pixels.into_iter().chain(labels).map(HashedFile::finish).collect::<Result<_>>()?;
-            Ok((skipped, counts, hashes))
+            let hashes = pixels.into_iter().chain(labels).chain(meta).map(HashedFile::finish).collect::<Result<_>>()?;
+            Ok((skipped, counts, hashes, coder.into_values()))
         })
     };
     let mut rows = ParquetRows::default();
@@ -254,7 +264,7 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
                     .map(|it| {
                         let origin = it.loc.to_string();
                         let px = bytes_of(it, &rows).and_then(|b| shape.decode(&origin, &b));
-                        (px, it.label, origin, part)
+                        (px, it.label, origin, part, it.meta.clone())
                     })
                     .collect();
                 // A closed channel: the writer stopped on an error, reported below.
@@ -272,7 +282,7 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
     drop(tx);
     let written = writer.join().map_err(|_| Error::stage("the image store's writer thread panicked"))?;
     sent?;
-    let (skipped, counts, hashes) = written?;
+    let (skipped, counts, hashes, meta_values) = written?;
     bar.finish_and_clear();
     let info = StoreInfo {
         version: VERSION,
@@ -285,6 +295,7 @@ pub fn build(listing: &Listing, settings: &BuildSettings, dir: &Path) -> Result<
         test: counts[Part::Test as usize],
         skipped,
         meta_columns: listing.meta_columns.clone(),
+        meta_values,
     };
     if info.train == 0 || info.test == 0 {
         return Err(Error::stage(format!(
@@ -351,6 +362,12 @@ pub fn open(dir: &Path, name: &str, files: Vec<PathBuf>) -> Result<(Dataset, Sto
     let train = part("train", info.train + info.val)?;
     let test = part("test", info.test)?;
     let official_val = (info.val > 0).then(|| info.train..info.train + info.val);
+    let metadata = if info.meta_columns.is_empty() {
+        None
+    } else {
+        let rows = (info.train + info.val, info.test);
+        Some(Arc::new(super::metadata::Metadata::read(dir, &info.meta_columns, &info.meta_values, rows)?))
+    };
     let ds = Dataset {
         name: name.to_string(),
         train,
@@ -359,6 +376,7 @@ pub fn open(dir: &Path, name: &str, files: Vec<PathBuf>) -> Result<(Dataset, Sto
         class_names: info.class_names.clone(),
         files,
         official_val,
+        metadata,
     };
     Ok((ds, info))
 }

@@ -8,9 +8,11 @@ pub mod csv_manifest;
 pub mod decode;
 pub mod fingerprint;
 pub mod folder;
+pub mod groups;
 pub mod idx;
 pub mod image_store;
 pub mod listing;
+pub mod metadata;
 pub mod named;
 pub mod parquet;
 pub mod prep;
@@ -172,6 +174,8 @@ pub struct Dataset {
     /// `val/`, a parquet `validation` split, a manifest's `val` rows): when
     /// present they are the validation split and nothing is carved from train.
     pub official_val: Option<std::ops::Range<usize>>,
+    /// A manifest's extra columns per official row (CSV; `metadata.rs`).
+    pub metadata: Option<std::sync::Arc<metadata::Metadata>>,
 }
 
 /// `class 0`, `class 1`, … for data that names no classes.
@@ -360,6 +364,8 @@ impl Dataset {
                 let start = kept(0..r.start);
                 start..start + kept(r.clone())
             }),
+            // By official row: a subset's rows find theirs through `subset_of`.
+            metadata: self.metadata.clone(),
         })
     }
 }
@@ -391,6 +397,7 @@ mod tests {
             class_names: vec!["a".into(), "b".into(), "c".into()],
             files: vec![],
             official_val: None,
+            metadata: None,
         };
         assert_eq!(ds.with_classes(&[2, 0]).unwrap().class_names, ["c", "a"]);
         let named = ds.prepared(Some(&["x".into(), "y".into(), "z".into()]), &[1, 2], &LabelMap::new()).unwrap();

@@ -130,12 +130,17 @@ impl Source {
     /// The image store's key: the files' content, the format's settings and the
     /// preprocessing, never the path.
     pub fn store_key(&self, fingerprint: &str) -> Key {
-        let config = json!({
+        let mut config = json!({
             "fingerprint": fingerprint,
             "format": self.format,
             "settings": self.options.key_fields(self.format),
             "numerics": image_store::VERSION,
         });
+        // A manifest's stores keep its extra columns' values since metadata
+        // version 1; older CSV stores (names only) are rebuilt, no other format's key moves.
+        if self.format == Format::Csv {
+            config["metadata"] = json!(crate::data::metadata::VERSION);
+        }
         stage_key("images", &config, &[])
     }
 

@@ -206,6 +206,12 @@ pub struct SplitCounts {
     pub train: Vec<usize>,
     pub val: Vec<usize>,
     pub test: Vec<usize>,
+    /// The test images' groups (`dataset.groups`), in the test split's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<crate::data::groups::TestGroups>,
+    /// Why the groups the suite asks for could not be computed (the report warns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_error: Option<String>,
 }
 
 /// A file an imported representation reads (resolved by the plan, recorded here).

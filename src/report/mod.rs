@@ -32,6 +32,7 @@ pub mod summary_table;
 pub mod table;
 pub mod tasks;
 pub mod training_curves;
+pub mod worst_group;
 
 use crate::error::{Error, Result};
 use crate::files::{read_json, write_atomic};

@@ -1,7 +1,8 @@
 //! The table a reviewer quotes: one row per representation, one column per
 //! ranked headline (mean and 95 % CI over seeds, the best mean in bold, a mark
 //! where the comparison with the family's reference is resolved), then
-//! worst-class top-1 and ECE of the first evaluation that records them, and
+//! worst-class top-1, worst-group top-1 (with `dataset.groups`) and ECE of
+//! the first evaluation that records them, and
 //! the fit + embedding time. Written at the top of report.md and beside it as
 //! `table.md` and `table.tex` (booktabs) for a paper.
 use super::comparisons::{Family, Verdict};
@@ -60,7 +61,12 @@ fn columns(data: &ReportData) -> Vec<(String, String, Column)> {
         ));
     }
     // The first evaluation that records each extra, by the suite's order.
-    for (metric, title, higher) in [("worst_class_top1", "worst class", true), ("ece", "ECE", false)] {
+    let extras = [
+        ("worst_class_top1", "worst class", true),
+        (super::worst_group::METRIC, "worst group", true),
+        ("ece", "ECE", false),
+    ];
+    for (metric, title, higher) in extras {
         if let Some(ev) = data.manifest.evaluations.iter().find(|e| index.metric(&e.name, metric).next().is_some()) {
             out.push((
                 ev.name.clone(),

@@ -84,6 +84,11 @@ pub struct DatasetSpec {
     /// CSV without a `split` column: this fraction of each class is the test part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_fraction: Option<f64>,
+    /// Worst-group accuracy over these keys: `label` and extra columns of a
+    /// CSV manifest (`[site]`, or `[label, site]` for class × site groups).
+    /// Read by the report from the stored per-image results: no key moves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 impl Default for DatasetSpec {
@@ -107,6 +112,7 @@ impl Default for DatasetSpec {
             columns: Default::default(),
             shards: None,
             test_fraction: None,
+            groups: Vec::new(),
         }
     }
 }

@@ -46,6 +46,7 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
         }
     }
     check_label_map(path, d, c);
+    check_groups(path, d, c);
     if !d.classes.is_empty() && d.classes.len() < 2 {
         c.push(&format!("{path}.classes"), "needs at least 2 classes");
     }
@@ -57,6 +58,21 @@ fn check_dataset(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
                     format!("{h} is not a label after `classes` (0..{})", d.classes.len()),
                 );
             }
+        }
+    }
+}
+
+/// `groups`: `label` or a manifest's extra columns (which columns the CSV has
+/// is checked against its header before the run, `app::check_groups`), each once.
+fn check_groups(path: &str, d: &crate::spec::DatasetSpec, c: &mut Checker) {
+    for (i, g) in d.groups.iter().enumerate() {
+        let p = format!("{path}.groups[{i}]");
+        if g.trim().is_empty() {
+            c.push(&p, "is empty");
+        } else if d.groups[..i].contains(g) {
+            c.push(&p, format!("`{g}` is listed twice"));
+        } else if g != crate::data::groups::LABEL && d.format != Some(crate::data::named::Format::Csv) {
+            c.push(&p, format!("`{g}`: only a CSV manifest has extra columns to group by (`label` groups by class)"));
         }
     }
 }

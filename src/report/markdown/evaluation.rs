@@ -221,6 +221,7 @@ pub(super) fn evaluation_section(
         solver_warnings(o, &choices);
         crate::report::per_class::gap_section(o, data, ev);
         crate::report::per_class::per_class_section(o, data, ev);
+        crate::report::worst_group::section(o, data, ev);
         if robustness {
             crate::report::robustness::tables(o, data, ev);
         }

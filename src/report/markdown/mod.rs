@@ -116,6 +116,9 @@ fn header(o: &mut String, data: &ReportData) {
             );
         }
     }
+    for e in crate::report::worst_group::errors(data) {
+        let _ = writeln!(o, "**Warning: the groups `dataset.groups` asks for could not be computed**, so no worst-group accuracy is shown for {e}\n");
+    }
     if m.interrupted {
         let _ = writeln!(o, "**Interrupted (Ctrl-C): this report covers the cells that finished; re-running the suite computes the rest.**\n");
     }
