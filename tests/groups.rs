@@ -112,6 +112,10 @@ fn worst_group_accuracy_comes_from_the_stored_results_without_recomputing() {
     assert!(md.contains("Top-1 per group (%), groups by `site`"), "{md}");
     assert!(md.contains("site=B (n=18)"), "{md}");
     assert!(md.contains("**Small group**: site=B has 18 test images"), "{md}");
+    // Compared like a headline (all pairs here, Holm over the family): in the
+    // findings, and Δ with its verdict in the group table.
+    assert!(md.contains("- worst-group top-1 of `linear`"), "{md}");
+    assert!(md.contains("| reference |"), "{md}");
     let table = std::fs::read_to_string(run.join("table.md")).unwrap();
     assert!(table.contains("linear worst group"), "{table}");
     // The rebuilt report reads the same stored rows and details.

@@ -135,7 +135,8 @@ pub fn write_run(dir: &Path, data: &ReportData) -> Result<PathBuf> {
 pub fn render(dir: &Path, data: &ReportData) -> Result<PathBuf> {
     table::write_summary(dir, &data.summary)?;
     let headlines = data.ranked_headlines();
-    let families = comparisons::compare_in(dir, &data.rows, &data.summary, &headlines, &data.artifacts)?;
+    let mut families = comparisons::compare_in(dir, &data.rows, &data.summary, &headlines, &data.artifacts)?;
+    families.extend(worst_group::families(data));
     let ranks = significance::rank_table(&data.summary, &headlines, &data.manifest.representations);
     let charts = plot::summary_chart(dir, &families, &data.manifest)?;
     let mut figures = Vec::new();

@@ -231,7 +231,11 @@ pub fn markdown(t: &SummaryTable) -> String {
             .collect();
         let _ = writeln!(o, "| {rep} | {} |", shown.join(" | "));
     }
-    let _ = writeln!(o, "\n{LEGEND}");
+    let _ = write!(o, "\n{LEGEND}");
+    if t.columns.iter().any(|c| c.title.ends_with(" worst group")) {
+        let _ = write!(o, " Worst group is compared as the headlines are (its marks are its own tests).");
+    }
+    o.push('\n');
     o
 }
 

@@ -133,17 +133,34 @@ fn pct(v: f64) -> String {
     }
 }
 
-/// The section of one evaluation: per-group top-1 (mean over seeds), the
-/// worst group with its interval, and each representation's worst-group
-/// accuracy minus the reference's, paired by seed.
-pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
+/// One representation's row of a panel.
+struct RepGroups {
+    representation: String,
+    /// Top-1 per group, mean over seeds (groups of the panel's first cell).
+    per_group: Vec<f64>,
+    /// The worst group's top-1 per seed.
+    worst: Vec<(u64, f64)>,
+    /// Which group was lowest, with its number of seeds (most first).
+    lowest_in: Vec<(String, usize)>,
+}
+
+/// The groups of one evaluation at one matrix point (`params`).
+struct Panel {
+    params: String,
+    first: GroupTop1,
+    /// Every cell has the first cell's groups (a per-seed test subset can lose a group).
+    same_groups: bool,
+    rows: Vec<RepGroups>,
+}
+
+fn panels(data: &ReportData, ev: &EvaluationRecord) -> Vec<Panel> {
     let index = data.index();
     let cells = index.artifacts(&ev.name);
     let stored = |c: &Artifact| serde_json::from_value::<GroupTop1>(c.details.get(DETAIL)?.clone()).ok();
     if !cells.iter().any(|c| c.details.get(DETAIL).is_some()) {
-        return;
+        return Vec::new();
     }
-    let reps = &data.manifest.representations;
+    let mut out = Vec::new();
     for params in params_groups(index.summaries(&ev.name).iter().copied()) {
         let of = |rep: &str| -> Vec<(u64, GroupTop1)> {
             cells
@@ -152,28 +169,96 @@ pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
                 .filter_map(|c| Some((c.seed, stored(c)?)))
                 .collect()
         };
-        let rows: Vec<(&String, Vec<(u64, GroupTop1)>)> =
-            reps.iter().map(|r| (r, of(r))).filter(|(_, v)| !v.is_empty()).collect();
-        let Some(first) = rows.first().map(|r| r.1[0].1.clone()) else { continue };
+        let cells_of: Vec<(&String, Vec<(u64, GroupTop1)>)> =
+            data.manifest.representations.iter().map(|r| (r, of(r))).filter(|(_, v)| !v.is_empty()).collect();
+        let Some(first) = cells_of.first().map(|r| r.1[0].1.clone()) else { continue };
+        let same_groups = cells_of.iter().all(|(_, v)| v.iter().all(|(_, g)| g.names == first.names));
+        let worst_by_seed = |v: &[(u64, GroupTop1)]| -> Vec<(u64, f64)> {
+            v.iter().filter_map(|(s, g)| Some((*s, g.worst()?.1))).collect()
+        };
+        let rows = cells_of
+            .iter()
+            .map(|(rep, v)| {
+                let per_group = (0..first.names.len())
+                    .map(|k| {
+                        let vals: Vec<f64> = v.iter().filter_map(|(_, g)| g.top1.get(k).copied()).collect();
+                        if vals.is_empty() {
+                            f64::NAN
+                        } else {
+                            vals.iter().sum::<f64>() / vals.len() as f64
+                        }
+                    })
+                    .collect();
+                let worst = worst_by_seed(v);
+                // Which group was lowest, counted over seeds (the first on ties).
+                let mut lowest_in: Vec<(String, usize)> = Vec::new();
+                for name in v.iter().filter_map(|(_, g)| g.worst().map(|(k, _)| g.names[k].clone())) {
+                    match lowest_in.iter_mut().find(|w| w.0 == name) {
+                        Some(w) => w.1 += 1,
+                        None => lowest_in.push((name, 1)),
+                    }
+                }
+                lowest_in.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                RepGroups { representation: rep.to_string(), per_group, worst, lowest_in }
+            })
+            .collect();
+        out.push(Panel { params: params.to_string(), first, same_groups, rows });
+    }
+    out
+}
+
+/// A comparison's difference in points with its interval and verdict.
+fn delta_text(c: &super::comparisons::Comparison) -> String {
+    let ci = match c.ci {
+        Some((lo, hi)) => format!(" [{:+.1}, {:+.1}]", lo * 100.0, hi * 100.0),
+        None => String::new(),
+    };
+    let verdict = match (c.verdict, &c.note) {
+        (super::comparisons::Verdict::NotTested, Some(n)) => {
+            format!("not tested ({})", n.trim_start_matches("no test: "))
+        }
+        (v, _) => v.words(""),
+    };
+    format!("{:+.1}{ci}: {verdict}", c.diff * 100.0)
+}
+
+/// The groups' keys as written (`site` × `scanner`).
+fn by_text(g: &GroupTop1) -> String {
+    g.by.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(" × ")
+}
+
+/// The section of one evaluation: per-group top-1 (mean over seeds), the
+/// worst group with its interval, and each representation's worst-group
+/// accuracy against the reference (its comparison in `families`).
+pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord, families: &[super::comparisons::Family]) {
+    for p in panels(data, ev) {
+        let first = &p.first;
+        let family = families.iter().find(|f| f.evaluation == ev.name && f.metric == METRIC && f.params == p.params);
+        let reference = family.and_then(|f| f.reference()).map(|r| {
+            let why = if matches!(family.map(|f| &f.design), Some(super::comparisons::Design::Baseline(_))) {
+                "the baseline"
+            } else {
+                "the best mean worst-group top-1"
+            };
+            (r.to_string(), why)
+        });
         let groups = first.names.len();
-        let same_groups = rows.iter().all(|(_, v)| v.iter().all(|(_, g)| g.names == first.names));
-        if !same_groups {
+        if !p.same_groups {
             let _ = writeln!(o, "> **Groups differ between seeds** ({}): a test subset drawn per seed left some group out of some seeds; worst-group accuracy is shown per representation only.\n", ev.name);
         }
-        let what = if params.is_empty() { String::new() } else { format!(" [{params}]") };
-        let reference = super::per_class::reference(data, ev, params);
+        let what = if p.params.is_empty() { String::new() } else { format!(" [{}]", p.params) };
         let _ = writeln!(
             o,
             "Top-1 per group (%){what}, groups by {} ({} groups; predictions of `{}`), mean over seeds; **worst group**: the lowest group's top-1 in each seed, mean ± half-width of the 95 % t-interval over seeds, and which group it was (seeds counted; the first on ties){}:\n",
-            first.by.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(" × "),
+            by_text(first),
             groups,
             first.of,
             match &reference {
-                Some((r, why)) => format!("; Δ: minus {r}'s ({why}), paired by seed"),
+                Some((r, why)) => format!("; Δ: minus {r}'s ({why}) with its 95 % CI and verdict, as the evaluation's table compares worst_group_top1 (paired over seeds, Holm over the family)"),
                 None => String::new(),
             }
         );
-        let wide = groups <= 12 && same_groups;
+        let wide = groups <= 12 && p.same_groups;
         let head: Vec<String> = if wide {
             first.names.iter().zip(&first.counts).map(|(n, c)| format!("{n} (n={c})")).collect()
         } else {
@@ -185,59 +270,26 @@ pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
             head.iter().map(|h| format!("{h} | ")).collect::<String>()
         );
         let _ = writeln!(o, "|---|{}---|---|---|", "---|".repeat(head.len()));
-        let worst_by_seed = |v: &[(u64, GroupTop1)]| -> Vec<(u64, f64)> {
-            v.iter().filter_map(|(s, g)| Some((*s, g.worst()?.1))).collect()
-        };
-        let reference_worst =
-            reference.as_ref().and_then(|(r, _)| rows.iter().find(|(n, _)| *n == r)).map(|(_, v)| worst_by_seed(v));
-        for (rep, v) in &rows {
-            let mut cols = String::new();
-            if wide {
-                for k in 0..groups {
-                    let vals: Vec<f64> = v.iter().map(|(_, g)| g.top1[k]).filter(|x| x.is_finite()).collect();
-                    let m = if vals.is_empty() { f64::NAN } else { vals.iter().sum::<f64>() / vals.len() as f64 };
-                    let _ = write!(cols, "{} | ", pct(m));
-                }
-            }
-            let worst = worst_by_seed(v);
-            let w: Vec<f64> = worst.iter().map(|x| x.1).collect();
+        for r in &p.rows {
+            let cols: String =
+                if wide { r.per_group.iter().map(|&m| format!("{} | ", pct(m))).collect() } else { String::new() };
+            let w: Vec<f64> = r.worst.iter().map(|x| x.1).collect();
             let (m, sd) = mean_std(&w);
             let interval = if w.len() >= 2 {
                 format!("{} ± {:.1}", pct(m), ci95_half_width(sd, w.len()) * 100.0)
             } else {
                 format!("{} (one seed: no interval)", pct(m))
             };
-            // Which group was lowest, counted over seeds (the first on ties).
-            let mut which: Vec<(&str, usize)> = Vec::new();
-            for name in v.iter().filter_map(|(_, g)| g.worst().map(|(k, _)| g.names[k].as_str())) {
-                match which.iter_mut().find(|w| w.0 == name) {
-                    Some(w) => w.1 += 1,
-                    None => which.push((name, 1)),
-                }
-            }
-            which.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            let names: Vec<String> = match which.as_slice() {
-                [(n, _)] => vec![n.to_string()],
-                many => many.iter().map(|(n, k)| format!("{n} ({k} of {})", v.len())).collect(),
+            let names: Vec<String> = match r.lowest_in.as_slice() {
+                [(n, _)] => vec![n.clone()],
+                many => many.iter().map(|(n, k)| format!("{n} ({k} of {})", r.worst.len())).collect(),
             };
-            let delta = match &reference_worst {
-                Some(_) if reference.as_ref().is_some_and(|(r, _)| r == *rep) => "reference".to_string(),
-                Some(rw) => {
-                    let d: Vec<f64> =
-                        worst.iter().filter_map(|(s, a)| rw.iter().find(|(t, _)| t == s).map(|(_, b)| a - b)).collect();
-                    let (dm, dsd) = mean_std(&d);
-                    match d.len() {
-                        0 => "no seed in common".into(),
-                        1 => format!("{:+.1} (one seed: no interval)", dm * 100.0),
-                        n => {
-                            let h = ci95_half_width(dsd, n) * 100.0;
-                            format!("{:+.1} [{:+.1}, {:+.1}]", dm * 100.0, dm * 100.0 - h, dm * 100.0 + h)
-                        }
-                    }
-                }
-                None => "—".into(),
+            let delta = match (family, &reference) {
+                (_, Some((refr, _))) if *refr == r.representation => "reference".to_string(),
+                (Some(f), Some(_)) => f.row_of(&r.representation).map(delta_text).unwrap_or_else(|| "—".into()),
+                _ => "—".into(),
             };
-            let _ = writeln!(o, "| {rep} | {cols}{interval} | {} | {delta} |", names.join("; "));
+            let _ = writeln!(o, "| {} | {cols}{interval} | {} | {delta} |", r.representation, names.join("; "));
         }
         o.push('\n');
         if let Some((k, &n)) = first.counts.iter().enumerate().min_by_key(|(_, &n)| n).filter(|(_, &n)| n < SMALL_GROUP)
@@ -250,6 +302,29 @@ pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord) {
             );
         }
     }
+}
+
+/// The comparisons of every ranked evaluation's worst-group top-1, as its
+/// headline is compared (the suite's baseline, else all pairs; a paired t over
+/// seeds, Holm over the family; with one seed no test: the stored per-image
+/// bits score the headline, not the worst group).
+pub fn families(data: &ReportData) -> Vec<super::comparisons::Family> {
+    let index = data.index();
+    let headlines: Vec<super::significance::RankedHeadline> = data
+        .ranked_headlines()
+        .into_iter()
+        .filter(|h| index.metric(&h.evaluation, METRIC).next().is_some())
+        .map(|h| super::significance::RankedHeadline {
+            metric: METRIC.into(),
+            higher_is_better: true,
+            margin: None,
+            ..h
+        })
+        .collect();
+    if headlines.is_empty() {
+        return Vec::new();
+    }
+    super::comparisons::compare(&data.rows, &data.summary, &headlines, &data.artifacts)
 }
 
 #[cfg(test)]

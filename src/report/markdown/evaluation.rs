@@ -70,11 +70,14 @@ fn fmt_row(family: Option<&Family>, rep: &str, proportion: bool) -> String {
 }
 
 /// Every comparison of an all-pairs family with more than one pair.
-fn pairs_table(o: &mut String, f: &Family, proportion: bool) {
+fn pairs_table(o: &mut String, f: &Family, proportion: bool, headline: &str) {
     if f.design != Design::AllPairs || f.comparisons.len() < 2 {
         return;
     }
-    let what = if f.params.is_empty() { String::new() } else { format!(" [{}]", f.params) };
+    let mut what = if f.params.is_empty() { String::new() } else { format!(" [{}]", f.params) };
+    if f.metric != headline {
+        what.push_str(&format!(" on `{}`", f.metric));
+    }
     let _ = writeln!(o, "All pairs{what} ({} tested, Holm over them):\n", f.tested());
     let _ = writeln!(o, "| representation | against | comparison |");
     let _ = writeln!(o, "|---|---|---|");
@@ -216,12 +219,12 @@ pub(super) fn evaluation_section(
         }
         o.push('\n');
         for f in &mine {
-            pairs_table(o, f, ev.proportion);
+            pairs_table(o, f, ev.proportion, &ev.headline);
         }
         solver_warnings(o, &choices);
         crate::report::per_class::gap_section(o, data, ev);
         crate::report::per_class::per_class_section(o, data, ev);
-        crate::report::worst_group::section(o, data, ev);
+        crate::report::worst_group::section(o, data, ev, families);
         if robustness {
             crate::report::robustness::tables(o, data, ev);
         }

@@ -62,9 +62,13 @@ fn design_size(c: &Comparison) -> String {
 pub(super) fn findings(o: &mut String, data: &ReportData, families: &[Family]) {
     let mut lines = Vec::new();
     for ev in data.manifest.evaluations.iter().filter(|e| e.ranks) {
-        for f in families.iter().filter(|f| f.evaluation == ev.name && f.metric == ev.headline) {
-            let what =
+        let group = crate::report::worst_group::METRIC;
+        for f in families.iter().filter(|f| f.evaluation == ev.name && (f.metric == ev.headline || f.metric == group)) {
+            let mut what =
                 if f.params.is_empty() { format!("`{}`", ev.name) } else { format!("`{}` [{}]", ev.name, f.params) };
+            if f.metric == group {
+                what = format!("worst-group top-1 of {what}");
+            }
             let value = |rep: &str| {
                 let mean = f.order.iter().find(|(r, _)| r == rep).map_or(f64::NAN, |(_, m)| *m);
                 let n = data
@@ -77,7 +81,7 @@ pub(super) fn findings(o: &mut String, data: &ReportData, families: &[Family]) {
                             && s.representation == rep
                     })
                     .map_or(0, |s| s.n);
-                format!("{} {mean:.3}, {n} seed{}", ev.headline, if n == 1 { "" } else { "s" })
+                format!("{} {mean:.3}, {n} seed{}", f.metric, if n == 1 { "" } else { "s" })
             };
             let note = f.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
             match &f.design {
