@@ -146,6 +146,9 @@ fn groups_naming_a_column_the_data_lacks_are_refused_with_the_field() {
         r.stderr
     );
     assert!(r.stderr.contains("it has: site, scanner"), "{}", r.stderr);
+    // `plan` (and `prepare`, `submit`) refuse it too, before any work.
+    let r = repbench(dir, &["plan", "bad.yaml"]).failed();
+    assert!(r.stderr.contains("dataset.groups[1]: `hospital`"), "{}", r.stderr);
     // An IDX dataset has no columns: refused when the suite is validated.
     std::fs::write(
         dir.join("idx.yaml"),

@@ -111,6 +111,7 @@ pub fn plan_suite_seeds(spec: &Path, cache: Option<&Path>, seeds: Option<&[u64]>
     }
     let store = Store::open(&cache.map(Path::to_path_buf).unwrap_or_else(Store::default_root))?;
     let plan = plan::build(loaded, &store)?;
+    check_groups(&plan)?;
     Ok((plan, store))
 }
 
@@ -151,7 +152,6 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
     let started = crate::files::unix_now();
     let (plan, store) = plan_suite_seeds(spec, opts.cache.as_deref(), opts.seeds.as_deref())?;
     check_class_names(&plan, &store)?;
-    check_groups(&plan)?;
     let suite = &plan.loaded.suite;
     let (device, device_note) = crate::runtime::setup(&suite.run_settings(), opts.device, None)?;
     let dir = run_dir(opts, &suite.suite);
@@ -234,8 +234,9 @@ fn check_class_names(plan: &SuitePlan, store: &Store) -> Result<()> {
     Ok(())
 }
 
-/// Checks every `dataset.groups` column against its manifest's header before
-/// anything runs (the groups are read only when the report is written).
+/// Checks every `dataset.groups` column against its manifest's header when a
+/// suite is planned (run, plan, prepare, submit), before anything runs: the
+/// groups are read only when the run is written.
 fn check_groups(plan: &SuitePlan) -> Result<()> {
     let mut checked = Vec::new();
     for p in &plan.points {
