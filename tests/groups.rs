@@ -149,6 +149,18 @@ fn groups_naming_a_column_the_data_lacks_are_refused_with_the_field() {
     // `plan` (and `prepare`, `submit`) refuse it too, before any work.
     let r = repbench(dir, &["plan", "bad.yaml"]).failed();
     assert!(r.stderr.contains("dataset.groups[1]: `hospital`"), "{}", r.stderr);
+    // Two tasks on one manifest, each checked for its own columns and named by its field.
+    std::fs::write(
+        dir.join("tasks.yaml"),
+        "suite: s\ndatasets:\n  fine: {path: tiny/manifest.csv, format: csv, groups: [site]}\n  coarse: {path: tiny/manifest.csv, format: csv, groups: [label, sitex]}\nrepresentations: {raw: {kind: raw}}\nevaluations: {linear: {kind: linear_probe}}\n",
+    )
+    .unwrap();
+    let r = repbench(dir, &["plan", "tasks.yaml"]).failed();
+    assert!(
+        r.stderr.contains("tasks.yaml:4") && r.stderr.contains("datasets.coarse.groups[1]: `sitex`"),
+        "{}",
+        r.stderr
+    );
     // An IDX dataset has no columns: refused when the suite is validated.
     std::fs::write(
         dir.join("idx.yaml"),

@@ -241,10 +241,12 @@ fn check_groups(plan: &SuitePlan) -> Result<()> {
     let mut checked = Vec::new();
     for p in &plan.points {
         let spec = &p.data.spec;
-        if spec.groups.iter().all(|g| g == crate::data::groups::LABEL) || checked.contains(&p.data.source_index) {
+        // Datasets of one manifest may group by different columns: checked per (source, groups).
+        let this = (p.data.source_index, &spec.groups);
+        if spec.groups.iter().all(|g| g == crate::data::groups::LABEL) || checked.contains(&this) {
             continue;
         }
-        checked.push(p.data.source_index);
+        checked.push(this);
         let source = &plan.datasets[p.data.source_index].source;
         let extra = crate::data::csv_manifest::extra_columns(&source.root, &source.options.columns)?;
         let params = p.point.params();
