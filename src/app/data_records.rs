@@ -4,16 +4,15 @@
 use crate::cache::store::Store;
 use crate::data::groups::TestGroups;
 use crate::data::split::SplitClassCounts;
-use crate::data::Dataset;
 use crate::report::manifest::{DatasetRecord, ImportedFile, SplitCounts};
-use crate::runner::plan::{DataPlan, DatasetPlan, SuitePlan};
+use crate::runner::plan::{DatasetPlan, SuitePlan};
 
 /// Images per class in each split of every distinct evaluation-data split the
 /// run used, with its test images' groups where the suite asks for them (read
 /// from the cache; a split that is not there is left out).
 pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> {
     let mut out: Vec<(crate::cache::key::Key, SplitCounts)> = Vec::new();
-    let mut data = PreparedData { plan, store, loaded: Vec::new() };
+    let mut data = crate::runner::execute::DataMemo::new(plan, store);
     for p in &plan.points {
         let label = p.label("").trim().to_string();
         if let Some((_, c)) = out.iter_mut().find(|(k, _)| *k == p.data.key) {
@@ -28,7 +27,7 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
             // Entries from before counts.json: count from the data (decodes it).
             Err(_) => {
                 let (Some(splits), Ok(ds)) = (splits(), data.get(&p.data)) else { continue };
-                SplitClassCounts::of(ds, &splits)
+                SplitClassCounts::of(&ds, &splits)
             }
         };
         let spec = &p.data.spec;
@@ -36,15 +35,10 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
         let (groups, groups_error) = match (spec.groups.is_empty(), splits()) {
             (true, _) => (None, None),
             (false, None) => (None, Some("the split's indices are not readable".to_string())),
-            (false, Some(s)) => {
-                match data
-                    .get(&p.data)
-                    .and_then(|ds| TestGroups::of(ds, &s.test, &spec.groups).map_err(|e| e.to_string()))
-                {
-                    Ok(g) => (Some(g), None),
-                    Err(e) => (None, Some(e)),
-                }
-            }
+            (false, Some(s)) => match data.get(&p.data).and_then(|ds| TestGroups::of(&ds, &s.test, &spec.groups)) {
+                Ok(g) => (Some(g), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
         };
         let SplitClassCounts { dataset, classes, class_names, train, val, test } = counts;
         // Names are not in any key: the suite's own list (names of the data's
@@ -62,35 +56,6 @@ pub(super) fn split_counts(plan: &SuitePlan, store: &Store) -> Vec<SplitCounts> 
         ));
     }
     out.into_iter().map(|(_, c)| c).collect()
-}
-
-/// The suite's data as its points prepare it (class subset, label map),
-/// loaded at most once each (an image store is mapped, not decoded).
-struct PreparedData<'a> {
-    plan: &'a SuitePlan,
-    store: &'a Store,
-    loaded: Vec<(Prepared, Result<Dataset, String>)>,
-}
-
-/// What `Dataset::prepared` makes of a source: (source, classes kept, label map).
-type Prepared = (usize, Vec<usize>, crate::data::LabelMap);
-
-impl PreparedData<'_> {
-    fn get(&mut self, dp: &DataPlan) -> Result<&Dataset, String> {
-        let key = (dp.source_index, dp.spec.classes.clone(), dp.spec.label_map.clone());
-        let i = match self.loaded.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                let ds = self.plan.datasets[dp.source_index]
-                    .load(self.store, false)
-                    .and_then(|full| full.prepared(dp.spec.class_names.as_deref(), &key.1, &key.2))
-                    .map_err(|e| e.to_string());
-                self.loaded.push((key, ds));
-                self.loaded.len() - 1
-            }
-        };
-        self.loaded[i].1.as_ref().map_err(String::clone)
-    }
 }
 
 /// Every imported file of the suite, once.

@@ -202,9 +202,7 @@ pub fn run_suite(spec: &Path, opts: &RunOptions) -> Result<RunResult> {
         plan: Some(record_look(&plan.loaded, &store, started, &dir)?),
     };
     let (mut rows, mut artifacts) = (outcome.rows, outcome.artifacts);
-    let headlines: Vec<(String, String)> =
-        manifest.evaluations.iter().map(|e| (e.name.clone(), e.headline.clone())).collect();
-    crate::report::worst_group::derive(&mut rows, &mut artifacts, &manifest.split_counts, &headlines);
+    crate::report::worst_group::derive(&mut rows, &mut artifacts, &manifest.split_counts, &manifest.evaluations);
     let data = crate::report::ReportData::new(rows, manifest, artifacts, outcome.train_logs);
     let report = crate::report::write_run(&dir, &data)?;
     Ok(RunResult {

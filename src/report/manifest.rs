@@ -214,6 +214,15 @@ pub struct SplitCounts {
     pub groups_error: Option<String>,
 }
 
+impl SplitCounts {
+    /// Whether the matrix point of `seed` and `params` used this split
+    /// (`points` holds their labels, `seed=0 dataset=coarse`).
+    pub fn has_point(&self, seed: u64, params: &str) -> bool {
+        let label = if params.is_empty() { format!("seed={seed}") } else { format!("seed={seed} {params}") };
+        self.points.contains(&label)
+    }
+}
+
 /// A file an imported representation reads (resolved by the plan, recorded here).
 pub use crate::runner::plan::ImportedFile;
 

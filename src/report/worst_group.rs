@@ -9,9 +9,9 @@
 //! `group_top1` detail and a `worst_group_top1` result row, so the metric has
 //! its seeds' statistics, a summary-table column and a place in results.csv
 //! like any other; nothing is re-fitted or re-evaluated for it.
-use super::hypothesis::decode_bits;
+use super::index::SeriesKey;
 use super::manifest::{EvaluationRecord, SplitCounts};
-use super::stats::{ci95_half_width, mean_std, params_groups};
+use super::stats::params_groups;
 use super::ReportData;
 use crate::runner::{Artifact, ResultRow};
 use serde::{Deserialize, Serialize};
@@ -44,24 +44,13 @@ impl GroupTop1 {
     }
 }
 
-/// The point label (`seed=0 dataset=coarse`) of a cell, as `SplitCounts::points` lists it.
-fn point_label(seed: u64, params: &str) -> String {
-    if params.is_empty() {
-        format!("seed={seed}")
-    } else {
-        format!("seed={seed} {params}")
-    }
-}
-
 /// Top-1 per group of one cell, when it stored per-image correctness for the
 /// test split the groups describe.
 pub fn of_cell(cell: &Artifact, counts: &[SplitCounts], headline: &str) -> Option<GroupTop1> {
-    let label = point_label(cell.seed, &cell.params);
-    let groups = counts.iter().find(|c| c.points.contains(&label))?.groups.as_ref()?;
-    let n = cell.details.get("test_images")?.as_u64()? as usize;
-    let right = decode_bits(cell.details.get("test_correct")?.as_str()?, n)?;
+    let groups = counts.iter().find(|c| c.has_point(cell.seed, &cell.params))?.groups.as_ref()?;
+    let right = super::significance::correct_of(cell)?;
     let codes = groups.codes()?;
-    if codes.len() != n {
+    if codes.len() != right.len() {
         return None;
     }
     let mut hits = vec![(0usize, 0usize); groups.names.len()];
@@ -85,14 +74,14 @@ pub fn derive(
     rows: &mut Vec<ResultRow>,
     artifacts: &mut [Artifact],
     counts: &[SplitCounts],
-    headlines: &[(String, String)],
+    evaluations: &[EvaluationRecord],
 ) {
     if counts.iter().all(|c| c.groups.is_none()) {
         return;
     }
     for cell in artifacts.iter_mut().filter(|c| c.representation != "*") {
-        let headline = headlines.iter().find(|(e, _)| *e == cell.evaluation).map(|h| h.1.as_str()).unwrap_or("");
-        let Some(g) = of_cell(cell, counts, headline) else { continue };
+        let ev = evaluations.iter().find(|e| e.name == cell.evaluation);
+        let Some(g) = of_cell(cell, counts, ev.map_or("", |e| e.headline.as_str())) else { continue };
         let Some((_, worst)) = g.worst() else { continue };
         let same = |r: &ResultRow| {
             r.cell_key == cell.cell_key
@@ -138,8 +127,8 @@ struct RepGroups {
     representation: String,
     /// Top-1 per group, mean over seeds (groups of the panel's first cell).
     per_group: Vec<f64>,
-    /// The worst group's top-1 per seed.
-    worst: Vec<(u64, f64)>,
+    /// Seeds with groups.
+    seeds: usize,
     /// Which group was lowest, with its number of seeds (most first).
     lowest_in: Vec<(String, usize)>,
 }
@@ -173,9 +162,6 @@ fn panels(data: &ReportData, ev: &EvaluationRecord) -> Vec<Panel> {
             data.manifest.representations.iter().map(|r| (r, of(r))).filter(|(_, v)| !v.is_empty()).collect();
         let Some(first) = cells_of.first().map(|r| r.1[0].1.clone()) else { continue };
         let same_groups = cells_of.iter().all(|(_, v)| v.iter().all(|(_, g)| g.names == first.names));
-        let worst_by_seed = |v: &[(u64, GroupTop1)]| -> Vec<(u64, f64)> {
-            v.iter().filter_map(|(s, g)| Some((*s, g.worst()?.1))).collect()
-        };
         let rows = cells_of
             .iter()
             .map(|(rep, v)| {
@@ -189,7 +175,6 @@ fn panels(data: &ReportData, ev: &EvaluationRecord) -> Vec<Panel> {
                         }
                     })
                     .collect();
-                let worst = worst_by_seed(v);
                 // Which group was lowest, counted over seeds (the first on ties).
                 let mut lowest_in: Vec<(String, usize)> = Vec::new();
                 for name in v.iter().filter_map(|(_, g)| g.worst().map(|(k, _)| g.names[k].clone())) {
@@ -199,27 +184,12 @@ fn panels(data: &ReportData, ev: &EvaluationRecord) -> Vec<Panel> {
                     }
                 }
                 lowest_in.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                RepGroups { representation: rep.to_string(), per_group, worst, lowest_in }
+                RepGroups { representation: rep.to_string(), per_group, seeds: v.len(), lowest_in }
             })
             .collect();
         out.push(Panel { params: params.to_string(), first, same_groups, rows });
     }
     out
-}
-
-/// A comparison's difference in points with its interval and verdict.
-fn delta_text(c: &super::comparisons::Comparison) -> String {
-    let ci = match c.ci {
-        Some((lo, hi)) => format!(" [{:+.1}, {:+.1}]", lo * 100.0, hi * 100.0),
-        None => String::new(),
-    };
-    let verdict = match (c.verdict, &c.note) {
-        (super::comparisons::Verdict::NotTested, Some(n)) => {
-            format!("not tested ({})", n.trim_start_matches("no test: "))
-        }
-        (v, _) => v.words(""),
-    };
-    format!("{:+.1}{ci}: {verdict}", c.diff * 100.0)
 }
 
 /// The groups' keys as written (`site` × `scanner`).
@@ -231,6 +201,7 @@ fn by_text(g: &GroupTop1) -> String {
 /// worst group with its interval, and each representation's worst-group
 /// accuracy against the reference (its comparison in `families`).
 pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord, families: &[super::comparisons::Family]) {
+    let index = data.index();
     for p in panels(data, ev) {
         let first = &p.first;
         let family = families.iter().find(|f| f.evaluation == ev.name && f.metric == METRIC && f.params == p.params);
@@ -266,27 +237,34 @@ pub fn section(o: &mut String, data: &ReportData, ev: &EvaluationRecord, familie
         };
         let _ = writeln!(
             o,
-            "| representation | {}worst group | lowest in | Δ worst group (points) |",
+            "| representation | {}worst group | lowest in | Δ worst group |",
             head.iter().map(|h| format!("{h} | ")).collect::<String>()
         );
         let _ = writeln!(o, "|---|{}---|---|---|", "---|".repeat(head.len()));
         for r in &p.rows {
             let cols: String =
                 if wide { r.per_group.iter().map(|&m| format!("{} | ", pct(m))).collect() } else { String::new() };
-            let w: Vec<f64> = r.worst.iter().map(|x| x.1).collect();
-            let (m, sd) = mean_std(&w);
-            let interval = if w.len() >= 2 {
-                format!("{} ± {:.1}", pct(m), ci95_half_width(sd, w.len()) * 100.0)
-            } else {
-                format!("{} (one seed: no interval)", pct(m))
+            let key = SeriesKey {
+                evaluation: &ev.name,
+                params: &p.params,
+                metric: METRIC,
+                representation: &r.representation,
+            };
+            let interval = match index.summary(&key) {
+                Some(s) if s.n >= 2 => format!("{} ± {:.1}", pct(s.mean), (s.ci95_high - s.ci95_low) / 2.0 * 100.0),
+                Some(s) => format!("{} (one seed: no interval)", pct(s.mean)),
+                None => "—".into(),
             };
             let names: Vec<String> = match r.lowest_in.as_slice() {
                 [(n, _)] => vec![n.clone()],
-                many => many.iter().map(|(n, k)| format!("{n} ({k} of {})", r.worst.len())).collect(),
+                many => many.iter().map(|(n, k)| format!("{n} ({k} of {})", r.seeds)).collect(),
             };
             let delta = match (family, &reference) {
                 (_, Some((refr, _))) if *refr == r.representation => "reference".to_string(),
-                (Some(f), Some(_)) => f.row_of(&r.representation).map(delta_text).unwrap_or_else(|| "—".into()),
+                (Some(f), Some(_)) => f
+                    .row_of(&r.representation)
+                    .map(|c| super::markdown::clause(c, f, true))
+                    .unwrap_or_else(|| "—".into()),
                 _ => "—".into(),
             };
             let _ = writeln!(o, "| {} | {cols}{interval} | {} | {delta} |", r.representation, names.join("; "));
@@ -412,9 +390,9 @@ mod tests {
             eval_seconds: 0.0,
         };
         let mut rows = vec![row];
-        let headlines = [("linear".to_string(), "top1".to_string())];
-        derive(&mut rows, &mut cells, std::slice::from_ref(&c), &headlines);
-        derive(&mut rows, &mut cells, std::slice::from_ref(&c), &headlines);
+        let evs = [EvaluationRecord::of("linear", &crate::eval::EvaluationSpec::LinearProbe(Default::default()))];
+        derive(&mut rows, &mut cells, std::slice::from_ref(&c), &evs);
+        derive(&mut rows, &mut cells, std::slice::from_ref(&c), &evs);
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[1].metric.as_str(), rows[1].value), (METRIC, 0.5));
         assert_eq!(cells[0].details[DETAIL]["top1"], serde_json::json!([1.0, 0.5]));

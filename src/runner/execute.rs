@@ -19,15 +19,20 @@ use std::sync::Arc;
 use tch::Tensor;
 
 /// Loads each dataset (and class subset) at most once per run.
-struct DataMemo<'p> {
+pub struct DataMemo<'p> {
     plan: &'p SuitePlan,
     store: &'p crate::cache::store::Store,
     /// By source, classes kept and label map (JSON): what `prepared` makes.
     loaded: HashMap<(usize, Vec<usize>, String), Arc<Dataset>>,
 }
 
-impl DataMemo<'_> {
-    fn get(&mut self, dp: &DataPlan) -> Result<Arc<Dataset>> {
+impl<'p> DataMemo<'p> {
+    pub fn new(plan: &'p SuitePlan, store: &'p crate::cache::store::Store) -> DataMemo<'p> {
+        DataMemo { plan, store, loaded: HashMap::new() }
+    }
+
+    /// The data of a matrix point as it prepares it (class subset, label map).
+    pub fn get(&mut self, dp: &DataPlan) -> Result<Arc<Dataset>> {
         let map = serde_json::to_string(&dp.spec.label_map).unwrap_or_default();
         let key = (dp.source_index, dp.spec.classes.clone(), map);
         if let Some(d) = self.loaded.get(&key) {
@@ -82,7 +87,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
         ))
     })?;
     let mut out = Outcome::empty();
-    let mut memo = DataMemo { plan, store: ctx.store, loaded: HashMap::new() };
+    let mut memo = DataMemo::new(plan, ctx.store);
     let _ = run_rep(ctx, &plan.points[pi], &plan.points[pi].reps[ri], &mut memo, progress, &mut out);
     out.interrupted = crate::runtime::interrupt::requested();
     Ok(out)
@@ -90,7 +95,7 @@ pub fn run_unit(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress, unit: usi
 
 pub fn run(plan: &SuitePlan, ctx: &StageCtx, progress: &Progress) -> Outcome {
     let mut out = Outcome::empty();
-    let mut memo = DataMemo { plan, store: ctx.store, loaded: HashMap::new() };
+    let mut memo = DataMemo::new(plan, ctx.store);
     for p in &plan.points {
         if crate::runtime::interrupt::requested() {
             out.interrupted = true;

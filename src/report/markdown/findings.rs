@@ -10,7 +10,7 @@ use crate::report::ReportData;
 use std::fmt::Write;
 
 /// "a difference of 1.2 points [CI] (verdict, Holm p, test)" for one comparison.
-fn clause(c: &Comparison, f: &Family, proportion: bool) -> String {
+pub(crate) fn clause(c: &Comparison, f: &Family, proportion: bool) -> String {
     let ci = match c.ci {
         Some((lo, hi)) if proportion => format!(", CI [{:+.1}, {:+.1}] points", lo * 100.0, hi * 100.0),
         Some((lo, hi)) => format!(", CI [{lo:+.3}, {hi:+.3}]"),

@@ -4,6 +4,7 @@
 //! report.html is rendered from this text.
 mod evaluation;
 mod findings;
+pub(crate) use findings::clause;
 mod provenance;
 
 use super::comparisons::Family;
