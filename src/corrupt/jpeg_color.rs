@@ -7,7 +7,7 @@
 //! "fancy" triangle-filter upsampling and YCbCr → RGB in fixed point. Edges are
 //! replicated to whole 16-pixel MCUs, as libjpeg expands them. Written from the
 //! published algorithms; tests/corruptions.rs holds it to Pillow.
-use super::jpeg_gray::{luma_table, round_trip_plane, scaled};
+use super::jpeg_gray::{round_trip_plane, scaled, table as luma_table};
 
 /// Annex K chrominance quantisation table, natural (row-major) order.
 const CHROMA: [i64; 64] = [

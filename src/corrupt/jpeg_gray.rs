@@ -41,13 +41,9 @@ pub(super) fn scaled(base: &[i64; 64], quality: u8) -> [i64; 64] {
     base.map(|b| ((b * scale + 50) / 100).clamp(1, 255))
 }
 
-fn table(quality: u8) -> [i64; 64] {
+/// The luminance table at `quality` (also the colour path's Y plane).
+pub(super) fn table(quality: u8) -> [i64; 64] {
     scaled(&LUMA, quality)
-}
-
-/// The luminance table at `quality` (the colour path's Y plane).
-pub(super) fn luma_table(quality: u8) -> [i64; 64] {
-    table(quality)
 }
 
 /// The odd part shared by both transforms: (out1, out3, out5, out7) of the
