@@ -380,8 +380,10 @@ fn sigkill_while_decoding_the_image_store_leaves_nothing_half_written() {
             c.kill().unwrap(); // SIGKILL
             killed += 1;
             let _ = c.wait();
-            // A killed build left no entry.
-            assert!(store_files("cache").is_empty(), "a killed build left files in objects/");
+            // A killed build left no entry, or — killed after the store was moved
+            // into place, while the process was exiting — the whole one: never a part.
+            let left = store_files("cache");
+            assert!(left.is_empty() || left == reference, "a killed build left a partial entry in objects/");
         }
         let _ = c.wait();
     }
